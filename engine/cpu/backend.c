@@ -1,0 +1,180 @@
+// backend.c: the CPU backend's ops table and kernel registry.
+#define _GNU_SOURCE
+#include "cpu_impl.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cblas.h>
+
+// The kernel table: one entry per registered layer kind. A missing entry
+// would mean "unsupported on the CPU"; the static assert in build.c keeps
+// the registry and this table the same length.
+static const cpu_kernel kernels[HET_LAYER_COUNT] = {
+    [HET_LAYER_CONV] = {.prepare = conv_prepare, .run = conv_run},
+    [HET_LAYER_POOL] = {.run = pool_run},
+    [HET_LAYER_RELU] = {.run = relu_run},
+    [HET_LAYER_LRN] = {.run = lrn_run},
+    [HET_LAYER_CONCAT] = {.run = concat_run},
+    [HET_LAYER_ELTWISE] = {.run = eltwise_run},
+    [HET_LAYER_FC] = {.run = fc_run},
+    [HET_LAYER_SOFTMAX] = {.run = softmax_run},
+    [HET_LAYER_DROPOUT] = {.run = copy_run},
+    [HET_LAYER_BATCHNORM] = {.prepare = batchnorm_prepare, .run = batchnorm_run},
+    [HET_LAYER_SCALE] = {.run = scale_run},
+    [HET_LAYER_FLATTEN] = {.run = copy_run},
+};
+
+void cpu_state_free(void *state) { het_free_aligned(state); }
+
+int cpu_n_tasks(const cpu_ctx *cx, long n, long min_work)
+{
+    if (cx->n_threads <= 1 || n <= min_work) return 1;
+    long t = n / min_work;
+    long cap = 4L * cx->n_threads;
+    return (int)(t < cap ? t : cap);
+}
+
+static void cpu_destroy(het_backend *be)
+{
+    cpu_ctx *cx = be->ctx;
+    if (cx) {
+        for (int i = 0; i < cx->n_layers; i++) cpu_state_free(cx->state[i]);
+        free(cx->state);
+        free(cx->prepared);
+        het_pool_destroy(cx->pool);
+        free(cx);
+    }
+    free(be);
+}
+
+static bool cpu_supports(const het_backend *be, const het_graph *g, const het_layer *l)
+{
+    (void)be;
+    (void)g;
+    return (unsigned)l->kind < HET_LAYER_COUNT && kernels[l->kind].run != NULL;
+}
+
+// Per-layer state is indexed by layer id; the first prepare fixes the graph.
+static het_status cpu_prepare(het_backend *be, const het_graph *g, const het_layer *l)
+{
+    cpu_ctx *cx = be->ctx;
+    if (!cx->graph) {
+        cx->state = calloc((size_t)g->n_layers, sizeof(void *));
+        cx->prepared = calloc((size_t)g->n_layers, sizeof(bool));
+        if (!cx->state || !cx->prepared) return HET_E_NOMEM;
+        cx->n_layers = g->n_layers;
+        cx->graph = g;
+    } else if (cx->graph != g) {
+        het_log(HET_LOG_ERROR, "cpu backend: prepare called with a second graph; create one backend per graph");
+        return HET_E_STATE;
+    }
+    if (!cpu_supports(be, g, l)) {
+        het_log(HET_LOG_ERROR, "cpu backend: layer '%s' of type %s is not supported", l->name, het_layer_kind_name(l->kind));
+        return HET_E_UNSUPPORTED;
+    }
+    if (cx->prepared[l->id]) return HET_OK;
+    const cpu_kernel *k = &kernels[l->kind];
+    if (k->prepare) {
+        het_status st = k->prepare(cx, g, l, &cx->state[l->id]);
+        if (st != HET_OK) return st;
+    }
+    cx->prepared[l->id] = true;
+    return HET_OK;
+}
+
+static het_status cpu_run(het_backend *be, const het_graph *g, const het_layer *l, const het_blob_data *blobs,
+                          int c0, int c1)
+{
+    cpu_ctx *cx = be->ctx;
+    if (cx->graph != g || !cx->prepared[l->id]) {
+        het_log(HET_LOG_ERROR, "cpu backend: layer '%s' run before prepare", l->name);
+        return HET_E_STATE;
+    }
+    int C = het_layer_out_channels(g, l);
+    if (c0 < 0 || c1 > C || c0 >= c1) {
+        het_log(HET_LOG_ERROR, "cpu backend: layer '%s': channel range [%d, %d) is not inside [0, %d)", l->name, c0, c1, C);
+        return HET_E_INVALID;
+    }
+    float *in[64];
+    for (int i = 0; i < l->n_bottom; i++) in[i] = blobs[l->bottom[i]].host;
+    float *out = blobs[l->top[0]].host;
+    return kernels[l->kind].run(cx, g, l, cx->state[l->id], in, out, c0, c1);
+}
+
+static const struct het_backend_ops cpu_ops = {
+    .api_version = HET_BACKEND_API,
+    .name = "cpu",
+    .destroy = cpu_destroy,
+    .supports = cpu_supports,
+    .prepare = cpu_prepare,
+    .run = cpu_run,
+    .sync = NULL,
+};
+
+het_status het_cpu_backend_create(const het_cpu_cfg *cfg, het_backend **be_out)
+{
+    het_cpu_cfg def = {0};
+    if (!cfg) cfg = &def;
+    het_backend *be = calloc(1, sizeof *be);
+    cpu_ctx *cx = calloc(1, sizeof *cx);
+    if (!be || !cx) {
+        free(be);
+        free(cx);
+        return HET_E_NOMEM;
+    }
+    be->ops = &cpu_ops;
+    be->ctx = cx;
+    int n = cfg->n_threads;
+    if (n <= 0) n = cfg->n_cores > 0 ? cfg->n_cores : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (n <= 0) n = 1;
+    cx->n_threads = n;
+    // het parallelises GEMMs itself (tiles across its own pinned pool), so
+    // OpenBLAS must not start threads of its own that would fight for the
+    // same cores.
+    openblas_set_num_threads(1);
+    het_status st = het_pool_create(n, cfg->cores, cfg->n_cores, cfg->spin_us, &cx->pool);
+    if (st != HET_OK) {
+        het_backend_destroy(be);
+        return st;
+    }
+    *be_out = be;
+    return HET_OK;
+}
+
+void het_backend_destroy(het_backend *be)
+{
+    if (be) be->ops->destroy(be);
+}
+
+int het_parse_core_list(const char *s, int *cores, int cap)
+{
+    int n = 0;
+    const char *p = s;
+    while (*p) {
+        char *end;
+        long a = strtol(p, &end, 10);
+        if (end == p || a < 0 || a > 4095) goto bad;
+        long b = a;
+        p = end;
+        if (*p == '-') {
+            p++;
+            b = strtol(p, &end, 10);
+            if (end == p || b < a || b > 4095) goto bad;
+            p = end;
+        }
+        for (long c = a; c <= b; c++) {
+            if (n == cap) goto bad;
+            cores[n++] = (int)c;
+        }
+        if (*p == ',') p++;
+        else if (*p) goto bad;
+    }
+    if (n == 0) goto bad;
+    return n;
+bad:
+    het_log(HET_LOG_ERROR, "invalid core list '%s' (expected e.g. 0-3,6)", s);
+    return -1;
+}

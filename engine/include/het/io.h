@@ -1,0 +1,43 @@
+// io.h: tensors in and out of het: .npy files and decoded images.
+#ifndef HET_IO_H
+#define HET_IO_H
+
+#include "het/het.h"
+
+#include <stddef.h>
+
+#define HET_NPY_MAX_DIMS 8
+
+/// A float32 array read from or written to a .npy file (C order).
+typedef struct het_npy {
+    int ndim;
+    long dims[HET_NPY_MAX_DIMS];
+    float *data; // malloc'd
+} het_npy;
+
+/// Reads a little-endian float32 C-order .npy (versions 1-3). Other dtypes
+/// or Fortran order are HET_E_INVALID with a message saying what was found.
+het_status het_npy_read(const char *path, het_npy *out);
+void het_npy_free(het_npy *a);
+
+/// Writes data (dims[0]*...*dims[ndim-1] floats) as a float32 .npy,
+/// atomically (temporary file, then rename).
+het_status het_npy_write(const char *path, const float *data, int ndim, const long *dims);
+
+/// A decoded 8-bit RGB image.
+typedef struct het_image {
+    int w, h;
+    unsigned char *rgb; // w*h*3, malloc'd
+} het_image;
+
+/// Decodes a JPEG or PNG file (by content, not extension). A file that is
+/// neither, or a corrupt one, is HET_E_INVALID naming the file.
+het_status het_image_load(const char *path, het_image *out);
+void het_image_free(het_image *im);
+
+/// Caffe-style preprocessing: bilinear resize to (h, w) with OpenCV's pixel
+/// centre convention, BGR channel order, (pixel - mean[c]) * scale, planar
+/// CHW into `chw` (3*h*w floats).
+void het_image_to_chw(const het_image *im, int h, int w, const float mean_bgr[3], float scale, float *chw);
+
+#endif

@@ -1,0 +1,496 @@
+// hetrun: load a Caffe model, run images through it on a device, print the
+// top-K classes and latency, and optionally save outputs, blobs, weights
+// and a JSON summary.
+//
+// Everything that can be checked is checked before the first inference, and
+// every file is written only after the run succeeded (atomically), so a bad
+// option never leaves half a result behind.
+#define _GNU_SOURCE
+#include "het/backend.h"
+#include "het/exec.h"
+#include "het/graph.h"
+#include "het/het.h"
+#include "het/io.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../model/model.h"
+
+#define MAX_SAVE_BLOBS 32
+#define MAX_CORES 1024
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: hetrun --model M.prototxt [options]\n"
+        "\n"
+        "Runs a Caffe network on images, batch 1, and reports top-K classes and latency.\n"
+        "\n"
+        "model and weights:\n"
+        "  --model FILE          Caffe deploy .prototxt (required)\n"
+        "  --weights FILE        .caffemodel; without it weights come from the prototxt's fillers\n"
+        "  --seed S              seed for filler weights and synthetic images (default 1)\n"
+        "  --save-weights FILE   write the weights in use as a .caffemodel\n"
+        "device:\n"
+        "  --device cpu          where to run (default cpu; gpu arrives with the OpenCL backend)\n"
+        "  --threads N           CPU threads (default: one per core in --cpu-cores, else all cores)\n"
+        "  --cpu-cores LIST      pin CPU threads to these cores, e.g. 0-3 or 0,2\n"
+        "input:\n"
+        "  --images DIR|FILE|N   JPEG/PNG files of a folder, one file, or N synthetic images (default 1)\n"
+        "  --input X.npy         a ready float32 tensor [N,C,H,W] (no preprocessing)\n"
+        "  --mean B,G,R          per-channel mean subtracted from images (default 104,117,123)\n"
+        "  --scale S             multiply after mean subtraction (default 1)\n"
+        "output:\n"
+        "  --top K               classes printed per image (default 5; 0 prints none)\n"
+        "  --labels FILE         synset list (one 'id label' per line) for the printed classes\n"
+        "  --save-output F.npy   final output blob of every image as one array [N, ...]\n"
+        "  --save-blob NAME=F.npy  the same for any named blob (repeatable)\n"
+        "  --summary-json FILE   run summary for scripts (latency, images/s, peak RSS)\n"
+        "timing:\n"
+        "  --warmup N            untimed runs before the first timed one (default 1)\n"
+        "  --repeat R            timed runs per image (default 1)\n"
+        "  -q, --quiet           no per-image lines\n"
+        "  -v, --verbose         log more\n"
+        "  -h, --help            this text\n"
+        "  --version             print the version\n");
+}
+
+typedef struct save_blob {
+    const char *name, *path;
+    int blob;
+    float *acc;
+} save_blob;
+
+typedef struct opts {
+    const char *model, *weights, *device, *images, *input, *labels, *save_output, *save_weights, *summary_json;
+    const char *cpu_cores;
+    unsigned long long seed;
+    int threads, top, warmup, repeat, quiet;
+    float mean[3], scale;
+    save_blob saves[MAX_SAVE_BLOBS];
+    int n_saves;
+} opts;
+
+static int fail(const char *fmt, const char *a)
+{
+    fprintf(stderr, "hetrun: ");
+    fprintf(stderr, fmt, a);
+    fprintf(stderr, "\n");
+    return 2;
+}
+
+static int parse_int(const char *s, const char *opt, int lo, int hi, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (*s == 0 || *end || errno || v < lo || v > hi) {
+        fprintf(stderr, "hetrun: %s needs an integer in [%d, %d], got '%s'\n", opt, lo, hi, s);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, opts *o)
+{
+    enum { O_MODEL = 256, O_WEIGHTS, O_SEED, O_DEVICE, O_IMAGES, O_INPUT, O_TOP, O_LABELS, O_SAVE_OUT,
+           O_SAVE_BLOB, O_SAVE_W, O_SUMMARY, O_THREADS, O_CORES, O_WARMUP, O_REPEAT, O_MEAN, O_SCALE,
+           O_VERSION };
+    static const struct option lo[] = {
+        {"model", required_argument, 0, O_MODEL}, {"weights", required_argument, 0, O_WEIGHTS},
+        {"seed", required_argument, 0, O_SEED}, {"device", required_argument, 0, O_DEVICE},
+        {"images", required_argument, 0, O_IMAGES}, {"input", required_argument, 0, O_INPUT},
+        {"top", required_argument, 0, O_TOP}, {"labels", required_argument, 0, O_LABELS},
+        {"save-output", required_argument, 0, O_SAVE_OUT}, {"save-blob", required_argument, 0, O_SAVE_BLOB},
+        {"save-weights", required_argument, 0, O_SAVE_W}, {"summary-json", required_argument, 0, O_SUMMARY},
+        {"threads", required_argument, 0, O_THREADS}, {"cpu-cores", required_argument, 0, O_CORES},
+        {"warmup", required_argument, 0, O_WARMUP}, {"repeat", required_argument, 0, O_REPEAT},
+        {"mean", required_argument, 0, O_MEAN}, {"scale", required_argument, 0, O_SCALE},
+        {"quiet", no_argument, 0, 'q'}, {"verbose", no_argument, 0, 'v'}, {"help", no_argument, 0, 'h'},
+        {"version", no_argument, 0, O_VERSION}, {0, 0, 0, 0}};
+    *o = (opts){.device = "cpu", .seed = 1, .top = 5, .warmup = 1, .repeat = 1, .mean = {104, 117, 123},
+                .scale = 1.0f};
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":qvh", lo, NULL)) != -1) {
+        switch (c) {
+        case O_MODEL: o->model = optarg; break;
+        case O_WEIGHTS: o->weights = optarg; break;
+        case O_SEED: {
+            char *end;
+            errno = 0;
+            o->seed = strtoull(optarg, &end, 10);
+            if (!*optarg || *end || errno || optarg[0] == '-') return fail("--seed needs a non-negative integer, got '%s'", optarg);
+            break;
+        }
+        case O_DEVICE: o->device = optarg; break;
+        case O_IMAGES: o->images = optarg; break;
+        case O_INPUT: o->input = optarg; break;
+        case O_TOP: if (parse_int(optarg, "--top", 0, 100000, &o->top)) return 2; break;
+        case O_LABELS: o->labels = optarg; break;
+        case O_SAVE_OUT: o->save_output = optarg; break;
+        case O_SAVE_BLOB: {
+            char *eq = strchr(optarg, '=');
+            if (!eq || eq == optarg || !eq[1]) return fail("--save-blob needs NAME=FILE.npy, got '%s'", optarg);
+            if (o->n_saves == MAX_SAVE_BLOBS) return fail("at most %s --save-blob options", "32");
+            *eq = 0;
+            o->saves[o->n_saves++] = (save_blob){.name = optarg, .path = eq + 1};
+            break;
+        }
+        case O_SAVE_W: o->save_weights = optarg; break;
+        case O_SUMMARY: o->summary_json = optarg; break;
+        case O_THREADS: if (parse_int(optarg, "--threads", 1, 1024, &o->threads)) return 2; break;
+        case O_CORES: o->cpu_cores = optarg; break;
+        case O_WARMUP: if (parse_int(optarg, "--warmup", 0, 1000000, &o->warmup)) return 2; break;
+        case O_REPEAT: if (parse_int(optarg, "--repeat", 1, 1000000, &o->repeat)) return 2; break;
+        case O_MEAN:
+            if (sscanf(optarg, "%f,%f,%f", &o->mean[0], &o->mean[1], &o->mean[2]) != 3)
+                return fail("--mean needs three numbers B,G,R, got '%s'", optarg);
+            break;
+        case O_SCALE: {
+            char *end;
+            o->scale = strtof(optarg, &end);
+            if (!*optarg || *end) return fail("--scale needs a number, got '%s'", optarg);
+            break;
+        }
+        case 'q': o->quiet = 1; break;
+        case 'v': het_log_set_level(HET_LOG_DEBUG); break;
+        case 'h': usage(stdout); exit(0);
+        case O_VERSION: printf("hetrun %s\n", HET_VERSION); exit(0);
+        case ':': return fail("option %s needs a value (see --help)", argv[optind - 1]);
+        default: return fail("unknown option '%s' (see --help)", argv[optind - 1]);
+        }
+    }
+    if (optind < argc) return fail("unexpected argument '%s' (see --help)", argv[optind]);
+    if (!o->model) return fail("%s", "--model is required (see --help)");
+    if (o->images && o->input) return fail("%s", "give --images or --input, not both");
+    if (o->threads && o->cpu_cores) {
+        // both is fine only if consistent: threads are spread over the cores
+    }
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static int has_image_ext(const char *name)
+{
+    const char *dot = strrchr(name, '.');
+    return dot && (!strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg") || !strcasecmp(dot, ".png"));
+}
+
+// Lists the images of a folder (sorted, so runs are reproducible).
+static int list_images(const char *dir, char ***paths_out, int *n_out)
+{
+    DIR *d = opendir(dir);
+    if (!d) return fprintf(stderr, "hetrun: cannot open image folder '%s': %s\n", dir, strerror(errno)), 2;
+    char **paths = NULL;
+    int n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.' || !has_image_ext(e->d_name)) continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            char **t = realloc(paths, (size_t)cap * sizeof *t);
+            if (!t) break;
+            paths = t;
+        }
+        size_t len = strlen(dir) + strlen(e->d_name) + 2;
+        paths[n] = malloc(len);
+        if (!paths[n]) break;
+        snprintf(paths[n], len, "%s/%s", dir, e->d_name);
+        n++;
+    }
+    closedir(d);
+    if (n == 0) {
+        free(paths);
+        fprintf(stderr, "hetrun: no .jpg, .jpeg or .png images in '%s'\n", dir);
+        return 2;
+    }
+    qsort(paths, (size_t)n, sizeof *paths, cmp_str);
+    *paths_out = paths;
+    *n_out = n;
+    return 0;
+}
+
+static char **read_labels(const char *path, int *n_out)
+{
+    char *text;
+    size_t len;
+    if (het_read_file(path, &text, &len) != HET_OK) return NULL;
+    int n = 0;
+    for (size_t i = 0; i < len; i++) n += text[i] == '\n';
+    char **lab = calloc((size_t)n + 1, sizeof *lab);
+    if (!lab) { free(text); return NULL; }
+    int k = 0;
+    // Lines are "n01440764 tench, Tinca tinca"; tolerate CRLF endings and a
+    // line quoted as a whole ('...'), both seen in circulating copies.
+    for (char *line = strtok(text, "\n"); line && k <= n; line = strtok(NULL, "\n")) {
+        size_t ll = strlen(line);
+        while (ll && (line[ll - 1] == '\r' || line[ll - 1] == ' ')) line[--ll] = 0;
+        if (ll >= 2 && (line[0] == '\'' || line[0] == '"') && line[ll - 1] == line[0]) {
+            line[ll - 1] = 0;
+            line++;
+        }
+        char *sp = strchr(line, ' ');
+        lab[k++] = strdup(sp ? sp + 1 : line);
+    }
+    free(text);
+    *n_out = k;
+    return lab;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double percentile(const double *sorted, int n, double q)
+{
+    if (n == 0) return 0;
+    double pos = q * (n - 1);
+    int i = (int)pos;
+    double f = pos - i;
+    return i + 1 < n ? sorted[i] * (1 - f) + sorted[i + 1] * f : sorted[i];
+}
+
+static int write_summary(const char *path, const opts *o, const het_graph *g, int n_images, int n_threads,
+                         const double *sorted_ms, int n_runs, double total_s, long rss_kb)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (!f) return fprintf(stderr, "hetrun: cannot create '%s': %s\n", tmp, strerror(errno)), 1;
+    fprintf(f, "{\n  \"model\": \"%s\",\n  \"name\": \"%s\",\n  \"model_hash\": \"%s\",\n", o->model, g->name, g->hash);
+    fprintf(f, "  \"device\": \"%s\",\n  \"threads\": %d,\n  \"cpu_cores\": \"%s\",\n", o->device, n_threads,
+            o->cpu_cores ? o->cpu_cores : "");
+    fprintf(f, "  \"images\": %d,\n  \"runs\": %d,\n  \"warmup\": %d,\n", n_images, n_runs, o->warmup);
+    fprintf(f, "  \"latency_ms\": {\"median\": %.6f, \"p90\": %.6f, \"min\": %.6f},\n", percentile(sorted_ms, n_runs, 0.5),
+            percentile(sorted_ms, n_runs, 0.9), n_runs ? sorted_ms[0] : 0.0);
+    fprintf(f, "  \"images_per_s\": %.3f,\n  \"peak_rss_kb\": %ld\n}\n", total_s > 0 ? n_runs / total_s : 0.0, rss_kb);
+    if (fclose(f) != 0 || rename(tmp, path) != 0) {
+        remove(tmp);
+        return fprintf(stderr, "hetrun: failed to write '%s': %s\n", path, strerror(errno)), 1;
+    }
+    return 0;
+}
+
+static void print_top(const char *what, const float *v, size_t n, int k, char **labels, int n_labels)
+{
+    if (k > (int)n) k = (int)n;
+    printf("%s:", what);
+    int idx[64];
+    if (k > 64) k = 64;
+    for (int r = 0; r < k; r++) {
+        int best = -1;
+        for (size_t i = 0; i < n; i++) {
+            int used = 0;
+            for (int q = 0; q < r; q++) used |= idx[q] == (int)i;
+            if (!used && (best < 0 || v[i] > v[best])) best = (int)i;
+        }
+        idx[r] = best;
+        if (labels && best < n_labels) printf("  %d %.4f (%s)", best, v[best], labels[best]);
+        else printf("  %d %.4f", best, v[best]);
+        printf(r + 1 < k ? ";" : "");
+    }
+    printf("\n");
+}
+
+int main(int argc, char **argv)
+{
+    opts o;
+    int rc = parse_args(argc, argv, &o);
+    if (rc) return rc;
+    if (strcmp(o.device, "cpu") != 0) {
+        if (!strcmp(o.device, "gpu"))
+            return fail("%s", "--device gpu: this build has no OpenCL backend yet; use --device cpu");
+        return fail("unknown device '%s' (expected cpu or gpu)", o.device);
+    }
+    int cores[MAX_CORES], n_cores = 0;
+    if (o.cpu_cores && (n_cores = het_parse_core_list(o.cpu_cores, cores, MAX_CORES)) < 0) return 2;
+
+    het_graph *g = NULL;
+    het_backend *be = NULL;
+    het_workspace *ws = NULL;
+    het_npy input = {0};
+    char **paths = NULL, **labels = NULL;
+    int n_paths = 0, n_labels = 0;
+    float *out_acc = NULL;
+    double *lat = NULL;
+    rc = 1;
+
+    het_status st = het_graph_load(o.model, o.weights, o.seed, &g);
+    if (st != HET_OK) goto done;
+    if (g->n_inputs != 1) {
+        fprintf(stderr, "hetrun: %s has %d inputs; hetrun feeds networks with exactly one\n", o.model, g->n_inputs);
+        goto done;
+    }
+    const het_shape *ishape = &g->blobs[g->inputs[0]].shape;
+    size_t in_count = het_shape_count(ishape);
+    int out_blob = g->layers[g->n_layers - 1].top[0];
+    size_t out_count = het_shape_count(&g->blobs[out_blob].shape);
+
+    // Resolve every --save-blob name before running anything.
+    for (int i = 0; i < o.n_saves; i++) {
+        o.saves[i].blob = het_graph_find_blob(g, o.saves[i].name);
+        if (o.saves[i].blob < 0) {
+            fprintf(stderr, "hetrun: --save-blob: no blob named '%s' in %s\n", o.saves[i].name, o.model);
+            goto done;
+        }
+    }
+    if (o.labels && !(labels = read_labels(o.labels, &n_labels))) goto done;
+
+    // The images: a folder, a file, a count, or a tensor.
+    int n_images = 1;
+    if (o.input) {
+        if (het_npy_read(o.input, &input) != HET_OK) goto done;
+        long per = 1;
+        int first = input.ndim == 4 ? 1 : 0;
+        for (int i = first; i < input.ndim; i++) per *= input.dims[i];
+        if ((input.ndim != 4 && input.ndim != 3) || (size_t)per != in_count ||
+            input.dims[first] != ishape->c || (ishape->ndim == 4 && (input.dims[first + 1] != ishape->h ||
+                                                                     input.dims[first + 2] != ishape->w))) {
+            fprintf(stderr, "hetrun: %s must have shape [N, %d, %d, %d] for this model\n", o.input, ishape->c,
+                    ishape->h, ishape->w);
+            goto done;
+        }
+        n_images = input.ndim == 4 ? (int)input.dims[0] : 1;
+        if (n_images == 0) {
+            fprintf(stderr, "hetrun: %s holds no images\n", o.input);
+            goto done;
+        }
+    } else if (o.images) {
+        struct stat sb;
+        char *end;
+        long n = strtol(o.images, &end, 10);
+        if (*o.images && !*end) {
+            if (n < 1 || n > 10000000) {
+                fprintf(stderr, "hetrun: --images N needs N >= 1\n");
+                goto done;
+            }
+            n_images = (int)n;
+        } else if (stat(o.images, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+            if (list_images(o.images, &paths, &n_paths)) goto done;
+            n_images = n_paths;
+        } else if (stat(o.images, &sb) == 0) {
+            paths = malloc(sizeof *paths);
+            if (!paths || !(paths[0] = strdup(o.images))) goto done;
+            n_paths = n_images = 1;
+        } else {
+            fprintf(stderr, "hetrun: --images '%s' is neither a count, a folder nor a file\n", o.images);
+            goto done;
+        }
+        if (paths && (ishape->ndim != 4 || ishape->c != 3)) {
+            fprintf(stderr, "hetrun: the model's input is not a 3-channel image; use --input\n");
+            goto done;
+        }
+    }
+
+    het_cpu_cfg cfg = {.n_threads = o.threads, .cores = n_cores ? cores : NULL, .n_cores = n_cores};
+    st = het_cpu_backend_create(&cfg, &be);
+    if (st != HET_OK) goto done;
+    st = het_workspace_create(g, &ws);
+    if (st != HET_OK) goto done;
+    st = het_exec_prepare(be, g);
+    if (st != HET_OK) goto done;
+    int n_threads = cfg.n_threads ? cfg.n_threads : (n_cores ? n_cores : (int)sysconf(_SC_NPROCESSORS_ONLN));
+
+    if (o.save_output && !(out_acc = malloc(out_count * (size_t)n_images * sizeof(float)))) goto oom;
+    for (int i = 0; i < o.n_saves; i++) {
+        size_t c = het_shape_count(&g->blobs[o.saves[i].blob].shape);
+        if (!(o.saves[i].acc = malloc(c * (size_t)n_images * sizeof(float)))) goto oom;
+    }
+    int n_runs = n_images * o.repeat;
+    if (!(lat = malloc((size_t)n_runs * sizeof *lat))) goto oom;
+
+    float *in = het_workspace_blob(ws, g->inputs[0]);
+    het_rng rng;
+    double total_s = 0;
+    int run = 0;
+    for (int im = 0; im < n_images; im++) {
+        char what[512];
+        if (o.input) {
+            memcpy(in, input.data + (size_t)im * in_count, in_count * sizeof(float));
+            snprintf(what, sizeof what, "%s[%d]", o.input, im);
+        } else if (paths) {
+            het_image img;
+            if (het_image_load(paths[im], &img) != HET_OK) goto done;
+            het_image_to_chw(&img, ishape->h, ishape->w, o.mean, o.scale, in);
+            het_image_free(&img);
+            snprintf(what, sizeof what, "%s", paths[im]);
+        } else {
+            het_rng_seed(&rng, o.seed * 1000003ull + (unsigned)im);
+            for (size_t i = 0; i < in_count; i++) in[i] = het_rng_uniform(&rng, -100.0f, 100.0f);
+            snprintf(what, sizeof what, "synthetic[%d]", im);
+        }
+        if (im == 0)
+            for (int w = 0; w < o.warmup; w++)
+                if ((st = het_exec_run_single(be, g, ws, NULL)) != HET_OK) goto done;
+        for (int r = 0; r < o.repeat; r++) {
+            uint64_t t0 = het_now_ns();
+            st = het_exec_run_single(be, g, ws, NULL);
+            uint64_t dt = het_now_ns() - t0;
+            if (st != HET_OK) goto done;
+            lat[run++] = dt / 1e6;
+            total_s += dt / 1e9;
+        }
+        const float *outp = het_workspace_blob(ws, out_blob);
+        if (out_acc) memcpy(out_acc + (size_t)im * out_count, outp, out_count * sizeof(float));
+        for (int i = 0; i < o.n_saves; i++) {
+            size_t c = het_shape_count(&g->blobs[o.saves[i].blob].shape);
+            memcpy(o.saves[i].acc + (size_t)im * c, het_workspace_blob(ws, o.saves[i].blob), c * sizeof(float));
+        }
+        if (!o.quiet && o.top > 0) print_top(what, outp, out_count, o.top, labels, n_labels);
+    }
+    qsort(lat, (size_t)n_runs, sizeof *lat, cmp_double);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("%s on %s (%d thread%s): %d image%s, %d timed run%s: median %.3f ms, p90 %.3f ms, min %.3f ms, %.1f images/s, peak RSS %.1f MiB\n",
+           g->name[0] ? g->name : o.model, o.device, n_threads, n_threads == 1 ? "" : "s", n_images,
+           n_images == 1 ? "" : "s", n_runs, n_runs == 1 ? "" : "s", percentile(lat, n_runs, 0.5),
+           percentile(lat, n_runs, 0.9), lat[0], n_runs / total_s, ru.ru_maxrss / 1024.0);
+
+    // Outputs, each written atomically.
+    rc = 0;
+    if (out_acc) {
+        const het_shape *s = &g->blobs[out_blob].shape;
+        long dims[5] = {n_images, s->c, s->h, s->w};
+        if (het_npy_write(o.save_output, out_acc, s->ndim == 4 ? 4 : 2, dims) != HET_OK) rc = 1;
+    }
+    for (int i = 0; i < o.n_saves; i++) {
+        const het_shape *s = &g->blobs[o.saves[i].blob].shape;
+        long dims[5] = {n_images, s->c, s->h, s->w};
+        if (het_npy_write(o.saves[i].path, o.saves[i].acc, s->ndim == 4 ? 4 : 2, dims) != HET_OK) rc = 1;
+    }
+    if (o.save_weights && het_graph_save_weights(g, o.save_weights) != HET_OK) rc = 1;
+    if (o.summary_json && write_summary(o.summary_json, &o, g, n_images, n_threads, lat, n_runs, total_s, ru.ru_maxrss))
+        rc = 1;
+    goto done;
+oom:
+    fprintf(stderr, "hetrun: out of memory\n");
+done:
+    if (rc && st != HET_OK && st != HET_E_INVALID && st != HET_E_UNSUPPORTED && st != HET_E_IO)
+        fprintf(stderr, "hetrun: failed: %s\n", het_status_str(st));
+    for (int i = 0; i < o.n_saves; i++) free(o.saves[i].acc);
+    free(out_acc);
+    free(lat);
+    for (int i = 0; i < n_paths; i++) free(paths[i]);
+    free(paths);
+    for (int i = 0; labels && i < n_labels; i++) free(labels[i]);
+    free(labels);
+    het_npy_free(&input);
+    het_workspace_destroy(ws);
+    het_backend_destroy(be);
+    het_graph_destroy(g);
+    return rc;
+}

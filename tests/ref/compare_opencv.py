@@ -1,0 +1,132 @@
+#!/usr/bin/python3
+"""Compares het's CPU output with OpenCV DNN's on the same model, weights and input.
+
+het draws weights from the prototxt's fillers (--seed), saves them as a
+.caffemodel, and runs two real photos; OpenCV reads the same prototxt and
+.caffemodel and runs the same input tensor. The final blob and the last
+blob before the Softmax must agree: max|het - ref| <= 1e-4 * max|ref|.
+The outputs must also be meaningful: finite, and not all equal.
+
+usage: compare_opencv.py HETRUN MODEL_DIR IMAGES_DIR WORKDIR
+Exit status: 0 pass, 1 mismatch, 2 set-up error (a missing OpenCV or model
+is a failure under CI=true and a skip (77) otherwise).
+"""
+import os
+import re
+import subprocess
+import sys
+
+SKIP = 77
+
+
+def setup_missing(msg):
+    print("compare_opencv: " + msg, file=sys.stderr)
+    sys.exit(2 if os.environ.get("CI") == "true" else SKIP)
+
+
+try:
+    import cv2
+    import numpy as np
+except ImportError as e:
+    setup_missing("OpenCV/numpy for /usr/bin/python3 missing (%s): apt-get install python3-opencv" % e)
+
+TOL = 1e-4
+
+
+def layers_of(prototxt):
+    """(name, type, bottoms, tops) of each top-level layer, in file order."""
+    text = re.sub(r"#[^\n]*", "", open(prototxt).read())
+    out = []
+    for m in re.finditer(r"\blayers?\s*\{", text):
+        depth, i = 1, m.end()
+        start = i
+        while depth and i < len(text):
+            depth += {"{": 1, "}": -1}.get(text[i], 0)
+            i += 1
+        body = text[start:i - 1]
+        # only the layer's own fields: drop nested { ... } blocks
+        flat, d = [], 0
+        for ch in body:
+            if ch == "{":
+                d += 1
+            elif ch == "}":
+                d -= 1
+            elif d == 0:
+                flat.append(ch)
+        flat = "".join(flat)
+        get = lambda k: re.findall(r"\b%s\s*:\s*\"([^\"]*)\"" % k, flat)
+        out.append((get("name")[0], get("type")[0], get("bottom"), get("top")))
+    return out
+
+
+def input_shape(prototxt):
+    text = open(prototxt).read()
+    dims = re.findall(r"\bdim\s*:\s*(\d+)", text) or re.findall(r"input_dim\s*:\s*(\d+)", text)
+    return [int(d) for d in dims[:4]]
+
+
+def main():
+    hetrun, model_dir, images_dir, work = sys.argv[1:5]
+    proto = os.path.join(model_dir, "deploy.prototxt")
+    if not os.path.exists(proto):
+        setup_missing("model %s not found (../shared/models beside the checkout?)" % proto)
+    os.makedirs(work, exist_ok=True)
+    _, c, h, w = input_shape(proto)
+
+    # The input: two real photos, resized and mean-subtracted by OpenCV.
+    imgs = []
+    for f in sorted(os.listdir(images_dir)):
+        if f.lower().endswith((".jpg", ".jpeg", ".png")):
+            im = cv2.imread(os.path.join(images_dir, f))
+            im = cv2.resize(im, (w, h)).astype(np.float32) - np.array([104, 117, 123], np.float32)
+            imgs.append(im.transpose(2, 0, 1))
+    if not imgs:
+        setup_missing("no images in %s" % images_dir)
+    x = np.ascontiguousarray(np.stack(imgs).astype(np.float32))
+    np.save(os.path.join(work, "input.npy"), x)
+
+    layers = layers_of(proto)
+    softmax = [l for l in layers if l[1] == "Softmax"]
+    final_blob = layers[-1][3][0]
+    checks = [("final", final_blob)]
+    if softmax:
+        checks.append(("pre-softmax", softmax[-1][2][0]))
+
+    # The OpenCV output of a blob is that of the last layer that writes it.
+    def producer(blob):
+        return [l for l in layers if blob in l[3]][-1][0]
+
+    cmd = [hetrun, "--model", proto, "--seed", "7", "--input", os.path.join(work, "input.npy"),
+           "--save-weights", os.path.join(work, "w.caffemodel"), "--top", "0", "-q", "--warmup", "0"]
+    for tag, blob in checks:
+        cmd += ["--save-blob", "%s=%s" % (blob, os.path.join(work, tag + ".npy"))]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        print("hetrun failed (%d):\n%s%s" % (r.returncode, r.stdout, r.stderr))
+        return 1
+
+    net = cv2.dnn.readNetFromCaffe(proto, os.path.join(work, "w.caffemodel"))
+    net.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
+    net.setPreferableTarget(cv2.dnn.DNN_TARGET_CPU)
+    names = [producer(b) for _, b in checks]
+    ok = True
+    for i in range(x.shape[0]):
+        net.setInput(x[i:i + 1])
+        refs = net.forward(names)
+        for (tag, blob), ref in zip(checks, refs):
+            het = np.load(os.path.join(work, tag + ".npy"))[i]
+            ref = ref.reshape(het.shape)
+            scale = float(np.abs(ref).max())
+            err = float(np.abs(het - ref).max())
+            sane = np.isfinite(het).all() and np.isfinite(ref).all() and float(ref.max() - ref.min()) > 0 \
+                and float(het.max() - het.min()) > 0
+            good = sane and err <= TOL * scale
+            print("%-22s image %d %-12s %-24s max|ref| %.4g  max|het-ref| %.3g  rel %.2e  %s" % (
+                os.path.basename(model_dir), i, tag, blob, scale, err, err / scale if scale else float("inf"),
+                "ok" if good else ("DEGENERATE" if not sane else "MISMATCH")))
+            ok &= good
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
