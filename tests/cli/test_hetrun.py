@@ -1,0 +1,185 @@
+#!/usr/bin/python3
+"""hetrun end to end: options and outputs, and bad input.
+
+Every bad input must give exactly one line on stderr, a non-zero exit (not
+a crash), and leave no output file behind.
+usage: test_hetrun.py HETRUN SOURCE_DIR SHARED_DIR WORKDIR
+"""
+import json
+import os
+import subprocess
+import sys
+
+try:
+    import numpy as np
+except ImportError:
+    print("numpy missing for /usr/bin/python3 (apt-get install python3-numpy)", file=sys.stderr)
+    sys.exit(2 if os.environ.get("CI") == "true" else 77)
+
+HETRUN, SRC, SHARED, WORK = sys.argv[1:5]
+os.makedirs(WORK, exist_ok=True)
+passed = failed = 0
+
+
+def check(cond, what):
+    global passed, failed
+    if cond:
+        passed += 1
+    else:
+        failed += 1
+        print("FAIL: " + what)
+
+
+def run(*args):
+    return subprocess.run([HETRUN] + [str(a) for a in args], capture_output=True, text=True, timeout=300)
+
+
+def w(name, text, mode="w"):
+    p = os.path.join(WORK, name)
+    with open(p, mode) as f:
+        f.write(text)
+    return p
+
+
+SQ11 = os.path.join(SRC, "models", "squeezenet_v1.1", "deploy.prototxt")
+SQ10 = os.path.join(SRC, "models", "squeezenet_v1.0", "deploy.prototxt")
+IMAGES = os.path.join(SHARED, "images")
+LABELS = os.path.join(IMAGES, "synset_words.txt")
+if not os.path.isdir(IMAGES):
+    print("shared images missing: %s" % IMAGES, file=sys.stderr)
+    sys.exit(2 if os.environ.get("CI") == "true" else 77)
+
+
+def out(name):
+    return os.path.join(WORK, name)
+
+
+# --- options and outputs -----------------------------------------------------
+r = run("--help")
+check(r.returncode == 0 and "--model" in r.stdout and "--save-blob" in r.stdout, "--help prints usage")
+
+summ = out("summary.json")
+r = run("--model", SQ11, "--images", IMAGES, "--labels", LABELS, "--top", 5, "--summary-json", summ,
+        "--save-output", out("o.npy"), "--save-blob", "pool10=" + out("pool10.npy"), "--repeat", 3)
+check(r.returncode == 0, "default-style run succeeds: " + r.stderr)
+lines = [l for l in r.stdout.splitlines() if "cat.jpg" in l]
+check(len(lines) == 1 and lines[0].count(";") == 4 and "(" in lines[0], "top-5 with labels per image: %r" % lines)
+check("median" in r.stdout and "images/s" in r.stdout and "peak RSS" in r.stdout, "summary line")
+s = json.load(open(summ)) if os.path.exists(summ) else {}
+check(s.get("images") == 2 and s.get("runs") == 6 and s["latency_ms"]["median"] > 0 and s["peak_rss_kb"] > 0
+      and s["images_per_s"] > 0 and s.get("device") == "cpu", "summary JSON fields: %r" % s)
+o = np.load(out("o.npy"))
+p10 = np.load(out("pool10.npy"))
+check(o.shape == (2, 1000, 1, 1) and p10.shape == (2, 1000, 1, 1), "saved shapes %s %s" % (o.shape, p10.shape))
+check(np.allclose(o.sum(axis=1), 1, atol=1e-4), "softmax output sums to 1")
+check(not np.allclose(p10[0], p10[1]), "two different photos give different pre-softmax outputs")
+
+# het's image preprocessing against OpenCV's resize (same bilinear rule).
+try:
+    import cv2
+    r = run("--model", SQ11, "--images", os.path.join(IMAGES, "cat.jpg"), "--save-blob", "data=" + out("data.npy"),
+            "-q")
+    d = np.load(out("data.npy"))[0]
+    ref = cv2.resize(cv2.imread(os.path.join(IMAGES, "cat.jpg")), (227, 227)).astype(np.float32) \
+        - np.array([104, 117, 123], np.float32)
+    diff = np.abs(d - ref.transpose(2, 0, 1))
+    check(r.returncode == 0 and diff.mean() < 0.5 and diff.max() <= 2.0,
+          "image preprocessing matches cv2.resize (mean %.3f max %.3f)" % (diff.mean(), diff.max()))
+except ImportError:
+    check(os.environ.get("CI") != "true", "python3-opencv missing under CI")
+
+# The three ways to declare the input give the same network.
+body = open(SQ11).read().split("layer {", 2)[2]  # drop the Input layer
+decl = {
+    "input_layer": 'layer { name: "data" type: "Input" top: "data" input_param { shape: { dim: 1 dim: 3 dim: 227 dim: 227 } } }\n',
+    "input_dim": 'input: "data"\ninput_dim: 1\ninput_dim: 3\ninput_dim: 227\ninput_dim: 227\n',
+    "input_shape": 'input: "data"\ninput_shape { dim: 1 dim: 3 dim: 227 dim: 227 }\n',
+}
+outs = {}
+for k, v in decl.items():
+    p = w(k + ".prototxt", v + "layer {" + body)
+    r = run("--model", p, "--images", 2, "--seed", 3, "--save-output", out(k + ".npy"), "-q")
+    check(r.returncode == 0, "input declared by %s: %s" % (k, r.stderr))
+    outs[k] = np.load(out(k + ".npy")) if r.returncode == 0 else None
+check(all(v is not None and np.array_equal(v, outs["input_layer"]) for v in outs.values()),
+      "all three input declarations give identical outputs")
+
+# Weights round trip: saved fillers reload bit-identically.
+r1 = run("--model", SQ10, "--seed", 5, "--images", 1, "--save-weights", out("w.caffemodel"), "--save-output",
+         out("a.npy"), "-q")
+# (--seed also seeds the synthetic image, so it stays the same here)
+r2 = run("--model", SQ10, "--weights", out("w.caffemodel"), "--seed", 5, "--images", 1, "--save-output", out("b.npy"),
+         "-q")
+check(r1.returncode == 0 and r2.returncode == 0 and np.array_equal(np.load(out("a.npy")), np.load(out("b.npy"))),
+      "--save-weights then --weights reproduces the output exactly")
+r3 = run("--model", SQ10, "--seed", 6, "--images", 1, "--save-output", out("c.npy"), "-q")
+check(r3.returncode == 0 and not np.array_equal(np.load(out("a.npy")), np.load(out("c.npy"))),
+      "another seed gives other weights")
+
+# --input feeds exactly the tensor given.
+x = np.random.RandomState(0).uniform(-50, 50, (3, 3, 227, 227)).astype(np.float32)
+np.save(out("x.npy"), x)
+r = run("--model", SQ11, "--input", out("x.npy"), "--save-blob", "data=" + out("xd.npy"), "-q")
+check(r.returncode == 0 and np.array_equal(np.load(out("xd.npy")), x), "--input is fed unchanged")
+
+# Thread counts and core sets agree.
+r1 = run("--model", SQ11, "--images", 2, "--threads", 1, "--save-output", out("t1.npy"), "-q")
+r2 = run("--model", SQ11, "--images", 2, "--cpu-cores", "0-1", "--save-output", out("t2.npy"), "-q")
+check(r1.returncode == 0 and r2.returncode == 0 and
+      np.allclose(np.load(out("t1.npy")), np.load(out("t2.npy")), rtol=1e-4, atol=1e-6),
+      "--threads 1 and --cpu-cores 0-1 agree")
+
+# --- bad input ---------------------------------------------------------------
+os.makedirs(out("empty"), exist_ok=True)
+w("notimage/x.jpg" if os.makedirs(out("notimage"), exist_ok=True) is None else "", "this is text, not a JPEG\n")
+w("trunc.caffemodel", open(out("w.caffemodel"), "rb").read()[:5000], "wb")
+w("garbage.caffemodel", os.urandom(3000), "wb")
+# a model whose conv1 has another shape than the saved weights
+w("other.prototxt", open(SQ10).read().replace("num_output: 96", "num_output: 64", 1))
+
+bad = [
+    ("malformed prototxt", [w("syntax.prototxt", 'name: "x"\nlayer {\n  name: "a"\n  type: "ReLU" bottom: \n}\n')],
+     "syntax.prototxt:5:1"),
+    ("unterminated message", [w("unterm.prototxt", 'layer { name: "a" type: "ReLU"\n')], "missing"),
+    ("unknown field", [w("field.prototxt", 'layer { name: "a" colour: 3 }\n')], "colour"),
+    ("unknown layer type", [w("type.prototxt", 'input: "data"\ninput_dim: 1\ninput_dim: 3\ninput_dim: 4\ninput_dim: 4\n'
+                                               'layer { name: "swish1" type: "Swish" bottom: "data" top: "y" }\n')],
+     "Swish"),
+    ("missing bottom", [w("bottom.prototxt", 'input: "data"\ninput_dim: 1\ninput_dim: 3\ninput_dim: 4\ninput_dim: 4\n'
+                                             'layer { name: "r" type: "ReLU" bottom: "nothere" top: "y" }\n')],
+     "nothere"),
+    ("no input", [w("noinput.prototxt", 'layer { name: "r" type: "ReLU" bottom: "x" top: "x" }\n')], "bottom"),
+    ("missing model file", [out("does-not-exist.prototxt")], "does-not-exist"),
+    ("binary file as prototxt", [out("garbage.caffemodel")], ""),
+]
+for what, model, needle in bad:
+    r = run("--model", model[0], "--images", 1, "--save-output", out("bad.npy"))
+    errl = [l for l in r.stderr.splitlines() if l.strip()]
+    check(r.returncode > 0 and len(errl) == 1 and needle in errl[0] and not os.path.exists(out("bad.npy")),
+          "%s: rc %d, stderr %r" % (what, r.returncode, r.stderr))
+
+bad_runs = [
+    ("shape mismatch with caffemodel", ["--model", out("other.prototxt"), "--weights", out("w.caffemodel")], "conv1"),
+    ("truncated caffemodel", ["--model", SQ10, "--weights", out("trunc.caffemodel")], "trunc.caffemodel"),
+    ("corrupt caffemodel", ["--model", SQ10, "--weights", out("garbage.caffemodel")], "garbage.caffemodel"),
+    ("image that is not an image", ["--model", SQ11, "--images", out("notimage")], "x.jpg"),
+    ("empty image folder", ["--model", SQ11, "--images", out("empty")], "empty"),
+    ("missing image path", ["--model", SQ11, "--images", out("nope")], "nope"),
+    ("unknown option", ["--model", SQ11, "--colour"], "--colour"),
+    ("option without value", ["--model", SQ11, "--top"], "--top"),
+    ("bad thread count", ["--model", SQ11, "--threads", "0"], "--threads"),
+    ("bad core list", ["--model", SQ11, "--cpu-cores", "3-1"], "3-1"),
+    ("unknown device", ["--model", SQ11, "--device", "tpu"], "tpu"),
+    ("unknown blob to save", ["--model", SQ11, "--save-blob", "nosuch=" + out("nb.npy")], "nosuch"),
+    ("input of the wrong shape", ["--model", SQ11, "--input", out("pool10.npy")], "shape"),
+    ("no model", ["--images", "1"], "--model"),
+]
+for what, args, needle in bad_runs:
+    r = run(*(args + ["--save-output", out("bad.npy"), "--save-weights", out("bad.caffemodel")]))
+    errl = [l for l in r.stderr.splitlines() if l.strip()]
+    check(r.returncode > 0 and len(errl) == 1 and needle in errl[0] and not os.path.exists(out("bad.npy"))
+          and not os.path.exists(out("bad.caffemodel")),
+          "%s: rc %d, stderr %r" % (what, r.returncode, r.stderr))
+
+print("test_hetrun: %d passed, %d failed" % (passed, failed))
+sys.exit(1 if failed else 0)
