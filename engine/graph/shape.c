@@ -21,9 +21,10 @@ static int conv_out(int in, int k, int pad, int stride, int dil)
 // start inside the padding only.
 static int pool_out(int in, int k, int pad, int stride)
 {
+    // ceil(span / stride) + 1, with Caffe's float ceil for a kernel larger
+    // than the padded input (span -1, stride 2 gives ceil(-0.5) + 1 = 1).
     int span = in + 2 * pad - k;
-    if (span < 0) return 0;
-    int out = (span + stride - 1) / stride + 1;
+    int out = (span >= 0 ? (span + stride - 1) / stride : -((-span) / stride)) + 1;
     if (pad > 0 && (out - 1) * stride >= in + pad) out--;
     return out;
 }

@@ -58,6 +58,7 @@ static void usage(FILE *f)
         "timing:\n"
         "  --warmup N            untimed runs before the first timed one (default 1)\n"
         "  --repeat R            timed runs per image (default 1)\n"
+        "  --profile             print each layer's median time over the timed runs\n"
         "  -q, --quiet           no per-image lines\n"
         "  -v, --verbose         log more\n"
         "  -h, --help            this text\n"
@@ -74,7 +75,7 @@ typedef struct opts {
     const char *model, *weights, *device, *images, *input, *labels, *save_output, *save_weights, *summary_json;
     const char *cpu_cores;
     unsigned long long seed;
-    int threads, top, warmup, repeat, quiet;
+    int threads, top, warmup, repeat, quiet, profile;
     float mean[3], scale;
     save_blob saves[MAX_SAVE_BLOBS];
     int n_saves;
@@ -105,7 +106,7 @@ static int parse_args(int argc, char **argv, opts *o)
 {
     enum { O_MODEL = 256, O_WEIGHTS, O_SEED, O_DEVICE, O_IMAGES, O_INPUT, O_TOP, O_LABELS, O_SAVE_OUT,
            O_SAVE_BLOB, O_SAVE_W, O_SUMMARY, O_THREADS, O_CORES, O_WARMUP, O_REPEAT, O_MEAN, O_SCALE,
-           O_VERSION };
+           O_VERSION, O_PROFILE };
     static const struct option lo[] = {
         {"model", required_argument, 0, O_MODEL}, {"weights", required_argument, 0, O_WEIGHTS},
         {"seed", required_argument, 0, O_SEED}, {"device", required_argument, 0, O_DEVICE},
@@ -116,7 +117,7 @@ static int parse_args(int argc, char **argv, opts *o)
         {"threads", required_argument, 0, O_THREADS}, {"cpu-cores", required_argument, 0, O_CORES},
         {"warmup", required_argument, 0, O_WARMUP}, {"repeat", required_argument, 0, O_REPEAT},
         {"mean", required_argument, 0, O_MEAN}, {"scale", required_argument, 0, O_SCALE},
-        {"quiet", no_argument, 0, 'q'}, {"verbose", no_argument, 0, 'v'}, {"help", no_argument, 0, 'h'},
+        {"profile", no_argument, 0, O_PROFILE}, {"quiet", no_argument, 0, 'q'}, {"verbose", no_argument, 0, 'v'}, {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, O_VERSION}, {0, 0, 0, 0}};
     *o = (opts){.device = "cpu", .seed = 1, .top = 5, .warmup = 1, .repeat = 1, .mean = {104, 117, 123},
                 .scale = 1.0f};
@@ -164,6 +165,7 @@ static int parse_args(int argc, char **argv, opts *o)
             break;
         }
         case 'q': o->quiet = 1; break;
+        case O_PROFILE: o->profile = 1; break;
         case 'v': het_log_set_level(HET_LOG_DEBUG); break;
         case 'h': usage(stdout); exit(0);
         case O_VERSION: printf("hetrun %s\n", HET_VERSION); exit(0);
@@ -264,6 +266,8 @@ static double percentile(const double *sorted, int n, double q)
     return i + 1 < n ? sorted[i] * (1 - f) + sorted[i + 1] * f : sorted[i];
 }
 
+static uint64_t total_flops(const het_graph *g);
+
 static int write_summary(const char *path, const opts *o, const het_graph *g, int n_images, int n_threads,
                          const double *sorted_ms, int n_runs, double total_s, long rss_kb)
 {
@@ -277,6 +281,7 @@ static int write_summary(const char *path, const opts *o, const het_graph *g, in
     fprintf(f, "  \"images\": %d,\n  \"runs\": %d,\n  \"warmup\": %d,\n", n_images, n_runs, o->warmup);
     fprintf(f, "  \"latency_ms\": {\"median\": %.6f, \"p90\": %.6f, \"min\": %.6f},\n", percentile(sorted_ms, n_runs, 0.5),
             percentile(sorted_ms, n_runs, 0.9), n_runs ? sorted_ms[0] : 0.0);
+    fprintf(f, "  \"gflop_per_image\": %.6f,\n", total_flops(g) / 1e9);
     fprintf(f, "  \"images_per_s\": %.3f,\n  \"peak_rss_kb\": %ld\n}\n", total_s > 0 ? n_runs / total_s : 0.0, rss_kb);
     if (fclose(f) != 0 || rename(tmp, path) != 0) {
         remove(tmp);
@@ -306,6 +311,35 @@ static void print_top(const char *what, const float *v, size_t n, int k, char **
     printf("\n");
 }
 
+// Per-layer medians, with MACs and achieved GFLOP/s (timed with the
+// backend synchronised after every layer, so the sum slightly exceeds the
+// whole-network latency).
+static void print_profile(const het_graph *g, const uint64_t *ns, int n_runs)
+{
+    double *t = malloc((size_t)n_runs * sizeof *t);
+    if (!t) return;
+    double total = 0;
+    printf("%-28s %-13s %10s %12s %9s\n", "layer", "type", "median ms", "MFLOP", "GFLOP/s");
+    for (int l = 0; l < g->n_layers; l++) {
+        for (int r = 0; r < n_runs; r++) t[r] = ns[(size_t)r * g->n_layers + l] / 1e6;
+        qsort(t, (size_t)n_runs, sizeof *t, cmp_double);
+        double med = percentile(t, n_runs, 0.5);
+        total += med;
+        const het_layer *L = &g->layers[l];
+        printf("%-28s %-13s %10.4f %12.2f %9.1f\n", L->name, het_layer_kind_name(L->kind), med, L->flops / 1e6,
+               med > 0 ? L->flops / (med * 1e6) : 0.0);
+    }
+    printf("%-28s %-13s %10.4f\n", "sum of layer medians", "", total);
+    free(t);
+}
+
+static uint64_t total_flops(const het_graph *g)
+{
+    uint64_t f = 0;
+    for (int i = 0; i < g->n_layers; i++) f += g->layers[i].flops;
+    return f;
+}
+
 int main(int argc, char **argv)
 {
     opts o;
@@ -327,6 +361,7 @@ int main(int argc, char **argv)
     int n_paths = 0, n_labels = 0;
     float *out_acc = NULL;
     double *lat = NULL;
+    uint64_t *layer_ns = NULL;
     rc = 1;
 
     het_status st = het_graph_load(o.model, o.weights, o.seed, &g);
@@ -412,6 +447,8 @@ int main(int argc, char **argv)
     }
     int n_runs = n_images * o.repeat;
     if (!(lat = malloc((size_t)n_runs * sizeof *lat))) goto oom;
+    // --profile: every layer's time of every timed run (layer-major).
+    if (o.profile && !(layer_ns = malloc((size_t)n_runs * g->n_layers * sizeof *layer_ns))) goto oom;
 
     float *in = het_workspace_blob(ws, g->inputs[0]);
     het_rng rng;
@@ -438,7 +475,7 @@ int main(int argc, char **argv)
                 if ((st = het_exec_run_single(be, g, ws, NULL)) != HET_OK) goto done;
         for (int r = 0; r < o.repeat; r++) {
             uint64_t t0 = het_now_ns();
-            st = het_exec_run_single(be, g, ws, NULL);
+            st = het_exec_run_single(be, g, ws, layer_ns ? layer_ns + (size_t)run * g->n_layers : NULL);
             uint64_t dt = het_now_ns() - t0;
             if (st != HET_OK) goto done;
             lat[run++] = dt / 1e6;
@@ -452,6 +489,7 @@ int main(int argc, char **argv)
         }
         if (!o.quiet && o.top > 0) print_top(what, outp, out_count, o.top, labels, n_labels);
     }
+    if (layer_ns) print_profile(g, layer_ns, n_runs);
     qsort(lat, (size_t)n_runs, sizeof *lat, cmp_double);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
@@ -484,6 +522,7 @@ done:
     for (int i = 0; i < o.n_saves; i++) free(o.saves[i].acc);
     free(out_acc);
     free(lat);
+    free(layer_ns);
     for (int i = 0; i < n_paths; i++) free(paths[i]);
     free(paths);
     for (int i = 0; labels && i < n_labels; i++) free(labels[i]);
