@@ -157,9 +157,12 @@ static void concat_fn(const ew_job *j, int ch0, int ch1)
         int ck = j->g->blobs[j->l->bottom[k]].shape.c;
         int lo = ch0 > base ? ch0 : base;
         int hi = ch1 < base + ck ? ch1 : base + ck;
-        if (hi > lo)
-            memcpy(j->out + (size_t)lo * j->hw, j->in[k] + (size_t)(lo - base) * j->hw,
-                   (size_t)(hi - lo) * j->hw * sizeof(float));
+        // A producer placed inside the output (zero-copy concat, see
+        // exec/single.c) already wrote its slice: nothing to copy.
+        const float *src = j->in[k] + (size_t)(lo - base) * j->hw;
+        float *dst = j->out + (size_t)lo * j->hw;
+        if (hi > lo && src != dst)
+            memcpy(dst, src, (size_t)(hi - lo) * j->hw * sizeof(float));
         base += ck;
     }
 }

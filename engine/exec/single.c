@@ -1,27 +1,82 @@
 // single.c: blob storage and the single-device executor.
+//
+// Storage plan (het_workspace_create):
+//   1. every blob gets its own 64-byte aligned buffer, except
+//   2. zero-copy concat: an input of a channel Concat whose last reader is
+//      that Concat, and that no other Concat claims, is placed inside the
+//      Concat's output at its channel offset, so producers write their
+//      slice in place and the Concat copies nothing. Concats are visited in
+//      reverse order so that a Concat whose output is itself placed inside a
+//      later Concat resolves to the final storage.
 #include "het/exec.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 
 struct het_workspace {
     const het_graph *g;
     het_blob_data *table;
+    bool *owned; // table[i].host was allocated for blob i
 };
+
+// Where blob b lives when aliased: parent blob and float offset, or -1.
+typedef struct alias { int parent; size_t offset; } alias;
+
+static void plan_concat_aliases(const het_graph *g, alias *al)
+{
+    for (int i = 0; i < g->n_blobs; i++) al[i] = (alias){-1, 0};
+    for (int li = g->n_layers - 1; li >= 0; li--) {
+        const het_layer *l = &g->layers[li];
+        if (l->kind != HET_LAYER_CONCAT) continue;
+        const het_shape *os = &g->blobs[l->top[0]].shape;
+        size_t off = 0, hw = (size_t)os->h * os->w;
+        for (int k = 0; k < l->n_bottom; k++) {
+            int b = l->bottom[k];
+            bool ok = !g->blobs[b].is_input && g->blobs[b].last_use == li && al[b].parent < 0 && b != l->top[0];
+            for (int q = 0; q < l->n_bottom && ok; q++) ok = q == k || l->bottom[q] != b;
+            if (ok) al[b] = (alias){l->top[0], off};
+            off += (size_t)g->blobs[b].shape.c * hw;
+        }
+    }
+}
 
 het_status het_workspace_create(const het_graph *g, het_workspace **ws_out)
 {
     het_workspace *ws = calloc(1, sizeof *ws);
-    if (!ws) return HET_E_NOMEM;
+    alias *al = malloc((size_t)g->n_blobs * sizeof *al);
+    if (!ws || !al) {
+        free(ws);
+        free(al);
+        return HET_E_NOMEM;
+    }
     ws->g = g;
     ws->table = calloc((size_t)g->n_blobs, sizeof *ws->table);
-    if (!ws->table) goto fail;
+    ws->owned = calloc((size_t)g->n_blobs, sizeof *ws->owned);
+    if (!ws->table || !ws->owned) goto fail;
+    plan_concat_aliases(g, al);
     for (int i = 0; i < g->n_blobs; i++) {
+        if (al[i].parent >= 0) continue;
         ws->table[i].host = het_alloc_aligned(het_shape_count(&g->blobs[i].shape) * sizeof(float));
         if (!ws->table[i].host) goto fail;
+        ws->owned[i] = true;
     }
+    // Resolve aliases (chains end at an owned blob; parents come later in
+    // the graph, so follow them until one is set).
+    for (int i = 0; i < g->n_blobs; i++) {
+        if (al[i].parent < 0) continue;
+        size_t off = 0;
+        int b = i;
+        while (al[b].parent >= 0) {
+            off += al[b].offset;
+            b = al[b].parent;
+        }
+        ws->table[i].host = ws->table[b].host + off;
+    }
+    free(al);
     *ws_out = ws;
     return HET_OK;
 fail:
+    free(al);
     het_log(HET_LOG_ERROR, "het_workspace_create: out of memory for the blobs of '%s'", g->name);
     het_workspace_destroy(ws);
     return HET_E_NOMEM;
@@ -30,8 +85,10 @@ fail:
 void het_workspace_destroy(het_workspace *ws)
 {
     if (!ws) return;
-    if (ws->table)
-        for (int i = 0; i < ws->g->n_blobs; i++) het_free_aligned(ws->table[i].host);
+    if (ws->table && ws->owned)
+        for (int i = 0; i < ws->g->n_blobs; i++)
+            if (ws->owned[i]) het_free_aligned(ws->table[i].host);
+    free(ws->owned);
     free(ws->table);
     free(ws);
 }

@@ -37,11 +37,20 @@ typedef struct parser {
 
 #define MAX_DEPTH 64
 
+// Logs "FILE:LINE:COL: message". Bytes of the input quoted in the message
+// are escaped (\xHH) when not printable ASCII, so a binary file given as a
+// prototxt still yields one readable line.
 static het_status perr(parser *ps, const char *fmt, const char *a, const char *b)
 {
-    char msg[512];
+    char msg[512], safe[2048];
     snprintf(msg, sizeof msg, fmt, a ? a : "", b ? b : "");
-    het_log(HET_LOG_ERROR, "%s:%d:%d: %s", ps->name, ps->tok_line, ps->tok_col, msg);
+    size_t o = 0;
+    for (const unsigned char *c = (const unsigned char *)msg; *c && o + 5 < sizeof safe; c++) {
+        if (*c >= 0x20 && *c < 0x7f) safe[o++] = (char)*c;
+        else o += (size_t)snprintf(safe + o, sizeof safe - o, "\\x%02x", *c);
+    }
+    safe[o] = 0;
+    het_log(HET_LOG_ERROR, "%s:%d:%d: %s", ps->name, ps->tok_line, ps->tok_col, safe);
     return HET_E_INVALID;
 }
 

@@ -31,7 +31,10 @@ def check(cond, what):
 
 
 def run(*args):
-    return subprocess.run([HETRUN] + [str(a) for a in args], capture_output=True, text=True, timeout=300)
+    r = subprocess.run([HETRUN] + [str(a) for a in args], capture_output=True, timeout=300)
+    # Decode leniently: a non-UTF-8 byte in a message is itself checked below.
+    r.stdout, r.stderr = r.stdout.decode("utf-8", "replace"), r.stderr.decode("utf-8", "replace")
+    return r
 
 
 def w(name, text, mode="w"):
@@ -151,11 +154,13 @@ bad = [
     ("no input", [w("noinput.prototxt", 'layer { name: "r" type: "ReLU" bottom: "x" top: "x" }\n')], "bottom"),
     ("missing model file", [out("does-not-exist.prototxt")], "does-not-exist"),
     ("binary file as prototxt", [out("garbage.caffemodel")], ""),
+    ("binary without NUL as prototxt", [w("bin.prototxt", bytes(range(1, 256)) * 4, "wb")], "bin.prototxt"),
 ]
 for what, model, needle in bad:
     r = run("--model", model[0], "--images", 1, "--save-output", out("bad.npy"))
     errl = [l for l in r.stderr.splitlines() if l.strip()]
-    check(r.returncode > 0 and len(errl) == 1 and needle in errl[0] and not os.path.exists(out("bad.npy")),
+    check(r.returncode > 0 and len(errl) == 1 and needle in errl[0] and not os.path.exists(out("bad.npy"))
+          and "\ufffd" not in r.stderr and all(c.isprintable() for c in errl[0]),
           "%s: rc %d, stderr %r" % (what, r.returncode, r.stderr))
 
 bad_runs = [
