@@ -104,6 +104,22 @@ static het_status cpu_run(het_backend *be, const het_graph *g, const het_layer *
     return kernels[l->kind].run(cx, g, l, cx->state[l->id], in, out, c0, c1);
 }
 
+static het_status cpu_run_with_relu(het_backend *be, const het_graph *g, const het_layer *conv,
+                                    const het_layer *relu, const het_blob_data *blobs, int c0, int c1)
+{
+    cpu_ctx *cx = be->ctx;
+    if (conv->kind != HET_LAYER_CONV || relu->kind != HET_LAYER_RELU || !relu->in_place ||
+        relu->bottom[0] != conv->top[0]) {
+        het_log(HET_LOG_ERROR, "cpu backend: cannot fuse '%s' into '%s'", relu->name, conv->name);
+        return HET_E_INVALID;
+    }
+    cx->relu = true;
+    cx->relu_slope = relu->p.relu.negative_slope;
+    het_status st = cpu_run(be, g, conv, blobs, c0, c1);
+    cx->relu = false;
+    return st;
+}
+
 static const struct het_backend_ops cpu_ops = {
     .api_version = HET_BACKEND_API,
     .name = "cpu",
@@ -112,6 +128,7 @@ static const struct het_backend_ops cpu_ops = {
     .prepare = cpu_prepare,
     .run = cpu_run,
     .sync = NULL,
+    .run_with_relu = cpu_run_with_relu,
 };
 
 het_status het_cpu_backend_create(const het_cpu_cfg *cfg, het_backend **be_out)

@@ -27,6 +27,10 @@ typedef struct cpu_ctx {
     bool *prepared;
     int n_layers;
     const het_graph *graph;
+    // Epilogue for the convolution being run: apply ReLU with this slope
+    // (set only for the duration of one fused run, see run_with_relu).
+    bool relu;
+    float relu_slope;
 } cpu_ctx;
 
 // A kernel: prepare (optional) builds per-layer state; run computes [c0,c1).

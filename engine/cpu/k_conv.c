@@ -109,7 +109,28 @@ typedef struct conv_job {
     int C_in, H, W, Wo, cin_g, mg;   // mg: output channels per group
     int c0, c1;
     int g0, n_groups, n_tiles, n_mblk;
+    bool relu;       // fused ReLU epilogue
+    float slope;
 } conv_job;
+
+// Bias and (fused) ReLU over one output row segment: one pass, not two.
+static void epilogue(float *row, int n, float bias, bool relu, float slope)
+{
+    if (!relu) {
+        if (bias != 0.0f)
+            for (int q = 0; q < n; q++) row[q] += bias;
+    } else if (slope == 0.0f) {
+        for (int q = 0; q < n; q++) {
+            float v = row[q] + bias;
+            row[q] = v > 0.0f ? v : 0.0f;
+        }
+    } else {
+        for (int q = 0; q < n; q++) {
+            float v = row[q] + bias;
+            row[q] = v > 0.0f ? v : v * slope;
+        }
+    }
+}
 
 static void conv_task(void *ctx, int task, int worker)
 {
@@ -145,13 +166,10 @@ static void conv_task(void *ctx, int task, int worker)
     float *C = j->out + (size_t)m0 * s->N + n0;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m1 - m0, nt, s->K, 1.0f, Wt, s->K, B, ldb, 0.0f, C,
                 s->N);
-    if (c->bias_term) {
-        const float *bias = j->l->params[1].data;
-        for (int m = m0; m < m1; m++) {
-            float b = bias[m];
-            float *row = j->out + (size_t)m * s->N + n0;
-            for (int q = 0; q < nt; q++) row[q] += b;
-        }
+    if (c->bias_term || j->relu) {
+        const float *bias = c->bias_term ? j->l->params[1].data : NULL;
+        for (int m = m0; m < m1; m++)
+            epilogue(j->out + (size_t)m * s->N + n0, nt, bias ? bias[m] : 0.0f, j->relu, j->slope);
     }
 }
 
@@ -162,6 +180,8 @@ typedef struct dw_job {
     const float *in;
     float *out;
     int H, W, Ho, Wo, mg, c0, c1, n_tasks;
+    bool relu;
+    float slope;
 } dw_job;
 
 static void dw_task(void *ctx, int task, int worker)
@@ -199,6 +219,7 @@ static void dw_task(void *ctx, int task, int worker)
                     }
                 }
             }
+            if (j->relu) epilogue(orow, j->Wo, 0.0f, true, j->slope);
         }
     }
 }
@@ -213,13 +234,14 @@ CPU_KERNEL_DECL(conv)
     int mg = c->num_output / c->group;
     if (s->mode == MODE_DEPTHWISE) {
         dw_job j = {.l = l, .in = in[0], .out = out, .H = is->h, .W = is->w, .Ho = os->h, .Wo = os->w,
-                    .mg = mg, .c0 = c0, .c1 = c1};
+                    .mg = mg, .c0 = c0, .c1 = c1, .relu = cx->relu, .slope = cx->relu_slope};
         j.n_tasks = cpu_n_tasks(cx, c1 - c0, 1);
         het_pool_parallel(cx->pool, dw_task, &j, j.n_tasks);
         return HET_OK;
     }
     conv_job j = {.l = l, .s = s, .in = in[0], .out = out, .C_in = is->c, .H = is->h, .W = is->w, .Wo = os->w,
-                  .cin_g = is->c / c->group, .mg = mg, .c0 = c0, .c1 = c1};
+                  .cin_g = is->c / c->group, .mg = mg, .c0 = c0, .c1 = c1, .relu = cx->relu,
+                  .slope = cx->relu_slope};
     j.g0 = c0 / mg;
     j.n_groups = (c1 - 1) / mg - j.g0 + 1;
     j.n_tiles = (s->N + s->nt - 1) / s->nt;

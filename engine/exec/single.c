@@ -112,10 +112,24 @@ het_status het_exec_prepare(het_backend *be, const het_graph *g)
     return HET_OK;
 }
 
+const het_layer *het_exec_fusable_relu(const het_graph *g, const het_layer *l)
+{
+    if (l->kind != HET_LAYER_CONV || l->id + 1 >= g->n_layers) return NULL;
+    const het_layer *r = &g->layers[l->id + 1];
+    return r->kind == HET_LAYER_RELU && r->in_place && r->bottom[0] == l->top[0] ? r : NULL;
+}
+
 het_status het_exec_run_single(het_backend *be, const het_graph *g, het_workspace *ws, uint64_t *layer_ns)
 {
     for (int i = 0; i < g->n_layers; i++) {
         const het_layer *l = &g->layers[i];
+        const het_layer *relu = het_exec_fusable_relu(g, l);
+        if (relu && be->ops->run_with_relu && !layer_ns) {
+            het_status st = be->ops->run_with_relu(be, g, l, relu, ws->table, 0, het_layer_out_channels(g, l));
+            if (st != HET_OK) return st;
+            i++; // the ReLU ran as the convolution's epilogue
+            continue;
+        }
         uint64_t t0 = layer_ns ? het_now_ns() : 0;
         het_status st = be->ops->run(be, g, l, ws->table, 0, het_layer_out_channels(g, l));
         if (st == HET_OK && be->ops->sync && layer_ns) st = be->ops->sync(be);

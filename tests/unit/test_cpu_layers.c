@@ -303,8 +303,62 @@ static void run_case(const tcase *tc, het_backend *be_unused, int threads)
     het_graph_destroy(g);
 }
 
+// Conv + in-place ReLU run fused equals the two layers run apart, for GEMM,
+// 1x1 and depthwise convolutions, plain and leaky ReLU, and a split range.
+static void test_fusion(void)
+{
+    static const char *convs[] = {
+        "convolution_param { num_output: 10 kernel_size: 3 pad: 1 }",
+        "convolution_param { num_output: 10 kernel_size: 1 }",
+        "convolution_param { num_output: 6 kernel_size: 3 pad: 1 group: 6 }",
+    };
+    static const char *relus[] = {"", "relu_param { negative_slope: 0.2 }"};
+    for (int ci = 0; ci < 3; ci++)
+        for (int ri = 0; ri < 2; ri++) {
+            char text[1024];
+            snprintf(text, sizeof text,
+                     "input: 'data' input_dim: 1 input_dim: 6 input_dim: 9 input_dim: 8\n"
+                     "layer { name: 'c' type: 'Convolution' bottom: 'data' top: 'y' %s }\n"
+                     "layer { name: 'r' type: 'ReLU' bottom: 'y' top: 'y' %s }\n",
+                     convs[ci], relus[ri]);
+            het_graph *g = NULL;
+            het_backend *be = NULL;
+            het_workspace *ws = NULL;
+            het_cpu_cfg cfg = {.n_threads = 2};
+            if (net_from_text(text, 3, &g) != HET_OK || het_cpu_backend_create(&cfg, &be) != HET_OK ||
+                het_workspace_create(g, &ws) != HET_OK || het_exec_prepare(be, g) != HET_OK) {
+                HET_CHECK(0, "fusion case %d/%d set-up", ci, ri);
+            } else {
+                const het_layer *c = &g->layers[0], *r = &g->layers[1];
+                HET_CHECK(het_exec_fusable_relu(g, c) == r, "ReLU %d is fusable into conv %d", ri, ci);
+                fill_random(het_workspace_blob(ws, c->bottom[0]), het_shape_count(&g->blobs[c->bottom[0]].shape), 99);
+                float *y = het_workspace_blob(ws, c->top[0]);
+                size_t n = het_shape_count(&g->blobs[c->top[0]].shape);
+                int C = het_layer_out_channels(g, c);
+                be->ops->run(be, g, c, het_workspace_table(ws), 0, C);
+                be->ops->run(be, g, r, het_workspace_table(ws), 0, C);
+                float *apart = malloc(n * sizeof(float));
+                memcpy(apart, y, n * sizeof(float));
+                for (size_t i = 0; i < n; i++) y[i] = NAN;
+                HET_CHECK(be->ops->run_with_relu(be, g, c, r, het_workspace_table(ws), 0, C / 2) == HET_OK &&
+                              be->ops->run_with_relu(be, g, c, r, het_workspace_table(ws), C / 2, C) == HET_OK,
+                          "fused runs");
+                double e = 0;
+                for (size_t i = 0; i < n; i++) e = fmax(e, isfinite(y[i]) ? fabs(y[i] - apart[i]) : INFINITY);
+                HET_CHECK(e <= 1e-6, "conv %d + relu %d fused differs by %g", ci, ri, e);
+                HET_CHECK(be->ops->run_with_relu(be, g, r, c, het_workspace_table(ws), 0, C) == HET_E_INVALID,
+                          "fusing the wrong pair is refused");
+                free(apart);
+            }
+            het_workspace_destroy(ws);
+            het_backend_destroy(be);
+            het_graph_destroy(g);
+        }
+}
+
 int main(void)
 {
+    test_fusion();
     int n = (int)(sizeof cases / sizeof cases[0]);
     bool covered[HET_LAYER_COUNT] = {0};
     for (int threads = 1; threads <= 3; threads += 2)

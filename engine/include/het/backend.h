@@ -39,6 +39,11 @@ struct het_backend_ops {
                       int c0, int c1);
     /// Waits for all work issued so far (NULL: run is synchronous).
     het_status (*sync)(het_backend *be);
+    /// Optional: runs convolution `conv` for [c0, c1) and applies `relu`, an
+    /// in-place ReLU on its top, in the same pass (one sweep over the output
+    /// instead of two). NULL: the executor runs the two layers apart.
+    het_status (*run_with_relu)(het_backend *be, const het_graph *g, const het_layer *conv,
+                                const het_layer *relu, const het_blob_data *blobs, int c0, int c1);
 };
 
 struct het_backend {

@@ -24,8 +24,14 @@ const het_blob_data *het_workspace_table(const het_workspace *ws);
 /// Prepares every layer of `g` on `be`.
 het_status het_exec_prepare(het_backend *be, const het_graph *g);
 
-/// Runs every layer of `g` on `be`, in order, all output channels. If
-/// `layer_ns` is not NULL it receives each layer's wall time (n_layers).
+/// The in-place ReLU that directly follows convolution `l` and may run as
+/// its epilogue, or NULL.
+const het_layer *het_exec_fusable_relu(const het_graph *g, const het_layer *l);
+
+/// Runs every layer of `g` on `be`, in order, all output channels, fusing
+/// each convolution with a following in-place ReLU where the backend can.
+/// If `layer_ns` is not NULL it receives each layer's wall time (n_layers)
+/// and nothing is fused, so that every layer is timed on its own.
 het_status het_exec_run_single(het_backend *be, const het_graph *g, het_workspace *ws, uint64_t *layer_ns);
 
 #endif
