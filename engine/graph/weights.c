@@ -11,7 +11,8 @@
 //     drops the bias is caught;
 //   - BatchNorm: mean ~ N(0, 0.1), variance ~ U(0.5, 1.5), stored multiplied
 //     by a moving-average factor ~ U(0.5, 2) as Caffe stores them, so that a
-//     reader that ignores the factor is caught;
+//     reader that ignores the factor is caught; tools then replace mean and
+//     variance by those of real activations (exec/calibrate.c);
 //   - Scale: gamma ~ U(0.5, 1.5), beta ~ N(0, 0.1).
 // Explicit fillers in the prototxt are honoured as Caffe defines them.
 #include "graph_impl.h"

@@ -364,7 +364,7 @@ int main(int argc, char **argv)
     uint64_t *layer_ns = NULL;
     rc = 1;
 
-    het_status st = het_graph_load(o.model, o.weights, o.seed, &g);
+    het_status st = het_net_load(o.model, o.weights, o.seed, &g);
     if (st != HET_OK) goto done;
     if (g->n_inputs != 1) {
         fprintf(stderr, "hetrun: %s has %d inputs; hetrun feeds networks with exactly one\n", o.model, g->n_inputs);

@@ -21,6 +21,16 @@ float *het_workspace_blob(het_workspace *ws, int blob_id);
 /// The blob table that backends read, indexed by blob id.
 const het_blob_data *het_workspace_table(const het_workspace *ws);
 
+/// Loads a model as het_graph_load does and, when the weights come from
+/// fillers (caffemodel NULL), sets BatchNorm statistics to those of a seeded
+/// synthetic input (het_exec_calibrate_batchnorm). Tools load models this way.
+het_status het_net_load(const char *prototxt, const char *caffemodel, uint64_t seed, het_graph **g_out);
+
+/// Gives every BatchNorm of `g` the per-channel mean and variance of its
+/// input on one synthetic image drawn from `seed`, so random nets keep
+/// activations in a sane range. Runs on a temporary 1-thread CPU backend.
+het_status het_exec_calibrate_batchnorm(het_graph *g, uint64_t seed);
+
 /// Prepares every layer of `g` on `be`.
 het_status het_exec_prepare(het_backend *be, const het_graph *g);
 
