@@ -148,6 +148,8 @@ het_status het_cpu_backend_create(const het_cpu_cfg *cfg, het_backend **be_out)
     if (n <= 0) n = cfg->n_cores > 0 ? cfg->n_cores : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (n <= 0) n = 1;
     cx->n_threads = n;
+    snprintf(be->desc, sizeof be->desc, "cpu: %d thread%s%s", n, n == 1 ? "" : "s",
+             cfg->cores && cfg->n_cores ? ", pinned" : "");
     // het parallelises GEMMs itself (tiles across its own pinned pool), so
     // OpenBLAS must not start threads of its own that would fight for the
     // same cores.
@@ -161,37 +163,3 @@ het_status het_cpu_backend_create(const het_cpu_cfg *cfg, het_backend **be_out)
     return HET_OK;
 }
 
-void het_backend_destroy(het_backend *be)
-{
-    if (be) be->ops->destroy(be);
-}
-
-int het_parse_core_list(const char *s, int *cores, int cap)
-{
-    int n = 0;
-    const char *p = s;
-    while (*p) {
-        char *end;
-        long a = strtol(p, &end, 10);
-        if (end == p || a < 0 || a > 4095) goto bad;
-        long b = a;
-        p = end;
-        if (*p == '-') {
-            p++;
-            b = strtol(p, &end, 10);
-            if (end == p || b < a || b > 4095) goto bad;
-            p = end;
-        }
-        for (long c = a; c <= b; c++) {
-            if (n == cap) goto bad;
-            cores[n++] = (int)c;
-        }
-        if (*p == ',') p++;
-        else if (*p) goto bad;
-    }
-    if (n == 0) goto bad;
-    return n;
-bad:
-    het_log(HET_LOG_ERROR, "invalid core list '%s' (expected e.g. 0-3,6)", s);
-    return -1;
-}

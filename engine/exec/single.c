@@ -58,6 +58,7 @@ het_status het_workspace_create(const het_graph *g, het_workspace **ws_out)
         if (al[i].parent >= 0) continue;
         ws->table[i].host = het_alloc_aligned(het_shape_count(&g->blobs[i].shape) * sizeof(float));
         if (!ws->table[i].host) goto fail;
+        ws->table[i].root = i;
         ws->owned[i] = true;
     }
     // Resolve aliases (chains end at an owned blob; parents come later in
@@ -71,6 +72,8 @@ het_status het_workspace_create(const het_graph *g, het_workspace **ws_out)
             b = al[b].parent;
         }
         ws->table[i].host = ws->table[b].host + off;
+        ws->table[i].root = b;
+        ws->table[i].offset = off;
     }
     free(al);
     *ws_out = ws;
@@ -119,8 +122,24 @@ const het_layer *het_exec_fusable_relu(const het_graph *g, const het_layer *l)
     return r->kind == HET_LAYER_RELU && r->in_place && r->bottom[0] == l->top[0] ? r : NULL;
 }
 
+het_status het_exec_bind(het_backend *be, const het_graph *g, het_workspace *ws)
+{
+    return be->ops->bind ? be->ops->bind(be, g, ws->table) : HET_OK;
+}
+
+het_status het_exec_fetch(het_backend *be, const het_graph *g, int blob)
+{
+    return be->ops->to_host ? be->ops->to_host(be, g, blob, 0, g->blobs[blob].shape.c) : HET_OK;
+}
+
 het_status het_exec_run_single(het_backend *be, const het_graph *g, het_workspace *ws, uint64_t *layer_ns)
 {
+    // Inputs to the device (a no-op for the CPU), then every layer, then
+    // the outputs back: the latency of one image, end to end.
+    for (int k = 0; k < g->n_inputs && be->ops->to_device; k++) {
+        het_status st = be->ops->to_device(be, g, g->inputs[k], 0, g->blobs[g->inputs[k]].shape.c);
+        if (st != HET_OK) return st;
+    }
     for (int i = 0; i < g->n_layers; i++) {
         const het_layer *l = &g->layers[i];
         const het_layer *relu = het_exec_fusable_relu(g, l);
@@ -135,6 +154,10 @@ het_status het_exec_run_single(het_backend *be, const het_graph *g, het_workspac
         if (st == HET_OK && be->ops->sync && layer_ns) st = be->ops->sync(be);
         if (st != HET_OK) return st;
         if (layer_ns) layer_ns[i] = het_now_ns() - t0;
+    }
+    for (int k = 0; k < g->n_outputs; k++) {
+        het_status st = het_exec_fetch(be, g, g->outputs[k]);
+        if (st != HET_OK) return st;
     }
     return be->ops->sync ? be->ops->sync(be) : HET_OK;
 }

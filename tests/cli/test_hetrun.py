@@ -186,5 +186,56 @@ for what, args, needle in bad_runs:
           and not os.path.exists(out("bad.caffemodel")),
           "%s: rc %d, stderr %r" % (what, r.returncode, r.stderr))
 
+# --- OpenCL faults ------------------------------------------------------------
+has_gpu = subprocess.run([HETRUN, "--list-gpus"], capture_output=True).returncode == 0
+if has_gpu:
+    # No OpenCL platform at all (no ICD registered): --device gpu says so in
+    # one line, and the CPU keeps working.
+    env = dict(os.environ, OCL_ICD_VENDORS=out("no-vendors"), OCL_ICD_FILENAMES="")
+    os.makedirs(out("no-vendors"), exist_ok=True)
+    r = subprocess.run([HETRUN, "--model", SQ11, "--device", "gpu", "--save-output", out("bad.npy")],
+                       capture_output=True, text=True, env=env)
+    errl = [l for l in r.stderr.splitlines() if l.strip()]
+    check(r.returncode > 0 and len(errl) == 1 and "OpenCL" in errl[0] and not os.path.exists(out("bad.npy")),
+          "no OpenCL platform: rc %d, stderr %r" % (r.returncode, r.stderr))
+    r = subprocess.run([HETRUN, "--model", SQ11, "--device", "cpu", "-q"], capture_output=True, text=True, env=env)
+    check(r.returncode == 0, "CPU runs without OpenCL: %r" % r.stderr)
+    r = run("--model", SQ11, "--device", "gpu", "--gpu", "99")
+    errl = [l for l in r.stderr.splitlines() if l.strip()]
+    check(r.returncode > 0 and len(errl) == 1 and "--gpu 99" in errl[0], "bad --gpu index: %r" % r.stderr)
+    r = run("--model", SQ11, "--device", "gpu", "--gpu", "no-such-device")
+    check(r.returncode > 0 and "no-such-device" in r.stderr, "bad --gpu name: %r" % r.stderr)
+    # A kernel that does not compile: the build log is printed.
+    bad_cl = out("bad_cl")
+    os.makedirs(bad_cl, exist_ok=True)
+    for f in os.listdir(os.path.join(SRC, "engine", "opencl", "kernels")):
+        text = open(os.path.join(SRC, "engine", "opencl", "kernels", f)).read()
+        open(os.path.join(bad_cl, f), "w").write(text + ("\nthis is not OpenCL C;\n" if f == "layers.cl" else ""))
+    env = dict(os.environ, HET_CL_DIR=bad_cl)
+    r = subprocess.run([HETRUN, "--model", SQ11, "--device", "gpu", "--cl-cache", ""], capture_output=True, text=True,
+                       env=env)
+    check(r.returncode > 0 and "build log" in r.stderr and "failed to build" in r.stderr,
+          "kernel build failure prints the build log: rc %d %r" % (r.returncode, r.stderr[-300:]))
+    # A corrupt cache entry is rebuilt, and the run still matches the CPU.
+    cache = out("clcache")
+    r1 = run("--model", SQ11, "--device", "gpu", "--cl-cache", cache, "-q")
+    for f in os.listdir(cache) if os.path.isdir(cache) else []:
+        with open(os.path.join(cache, f), "r+b") as fh:
+            fh.truncate(64)
+    r2 = run("--model", SQ11, "--device", "gpu", "--cl-cache", cache, "--images", 1, "--save-output", out("g.npy"), "-q")
+    r3 = run("--model", SQ11, "--images", 1, "--save-output", out("c.npy"), "-q")
+    check(r1.returncode == 0 and r2.returncode == 0 and "corrupt" in r2.stderr and r3.returncode == 0
+          and np.allclose(np.load(out("g.npy")), np.load(out("c.npy")), atol=1e-5),
+          "corrupt cache entry rebuilt: %r" % r2.stderr)
+    # Every hetrun option works with --device gpu.
+    r = run("--model", SQ11, "--device", "gpu", "--images", IMAGES, "--labels", LABELS, "--summary-json", out("gs.json"),
+            "--save-blob", "conv1=" + out("gconv1.npy"), "--profile", "--repeat", 2, "--warmup", 2)
+    s = json.load(open(out("gs.json"))) if r.returncode == 0 else {}
+    check(r.returncode == 0 and "opencl" in s.get("backend", "") and s.get("setup_ms", -1) >= 0
+          and s.get("first_run_ms", 0) > 0 and "fire9/expand3x3" in r.stdout,
+          "gpu run with every option: %r" % r.stderr)
+elif os.environ.get("CI") == "true":
+    check(False, "no OpenCL device under CI (PoCL should be installed)")
+
 print("test_hetrun: %d passed, %d failed" % (passed, failed))
 sys.exit(1 if failed else 0)

@@ -19,8 +19,9 @@
 /// Where a blob's data lives for one run: the executor owns the storage and
 /// hands backends this table, indexed by blob id.
 typedef struct het_blob_data {
-    float *host; // 64-byte aligned host copy (NULL if none)
-    void *dev;   // backend-specific device handle (NULL for the CPU)
+    float *host;   // host storage (inside its root's 64-byte aligned buffer)
+    int root;      // blob that owns the storage (itself, or a Concat output)
+    size_t offset; // float offset of this blob inside the root's storage
 } het_blob_data;
 
 typedef struct het_backend het_backend;
@@ -44,11 +45,21 @@ struct het_backend_ops {
     /// instead of two). NULL: the executor runs the two layers apart.
     het_status (*run_with_relu)(het_backend *be, const het_graph *g, const het_layer *conv,
                                 const het_layer *relu, const het_blob_data *blobs, int c0, int c1);
+    /// Optional (device backends): creates device storage mirroring the
+    /// workspace `blobs` (same roots and offsets). Borrowed table.
+    het_status (*bind)(het_backend *be, const het_graph *g, const het_blob_data *blobs);
+    /// Optional: makes channels [c0, c1) of a blob valid on the device
+    /// (to_device) or in its host storage (to_host). Both complete before
+    /// they return, so the host may use the data at once.
+    het_status (*to_device)(het_backend *be, const het_graph *g, int blob, int c0, int c1);
+    het_status (*to_host)(het_backend *be, const het_graph *g, int blob, int c0, int c1);
 };
 
 struct het_backend {
     const struct het_backend_ops *ops;
     void *ctx;
+    char desc[640];     // het_backend_describe
+    uint64_t setup_ns;  // het_backend_setup_ns
 };
 
 /// CPU core set and thread count for the CPU backend.
@@ -62,6 +73,25 @@ typedef struct het_cpu_cfg {
 /// Creates the CPU backend (OpenBLAS for GEMM, het's own thread pool).
 /// The calling thread becomes worker 0 and is pinned to cores[0].
 het_status het_cpu_backend_create(const het_cpu_cfg *cfg, het_backend **be_out);
+
+/// OpenCL device choice and buffer policy.
+typedef struct het_gpu_cfg {
+    const char *device;    // "INDEX" or a name substring; NULL: first GPU, else first device
+    int zero_copy;         // -1: when the device reports unified memory; 0: never; 1: always
+    const char *cache_dir; // program binary cache; NULL: $HET_CL_CACHE or ~/.cache/het; "": off
+} het_gpu_cfg;
+
+/// Creates the OpenCL backend. HET_E_UNSUPPORTED if het was built without
+/// OpenCL, HET_E_OPENCL (with a message) if no platform or device is found.
+het_status het_opencl_backend_create(const het_gpu_cfg *cfg, het_backend **be_out);
+
+/// Describes the backend's device in one line ("cpu: 2 threads" or
+/// "opencl: NVIDIA H100 (NVIDIA CUDA, driver 580...)"). Never NULL.
+const char *het_backend_describe(const het_backend *be);
+
+/// Time spent before the first run that steady-state timings exclude:
+/// program build or cache load (ns). 0 for the CPU.
+uint64_t het_backend_setup_ns(const het_backend *be);
 
 /// Destroys any backend; NULL is a no-op.
 void het_backend_destroy(het_backend *be);

@@ -34,11 +34,20 @@ het_status het_exec_calibrate_batchnorm(het_graph *g, uint64_t seed);
 /// Prepares every layer of `g` on `be`.
 het_status het_exec_prepare(het_backend *be, const het_graph *g);
 
+/// Gives a device backend the workspace (device storage mirroring it).
+/// Call once after het_workspace_create; a no-op for the CPU.
+het_status het_exec_bind(het_backend *be, const het_graph *g, het_workspace *ws);
+
+/// Makes a blob's device value valid in the workspace's host storage (for
+/// saving intermediate blobs); a no-op for the CPU.
+het_status het_exec_fetch(het_backend *be, const het_graph *g, int blob);
+
 /// The in-place ReLU that directly follows convolution `l` and may run as
 /// its epilogue, or NULL.
 const het_layer *het_exec_fusable_relu(const het_graph *g, const het_layer *l);
 
-/// Runs every layer of `g` on `be`, in order, all output channels, fusing
+/// Uploads the inputs, runs every layer of `g` on `be` in order (all
+/// output channels), and downloads the outputs, fusing
 /// each convolution with a following in-place ReLU where the backend can.
 /// If `layer_ns` is not NULL it receives each layer's wall time (n_layers)
 /// and nothing is fused, so that every layer is timed on its own.

@@ -1,0 +1,55 @@
+// backend.c: what every backend shares: destruction, description, the
+// core-list parser, and the OpenCL entry point of builds without OpenCL.
+#include "het/backend.h"
+
+#include <stdlib.h>
+
+void het_backend_destroy(het_backend *be)
+{
+    if (be) be->ops->destroy(be);
+}
+
+int het_parse_core_list(const char *s, int *cores, int cap)
+{
+    int n = 0;
+    const char *p = s;
+    while (*p) {
+        char *end;
+        long a = strtol(p, &end, 10);
+        if (end == p || a < 0 || a > 4095) goto bad;
+        long b = a;
+        p = end;
+        if (*p == '-') {
+            p++;
+            b = strtol(p, &end, 10);
+            if (end == p || b < a || b > 4095) goto bad;
+            p = end;
+        }
+        for (long c = a; c <= b; c++) {
+            if (n == cap) goto bad;
+            cores[n++] = (int)c;
+        }
+        if (*p == ',') p++;
+        else if (*p) goto bad;
+    }
+    if (n == 0) goto bad;
+    return n;
+bad:
+    het_log(HET_LOG_ERROR, "invalid core list '%s' (expected e.g. 0-3,6)", s);
+    return -1;
+}
+
+const char *het_backend_describe(const het_backend *be) { return be ? be->desc : "none"; }
+
+uint64_t het_backend_setup_ns(const het_backend *be) { return be ? be->setup_ns : 0; }
+
+#ifndef HET_WITH_OPENCL
+het_status het_opencl_backend_create(const het_gpu_cfg *cfg, het_backend **be_out)
+{
+    (void)cfg;
+    (void)be_out;
+    het_log(HET_LOG_ERROR, "this het was built without OpenCL (install ocl-icd-opencl-dev and opencl-headers, "
+            "then rebuild)");
+    return HET_E_UNSUPPORTED;
+}
+#endif

@@ -1,0 +1,568 @@
+// backend.c: the OpenCL backend: context, queue, buffers, transfers, and
+// the enqueue code of every layer kind for an output-channel range.
+//
+// Buffers mirror the workspace: one device buffer per root blob, and every
+// blob addressed as (root buffer, float offset) in kernel arguments, so
+// zero-copy concats hold on the device too (sub-buffers would need offsets
+// aligned to CL_DEVICE_MEM_BASE_ADDR_ALIGN, which channel offsets are not).
+//
+// Two buffer policies:
+//   copy       device-only buffers; to_device/to_host are clEnqueueWrite/
+//              ReadBuffer of the channel range (discrete GPUs);
+//   zero-copy  buffers made with CL_MEM_USE_HOST_PTR over het's own 64-byte
+//              aligned host blobs; to_device maps the range with
+//              CL_MAP_WRITE_INVALIDATE_REGION and unmaps it (a no-op on
+//              unified memory, an upload elsewhere), to_host maps it for
+//              reading. USE_HOST_PTR rather than ALLOC_HOST_PTR keeps het the
+//              owner and aligner of its host memory; drivers for unified
+//              memory (PoCL, Mali, Adreno, Intel) use such memory in place.
+#include "cl_impl.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+// Tile sizes of conv_gemm (conv.cl); passed to the compiler as -D options.
+#define CONV_TM 32
+#define CONV_TN 32
+#define CONV_LX (CONV_TN / 4)
+#define CONV_LY (CONV_TM / 4)
+#define FC_WG 64
+
+typedef struct cl_layer_state {
+    cl_mem a, b; // conv/fc: weights, bias; BatchNorm: folded scale, shift; Scale: gamma, beta
+} cl_layer_state;
+
+enum { K_CONV, K_DW, K_FC, K_POOL, K_LRN, K_SOFTMAX, K_AFFINE, K_ELT, K_COUNT };
+static const char *const kernel_names[K_COUNT] = {"conv_gemm", "conv_depthwise", "fc", "pool",
+                                                  "lrn", "softmax", "affine", "eltwise2"};
+
+typedef struct cl_ctx {
+    cl_dev_info dev;
+    cl_context ctx;
+    cl_command_queue q;
+    cl_program prog;
+    cl_kernel k[K_COUNT];
+    cl_mem dummy;         // bound to unused pointer arguments
+    bool zero_copy;
+    const het_graph *graph;
+    cl_layer_state *ls;
+    bool *prepared;
+    const het_blob_data *blobs; // borrowed workspace table (bind)
+    cl_mem *root_buf;           // per blob id, non-NULL for roots
+} cl_ctx;
+
+// ---- kernel arguments -------------------------------------------------------
+
+typedef struct args {
+    cl_kernel k;
+    cl_uint i;
+    cl_int err;
+} args;
+
+static void a_mem(args *a, cl_mem m)
+{
+    if (a->err == CL_SUCCESS) a->err = clSetKernelArg(a->k, a->i, sizeof m, &m);
+    a->i++;
+}
+static void a_int(args *a, long v)
+{
+    cl_int x = (cl_int)v;
+    if (a->err == CL_SUCCESS) a->err = clSetKernelArg(a->k, a->i, sizeof x, &x);
+    a->i++;
+}
+static void a_flt(args *a, float v)
+{
+    if (a->err == CL_SUCCESS) a->err = clSetKernelArg(a->k, a->i, sizeof v, &v);
+    a->i++;
+}
+// A blob as (buffer, offset) argument pair.
+static void a_blob(args *a, const cl_ctx *cx, int blob)
+{
+    a_mem(a, cx->root_buf[cx->blobs[blob].root]);
+    a_int(a, (long)cx->blobs[blob].offset);
+}
+
+static het_status enqueue(cl_ctx *cx, args *a, int dims, const size_t *global, const size_t *local)
+{
+    if (a->err != CL_SUCCESS) return het_cl_fail("clSetKernelArg", a->err, __func__);
+    for (int d = 0; d < dims; d++)
+        if (global[d] == 0) return HET_OK;
+    HET_CL(clEnqueueNDRangeKernel(cx->q, a->k, (cl_uint)dims, NULL, global, local, 0, NULL, NULL));
+    return HET_OK;
+}
+
+static size_t round_up(size_t x, size_t m) { return (x + m - 1) / m * m; }
+
+// ---- per-kind enqueue -------------------------------------------------------
+
+static het_status run_conv(cl_ctx *cx, const het_graph *g, const het_layer *l, int c0, int c1, bool relu, float slope)
+{
+    const struct het_conv_params *c = &l->p.conv;
+    const het_shape *is = &g->blobs[l->bottom[0]].shape, *os = &g->blobs[l->top[0]].shape;
+    const cl_layer_state *st = &cx->ls[l->id];
+    int cin_g = is->c / c->group, mg = c->num_output / c->group;
+    bool is1x1 = c->kh == 1 && c->kw == 1 && c->sh == 1 && c->sw == 1 && c->ph == 0 && c->pw == 0;
+    cl_mem bias = c->bias_term ? st->b : cx->dummy;
+    if (!is1x1 && cin_g == 1) {
+        args a = {.k = cx->k[K_DW]};
+        a_blob(&a, cx, l->bottom[0]);
+        a_mem(&a, st->a);
+        a_mem(&a, bias);
+        a_int(&a, c->bias_term);
+        a_blob(&a, cx, l->top[0]);
+        a_int(&a, is->h), a_int(&a, is->w), a_int(&a, os->h), a_int(&a, os->w);
+        a_int(&a, c->kh), a_int(&a, c->kw), a_int(&a, c->sh), a_int(&a, c->sw), a_int(&a, c->ph), a_int(&a, c->pw);
+        a_int(&a, c->dh), a_int(&a, c->dw), a_int(&a, mg), a_int(&a, c0), a_int(&a, relu), a_flt(&a, slope);
+        size_t gl[2] = {(size_t)os->h * os->w, (size_t)(c1 - c0)};
+        return enqueue(cx, &a, 2, gl, NULL);
+    }
+    int K = cin_g * c->kh * c->kw, N = os->h * os->w;
+    for (int grp = c0 / mg; grp * mg < c1; grp++) {
+        int m0 = grp * mg > c0 ? grp * mg : c0;
+        int m_end = (grp + 1) * mg < c1 ? (grp + 1) * mg : c1;
+        args a = {.k = cx->k[K_CONV]};
+        a_blob(&a, cx, l->bottom[0]);
+        a_mem(&a, st->a);
+        a_mem(&a, bias);
+        a_int(&a, c->bias_term);
+        a_blob(&a, cx, l->top[0]);
+        a_int(&a, is->h), a_int(&a, is->w), a_int(&a, os->w);
+        a_int(&a, c->kh), a_int(&a, c->kw), a_int(&a, c->sh), a_int(&a, c->sw), a_int(&a, c->ph), a_int(&a, c->pw);
+        a_int(&a, c->dh), a_int(&a, c->dw), a_int(&a, K), a_int(&a, N), a_int(&a, m0), a_int(&a, m_end);
+        a_int(&a, grp * cin_g), a_int(&a, is1x1), a_int(&a, relu), a_flt(&a, slope);
+        size_t local[2] = {CONV_LX, CONV_LY};
+        size_t gl[2] = {round_up((size_t)N, CONV_TN) / CONV_TN * CONV_LX,
+                        round_up((size_t)(m_end - m0), CONV_TM) / CONV_TM * CONV_LY};
+        het_status s = enqueue(cx, &a, 2, gl, local);
+        if (s != HET_OK) return s;
+    }
+    return HET_OK;
+}
+
+// y = f(x) over channels [c0, c1) (affine kernel modes: 0 copy, 1 scale,
+// 2 scale+shift, 3 ReLU).
+static het_status run_affine(cl_ctx *cx, const het_graph *g, const het_layer *l, int mode, cl_mem a_buf, cl_mem b_buf,
+                             float slope, int c0, int c1)
+{
+    const het_shape *os = &g->blobs[l->top[0]].shape;
+    int hw = os->h * os->w;
+    int in = l->bottom[0], out = l->top[0];
+    if (mode == 0 && cx->blobs[in].root == cx->blobs[out].root && cx->blobs[in].offset == cx->blobs[out].offset)
+        return HET_OK; // in-place copy (Dropout, Flatten over the same storage)
+    args a = {.k = cx->k[K_AFFINE]};
+    a_blob(&a, cx, in);
+    a_blob(&a, cx, out);
+    a_mem(&a, a_buf ? a_buf : cx->dummy);
+    a_mem(&a, b_buf ? b_buf : cx->dummy);
+    a_int(&a, mode), a_flt(&a, slope), a_int(&a, hw), a_int(&a, c0), a_int(&a, (long)(c1 - c0) * hw);
+    size_t gl[1] = {(size_t)(c1 - c0) * hw};
+    return enqueue(cx, &a, 1, gl, NULL);
+}
+
+static het_status run_layer(cl_ctx *cx, const het_graph *g, const het_layer *l, int c0, int c1, bool relu, float slope)
+{
+    const het_shape *is = &g->blobs[l->bottom[0]].shape, *os = &g->blobs[l->top[0]].shape;
+    const cl_layer_state *st = &cx->ls[l->id];
+    switch (l->kind) {
+    case HET_LAYER_CONV:
+        return run_conv(cx, g, l, c0, c1, relu, slope);
+    case HET_LAYER_FC: {
+        args a = {.k = cx->k[K_FC]};
+        a_blob(&a, cx, l->bottom[0]);
+        a_mem(&a, st->a);
+        a_mem(&a, l->p.fc.bias_term ? st->b : cx->dummy);
+        a_int(&a, l->p.fc.bias_term);
+        a_blob(&a, cx, l->top[0]);
+        a_int(&a, (long)het_shape_count(is)), a_int(&a, c0);
+        size_t local[1] = {FC_WG}, gl[1] = {(size_t)(c1 - c0) * FC_WG};
+        return enqueue(cx, &a, 1, gl, local);
+    }
+    case HET_LAYER_POOL: {
+        const struct het_pool_params *p = &l->p.pool;
+        args a = {.k = cx->k[K_POOL]};
+        a_blob(&a, cx, l->bottom[0]);
+        a_blob(&a, cx, l->top[0]);
+        a_int(&a, is->h), a_int(&a, is->w), a_int(&a, os->h), a_int(&a, os->w);
+        a_int(&a, p->kh), a_int(&a, p->kw), a_int(&a, p->sh), a_int(&a, p->sw), a_int(&a, p->ph), a_int(&a, p->pw);
+        a_int(&a, p->method == HET_POOL_MAX), a_int(&a, c0);
+        size_t gl[2] = {(size_t)os->h * os->w, (size_t)(c1 - c0)};
+        return enqueue(cx, &a, 2, gl, NULL);
+    }
+    case HET_LAYER_LRN: {
+        const struct het_lrn_params *p = &l->p.lrn;
+        args a = {.k = cx->k[K_LRN]};
+        a_blob(&a, cx, l->bottom[0]);
+        a_blob(&a, cx, l->top[0]);
+        a_int(&a, is->c), a_int(&a, is->h * is->w), a_int(&a, p->local_size);
+        a_flt(&a, p->alpha), a_flt(&a, p->beta), a_flt(&a, p->k), a_int(&a, c0);
+        size_t gl[2] = {(size_t)is->h * is->w, (size_t)(c1 - c0)};
+        return enqueue(cx, &a, 2, gl, NULL);
+    }
+    case HET_LAYER_SOFTMAX: {
+        args a = {.k = cx->k[K_SOFTMAX]};
+        a_blob(&a, cx, l->bottom[0]);
+        a_blob(&a, cx, l->top[0]);
+        a_int(&a, is->c), a_int(&a, is->h * is->w), a_int(&a, c0), a_int(&a, c1);
+        size_t gl[1] = {(size_t)is->h * is->w};
+        return enqueue(cx, &a, 1, gl, NULL);
+    }
+    case HET_LAYER_RELU:
+        return run_affine(cx, g, l, 3, NULL, NULL, l->p.relu.negative_slope, c0, c1);
+    case HET_LAYER_BATCHNORM:
+        return run_affine(cx, g, l, 2, st->a, st->b, 0, c0, c1);
+    case HET_LAYER_SCALE:
+        return run_affine(cx, g, l, l->p.scale.bias_term ? 2 : 1, st->a, st->b, 0, c0, c1);
+    case HET_LAYER_DROPOUT:
+    case HET_LAYER_FLATTEN:
+        return run_affine(cx, g, l, 0, NULL, NULL, 0, c0, c1);
+    case HET_LAYER_CONCAT: {
+        size_t hw = (size_t)os->h * os->w;
+        int base = 0;
+        const het_blob_data *ob = &cx->blobs[l->top[0]];
+        for (int k = 0; k < l->n_bottom && base < c1; k++) {
+            const het_blob_data *ib = &cx->blobs[l->bottom[k]];
+            int ck = g->blobs[l->bottom[k]].shape.c;
+            int lo = c0 > base ? c0 : base, hi = c1 < base + ck ? c1 : base + ck;
+            size_t src = ib->offset + (size_t)(lo - base) * hw, dst = ob->offset + (size_t)lo * hw;
+            if (hi > lo && !(ib->root == ob->root && src == dst))
+                HET_CL(clEnqueueCopyBuffer(cx->q, cx->root_buf[ib->root], cx->root_buf[ob->root], src * sizeof(float),
+                                           dst * sizeof(float), (size_t)(hi - lo) * hw * sizeof(float), 0, NULL, NULL));
+            base += ck;
+        }
+        return HET_OK;
+    }
+    case HET_LAYER_ELTWISE: {
+        const struct het_eltwise_params *p = &l->p.eltwise;
+        size_t hw = (size_t)os->h * os->w;
+        for (int k = 1; k < l->n_bottom; k++) {
+            args a = {.k = cx->k[K_ELT]};
+            a_blob(&a, cx, k == 1 ? l->bottom[0] : l->top[0]);
+            a_flt(&a, k == 1 ? p->coeff[0] : 1.0f);
+            a_blob(&a, cx, l->bottom[k]);
+            a_flt(&a, p->coeff[k]);
+            a_blob(&a, cx, l->top[0]);
+            a_int(&a, (int)p->op), a_int(&a, (long)((size_t)c0 * hw)), a_int(&a, (long)((size_t)(c1 - c0) * hw));
+            size_t gl[1] = {(size_t)(c1 - c0) * hw};
+            het_status s = enqueue(cx, &a, 1, gl, NULL);
+            if (s != HET_OK) return s;
+        }
+        return HET_OK;
+    }
+    case HET_LAYER_COUNT:
+        break;
+    }
+    return HET_E_UNSUPPORTED;
+}
+
+// ---- ops ---------------------------------------------------------------------
+
+static void release_bound(cl_ctx *cx)
+{
+    if (cx->root_buf && cx->graph)
+        for (int i = 0; i < cx->graph->n_blobs; i++)
+            if (cx->root_buf[i]) clReleaseMemObject(cx->root_buf[i]);
+    free(cx->root_buf);
+    cx->root_buf = NULL;
+}
+
+static void cl_destroy(het_backend *be)
+{
+    cl_ctx *cx = be->ctx;
+    if (cx) {
+        if (cx->q) clFinish(cx->q);
+        release_bound(cx);
+        if (cx->ls && cx->graph)
+            for (int i = 0; i < cx->graph->n_layers; i++) {
+                if (cx->ls[i].a) clReleaseMemObject(cx->ls[i].a);
+                if (cx->ls[i].b) clReleaseMemObject(cx->ls[i].b);
+            }
+        free(cx->ls);
+        free(cx->prepared);
+        for (int i = 0; i < K_COUNT; i++)
+            if (cx->k[i]) clReleaseKernel(cx->k[i]);
+        if (cx->dummy) clReleaseMemObject(cx->dummy);
+        if (cx->prog) clReleaseProgram(cx->prog);
+        if (cx->q) clReleaseCommandQueue(cx->q);
+        if (cx->ctx) clReleaseContext(cx->ctx);
+        free(cx);
+    }
+    free(be);
+}
+
+static het_status upload(cl_ctx *cx, const float *data, size_t n, cl_mem *out)
+{
+    cl_int err;
+    *out = clCreateBuffer(cx->ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, (n ? n : 1) * sizeof(float),
+                          (void *)data, &err);
+    if (!*out) return het_cl_fail("clCreateBuffer(weights)", err, __func__);
+    return HET_OK;
+}
+
+static het_status ensure_graph(cl_ctx *cx, const het_graph *g)
+{
+    if (cx->graph == g) return HET_OK;
+    if (cx->graph) {
+        het_log(HET_LOG_ERROR, "opencl backend: used with a second graph; create one backend per graph");
+        return HET_E_STATE;
+    }
+    cx->ls = calloc((size_t)g->n_layers, sizeof *cx->ls);
+    cx->prepared = calloc((size_t)g->n_layers, sizeof *cx->prepared);
+    if (!cx->ls || !cx->prepared) return HET_E_NOMEM;
+    cx->graph = g;
+    return HET_OK;
+}
+
+static het_status cl_prepare(het_backend *be, const het_graph *g, const het_layer *l)
+{
+    cl_ctx *cx = be->ctx;
+    het_status st = ensure_graph(cx, g);
+    if (st != HET_OK) return st;
+    if (cx->prepared[l->id]) return HET_OK;
+    cl_layer_state *s = &cx->ls[l->id];
+    switch (l->kind) {
+    case HET_LAYER_CONV:
+    case HET_LAYER_FC:
+    case HET_LAYER_SCALE:
+        st = upload(cx, l->params[0].data, l->params[0].count, &s->a);
+        if (st == HET_OK && l->n_params > 1) st = upload(cx, l->params[1].data, l->params[1].count, &s->b);
+        break;
+    case HET_LAYER_BATCHNORM: {
+        // Fold as the CPU backend does: y = a*x + b.
+        int C = (int)l->params[0].count;
+        float *ab = malloc(2 * (size_t)C * sizeof(float));
+        if (!ab) return HET_E_NOMEM;
+        float f = l->params[2].data[0], inv = f == 0.0f ? 0.0f : 1.0f / f;
+        for (int c = 0; c < C; c++) {
+            float a = 1.0f / sqrtf(l->params[1].data[c] * inv + l->p.bn.eps);
+            ab[c] = a;
+            ab[C + c] = -l->params[0].data[c] * inv * a;
+        }
+        st = upload(cx, ab, (size_t)C, &s->a);
+        if (st == HET_OK) st = upload(cx, ab + C, (size_t)C, &s->b);
+        free(ab);
+        break;
+    }
+    default:
+        break;
+    }
+    if (st == HET_OK) cx->prepared[l->id] = true;
+    return st;
+}
+
+static het_status cl_bind(het_backend *be, const het_graph *g, const het_blob_data *blobs)
+{
+    cl_ctx *cx = be->ctx;
+    het_status st = ensure_graph(cx, g);
+    if (st != HET_OK) return st;
+    release_bound(cx);
+    cx->root_buf = calloc((size_t)g->n_blobs, sizeof(cl_mem));
+    if (!cx->root_buf) return HET_E_NOMEM;
+    cx->blobs = blobs;
+    for (int i = 0; i < g->n_blobs; i++) {
+        if (blobs[i].root != i) continue;
+        size_t bytes = het_shape_count(&g->blobs[i].shape) * sizeof(float);
+        if (bytes / sizeof(float) > (size_t)INT32_MAX) {
+            het_log(HET_LOG_ERROR, "opencl backend: blob '%s' is too large for 32-bit offsets", g->blobs[i].name);
+            return HET_E_UNSUPPORTED;
+        }
+        cl_int err;
+        cl_mem_flags fl = CL_MEM_READ_WRITE | (cx->zero_copy ? CL_MEM_USE_HOST_PTR : 0);
+        cx->root_buf[i] = clCreateBuffer(cx->ctx, fl, bytes, cx->zero_copy ? blobs[i].host : NULL, &err);
+        if (!cx->root_buf[i]) {
+            release_bound(cx);
+            return het_cl_fail("clCreateBuffer(blob)", err, __func__);
+        }
+    }
+    return HET_OK;
+}
+
+static het_status check_ready(cl_ctx *cx, const het_graph *g, const het_layer *l, int c0, int c1)
+{
+    if (cx->graph != g || !cx->prepared[l->id]) {
+        het_log(HET_LOG_ERROR, "opencl backend: layer '%s' run before prepare", l->name);
+        return HET_E_STATE;
+    }
+    if (!cx->root_buf) {
+        het_log(HET_LOG_ERROR, "opencl backend: layer '%s' run before the workspace was bound", l->name);
+        return HET_E_STATE;
+    }
+    int C = het_layer_out_channels(g, l);
+    if (c0 < 0 || c1 > C || c0 >= c1) {
+        het_log(HET_LOG_ERROR, "opencl backend: layer '%s': channel range [%d, %d) is not inside [0, %d)", l->name, c0,
+                c1, C);
+        return HET_E_INVALID;
+    }
+    return HET_OK;
+}
+
+static het_status cl_run(het_backend *be, const het_graph *g, const het_layer *l, const het_blob_data *blobs, int c0,
+                         int c1)
+{
+    (void)blobs; // the bound table is used: device storage mirrors it
+    cl_ctx *cx = be->ctx;
+    het_status st = check_ready(cx, g, l, c0, c1);
+    return st != HET_OK ? st : run_layer(cx, g, l, c0, c1, false, 0.0f);
+}
+
+static het_status cl_run_with_relu(het_backend *be, const het_graph *g, const het_layer *conv, const het_layer *relu,
+                                   const het_blob_data *blobs, int c0, int c1)
+{
+    (void)blobs;
+    cl_ctx *cx = be->ctx;
+    if (conv->kind != HET_LAYER_CONV || relu->kind != HET_LAYER_RELU || !relu->in_place ||
+        relu->bottom[0] != conv->top[0]) {
+        het_log(HET_LOG_ERROR, "opencl backend: cannot fuse '%s' into '%s'", relu->name, conv->name);
+        return HET_E_INVALID;
+    }
+    het_status st = check_ready(cx, g, conv, c0, c1);
+    return st != HET_OK ? st : run_layer(cx, g, conv, c0, c1, true, relu->p.relu.negative_slope);
+}
+
+static het_status cl_sync(het_backend *be)
+{
+    cl_ctx *cx = be->ctx;
+    HET_CL(clFinish(cx->q));
+    return HET_OK;
+}
+
+// The float range [first, first + n) of a blob's channels [c0, c1) inside
+// its root buffer.
+static het_status blob_range(cl_ctx *cx, const het_graph *g, int blob, int c0, int c1, size_t *first, size_t *n)
+{
+    if (!cx->root_buf) {
+        het_log(HET_LOG_ERROR, "opencl backend: transfer before the workspace was bound");
+        return HET_E_STATE;
+    }
+    const het_shape *s = &g->blobs[blob].shape;
+    size_t per_c = het_shape_count(s) / (size_t)s->c;
+    if (c0 < 0 || c1 > s->c || c0 >= c1) return HET_E_INVALID;
+    *first = cx->blobs[blob].offset + (size_t)c0 * per_c;
+    *n = (size_t)(c1 - c0) * per_c;
+    return HET_OK;
+}
+
+static het_status cl_transfer(cl_ctx *cx, const het_graph *g, int blob, int c0, int c1, bool to_dev)
+{
+    size_t first, n;
+    het_status st = blob_range(cx, g, blob, c0, c1, &first, &n);
+    if (st != HET_OK) return st;
+    int root = cx->blobs[blob].root;
+    cl_mem buf = cx->root_buf[root];
+    float *host = cx->blobs[root].host + first;
+    if (!cx->zero_copy) {
+        if (to_dev)
+            HET_CL(clEnqueueWriteBuffer(cx->q, buf, CL_TRUE, first * sizeof(float), n * sizeof(float), host, 0, NULL, NULL));
+        else
+            HET_CL(clEnqueueReadBuffer(cx->q, buf, CL_TRUE, first * sizeof(float), n * sizeof(float), host, 0, NULL, NULL));
+        return HET_OK;
+    }
+    cl_int err;
+    void *p = clEnqueueMapBuffer(cx->q, buf, CL_TRUE, to_dev ? CL_MAP_WRITE_INVALIDATE_REGION : CL_MAP_READ,
+                                 first * sizeof(float), n * sizeof(float), 0, NULL, NULL, &err);
+    if (!p) return het_cl_fail("clEnqueueMapBuffer", err, __func__);
+    // With CL_MEM_USE_HOST_PTR the mapped pointer derives from het's own host
+    // storage (OpenCL 1.2, 5.4.2); anything else would be a driver bug that
+    // silently breaks zero-copy, so it is checked.
+    bool same = p == (void *)host;
+    HET_CL(clEnqueueUnmapMemObject(cx->q, buf, p, 0, NULL, NULL));
+    if (!to_dev) HET_CL(clFinish(cx->q));
+    if (!same) {
+        het_log(HET_LOG_ERROR, "opencl backend: the driver mapped a USE_HOST_PTR buffer elsewhere; use --gpu-copy");
+        return HET_E_OPENCL;
+    }
+    if (to_dev) HET_CL(clFinish(cx->q));
+    return HET_OK;
+}
+
+static het_status cl_to_device(het_backend *be, const het_graph *g, int blob, int c0, int c1)
+{
+    return cl_transfer(be->ctx, g, blob, c0, c1, true);
+}
+
+static het_status cl_to_host(het_backend *be, const het_graph *g, int blob, int c0, int c1)
+{
+    return cl_transfer(be->ctx, g, blob, c0, c1, false);
+}
+
+static const struct het_backend_ops cl_ops = {
+    .api_version = HET_BACKEND_API,
+    .name = "opencl",
+    .destroy = cl_destroy,
+    .supports = NULL, // every registered kind
+    .prepare = cl_prepare,
+    .run = cl_run,
+    .sync = cl_sync,
+    .run_with_relu = cl_run_with_relu,
+    .bind = cl_bind,
+    .to_device = cl_to_device,
+    .to_host = cl_to_host,
+};
+
+static const char *default_cache_dir(char *buf, size_t cap)
+{
+    const char *env = getenv("HET_CL_CACHE");
+    if (env) return env;
+    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    if (xdg && *xdg) snprintf(buf, cap, "%s/het", xdg);
+    else if (home && *home) snprintf(buf, cap, "%s/.cache/het", home);
+    else return "";
+    return buf;
+}
+
+het_status het_opencl_backend_create(const het_gpu_cfg *cfg, het_backend **be_out)
+{
+    het_gpu_cfg def = {.zero_copy = -1};
+    if (!cfg) cfg = &def;
+    uint64_t t0 = het_now_ns();
+    het_backend *be = calloc(1, sizeof *be);
+    cl_ctx *cx = calloc(1, sizeof *cx);
+    if (!be || !cx) {
+        free(be);
+        free(cx);
+        return HET_E_NOMEM;
+    }
+    be->ops = &cl_ops;
+    be->ctx = cx;
+    het_status st = het_cl_pick_device(cfg->device, &cx->dev);
+    if (st != HET_OK) goto fail;
+    cl_int err;
+    cx->ctx = clCreateContext(NULL, 1, &cx->dev.device, NULL, NULL, &err);
+    if (!cx->ctx) {
+        st = het_cl_fail("clCreateContext", err, __func__);
+        goto fail;
+    }
+    cx->q = clCreateCommandQueue(cx->ctx, cx->dev.device, CL_QUEUE_PROFILING_ENABLE, &err);
+    if (!cx->q) {
+        st = het_cl_fail("clCreateCommandQueue", err, __func__);
+        goto fail;
+    }
+    cx->zero_copy = cfg->zero_copy < 0 ? cx->dev.unified : cfg->zero_copy != 0;
+    char opts[256], cache_buf[4096];
+    snprintf(opts, sizeof opts, "-cl-std=CL1.2 -cl-mad-enable -DTM=%d -DTN=%d -DTK=16 -DFC_WG=%d", CONV_TM, CONV_TN,
+             FC_WG);
+    const char *cache = cfg->cache_dir ? cfg->cache_dir : default_cache_dir(cache_buf, sizeof cache_buf);
+    st = het_cl_build(cx->ctx, &cx->dev, opts, cache, &cx->prog);
+    if (st != HET_OK) goto fail;
+    for (int i = 0; i < K_COUNT; i++) {
+        cx->k[i] = clCreateKernel(cx->prog, kernel_names[i], &err);
+        if (!cx->k[i]) {
+            st = het_cl_fail(kernel_names[i], err, __func__);
+            goto fail;
+        }
+    }
+    cx->dummy = clCreateBuffer(cx->ctx, CL_MEM_READ_WRITE, sizeof(float), NULL, &err);
+    if (!cx->dummy) {
+        st = het_cl_fail("clCreateBuffer(dummy)", err, __func__);
+        goto fail;
+    }
+    snprintf(be->desc, sizeof be->desc, "opencl: %s (%s, driver %s, %s)", cx->dev.device_name, cx->dev.platform_name,
+             cx->dev.driver, cx->zero_copy ? "zero-copy buffers" : "copied buffers");
+    be->setup_ns = het_now_ns() - t0;
+    *be_out = be;
+    return HET_OK;
+fail:
+    cl_destroy(be);
+    return st;
+}

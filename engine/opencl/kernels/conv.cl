@@ -1,0 +1,140 @@
+// conv.cl: convolution as an implicit GEMM, and depthwise convolution.
+//
+// out[m][n] = sum_k W[m][k] * B[k][n] (+ bias, ReLU), with m an output
+// channel in [m0, m_end) of one group, n an output pixel, k = (ci, ky, kx).
+// B is never materialised: each work-group gathers its TK x TN tile from
+// the input (im2col on the fly; for 1x1 stride-1 unpadded layers B is the
+// input itself). Tiles: TM x TN outputs per work-group of (TN/WN, TM/WM)
+// work-items, each accumulating WM x WN outputs in registers. The sizes are
+// -D options (see program.c) so a device can be tuned without code changes.
+#ifndef TM
+#define TM 32
+#endif
+#ifndef TN
+#define TN 32
+#endif
+#ifndef TK
+#define TK 16
+#endif
+#define WM 4
+#define WN 4
+#define LX (TN / WN)
+#define LY (TM / WM)
+#define NWI (LX * LY)
+
+__kernel __attribute__((reqd_work_group_size(LX, LY, 1)))
+void conv_gemm(__global const float *in, int in_off,
+               __global const float *wt, __global const float *bias, int has_bias,
+               __global float *out, int out_off,
+               int H, int W, int Wo, int kh, int kw, int sh, int sw, int ph, int pw, int dh, int dw,
+               int K, int N, int m0, int m_end, int cin0, int is1x1, int relu, float slope)
+{
+    __local float As[TK][TM + 1];
+    __local float Bs[TK][TN];
+    const int tx = get_local_id(0), ty = get_local_id(1);
+    const int lid = ty * LX + tx;
+    const int n_base = get_group_id(0) * TN;
+    const int m_base = m0 + get_group_id(1) * TM;
+    const int khw = kh * kw;
+    float acc[WM][WN];
+    for (int i = 0; i < WM; i++)
+        for (int j = 0; j < WN; j++) acc[i][j] = 0.0f;
+
+    for (int k0 = 0; k0 < K; k0 += TK) {
+        for (int i = lid; i < TM * TK; i += NWI) {
+            int m = i / TK, k = i % TK;
+            int gm = m_base + m, gk = k0 + k;
+            As[k][m] = (gm < m_end && gk < K) ? wt[(size_t)gm * K + gk] : 0.0f;
+        }
+        for (int i = lid; i < TK * TN; i += NWI) {
+            int k = i / TN, n = i % TN;
+            int gk = k0 + k, gn = n_base + n;
+            float v = 0.0f;
+            if (gk < K && gn < N) {
+                if (is1x1) {
+                    v = in[in_off + (size_t)(cin0 + gk) * N + gn];
+                } else {
+                    int ci = gk / khw, r = gk - ci * khw;
+                    int ky = r / kw, kx = r - ky * kw;
+                    int oy = gn / Wo, ox = gn - oy * Wo;
+                    int iy = oy * sh - ph + ky * dh, ix = ox * sw - pw + kx * dw;
+                    if (iy >= 0 && iy < H && ix >= 0 && ix < W)
+                        v = in[in_off + ((size_t)(cin0 + ci) * H + iy) * W + ix];
+                }
+            }
+            Bs[k][n] = v;
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (int k = 0; k < TK; k++) {
+            float a[WM], b[WN];
+            for (int i = 0; i < WM; i++) a[i] = As[k][ty * WM + i];
+            for (int j = 0; j < WN; j++) b[j] = Bs[k][tx * WN + j];
+            for (int i = 0; i < WM; i++)
+                for (int j = 0; j < WN; j++) acc[i][j] = fma(a[i], b[j], acc[i][j]);
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    for (int i = 0; i < WM; i++) {
+        int gm = m_base + ty * WM + i;
+        if (gm >= m_end) continue;
+        float bv = has_bias ? bias[gm] : 0.0f;
+        for (int j = 0; j < WN; j++) {
+            int gn = n_base + tx * WN + j;
+            if (gn >= N) continue;
+            float v = acc[i][j] + bv;
+            if (relu) v = v > 0.0f ? v : v * slope;
+            out[out_off + (size_t)gm * N + gn] = v;
+        }
+    }
+}
+
+// Depthwise (one input channel per group): one work-item per output pixel
+// of channels [m0, m0 + get_global_size(1)).
+__kernel void conv_depthwise(__global const float *in, int in_off,
+                             __global const float *wt, __global const float *bias, int has_bias,
+                             __global float *out, int out_off,
+                             int H, int W, int Ho, int Wo, int kh, int kw, int sh, int sw, int ph, int pw,
+                             int dh, int dw, int mg, int m0, int relu, float slope)
+{
+    int n = get_global_id(0);
+    int m = m0 + get_global_id(1);
+    if (n >= Ho * Wo) return;
+    int oy = n / Wo, ox = n - oy * Wo;
+    __global const float *plane = in + in_off + (size_t)(m / mg) * H * W;
+    __global const float *w = wt + (size_t)m * kh * kw;
+    float s = has_bias ? bias[m] : 0.0f;
+    for (int ky = 0; ky < kh; ky++) {
+        int iy = oy * sh - ph + ky * dh;
+        if (iy < 0 || iy >= H) continue;
+        for (int kx = 0; kx < kw; kx++) {
+            int ix = ox * sw - pw + kx * dw;
+            if (ix >= 0 && ix < W) s = fma(w[ky * kw + kx], plane[iy * W + ix], s);
+        }
+    }
+    if (relu) s = s > 0.0f ? s : s * slope;
+    out[out_off + (size_t)m * Ho * Wo + n] = s;
+}
+
+// Inner product: one work-group of FC_WG work-items per output row, each
+// summing a strided part of the row, then a tree reduction in local memory.
+#ifndef FC_WG
+#define FC_WG 64
+#endif
+__kernel __attribute__((reqd_work_group_size(FC_WG, 1, 1)))
+void fc(__global const float *x, int x_off, __global const float *wt, __global const float *bias, int has_bias,
+        __global float *y, int y_off, int K, int m0)
+{
+    __local float part[FC_WG];
+    int lid = get_local_id(0);
+    int m = m0 + get_group_id(0);
+    __global const float *row = wt + (size_t)m * K;
+    float s = 0.0f;
+    for (int k = lid; k < K; k += FC_WG) s = fma(row[k], x[x_off + k], s);
+    part[lid] = s;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int step = FC_WG / 2; step > 0; step >>= 1) {
+        if (lid < step) part[lid] += part[lid + step];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (lid == 0) y[y_off + m] = part[0] + (has_bias ? bias[m] : 0.0f);
+}
