@@ -29,14 +29,18 @@
 #define CONV_LX (CONV_TN / 4)
 #define CONV_LY (CONV_TM / 4)
 #define FC_WG 64
+// conv_pix (CPU-type devices): output channels per work-item, pixels per group.
+#define PIX_MB 16
+#define PIX_VW 16 // output columns per work-item (one float16)
 
 typedef struct cl_layer_state {
     cl_mem a, b; // conv/fc: weights, bias; BatchNorm: folded scale, shift; Scale: gamma, beta
+    int ldw;     // conv_pix: row length of the transposed weights [K][ldw]
 } cl_layer_state;
 
-enum { K_CONV, K_DW, K_FC, K_POOL, K_LRN, K_SOFTMAX, K_AFFINE, K_ELT, K_COUNT };
-static const char *const kernel_names[K_COUNT] = {"conv_gemm", "conv_depthwise", "fc", "pool",
-                                                  "lrn", "softmax", "affine", "eltwise2"};
+enum { K_CONV, K_DW, K_FC, K_POOL, K_LRN, K_SOFTMAX, K_AFFINE, K_ELT, K_PIX, K_COUNT };
+static const char *const kernel_names[K_COUNT] = {"conv_gemm", "conv_depthwise", "fc", "pool", "lrn",
+                                                  "softmax", "affine", "eltwise2", "conv_pix"};
 
 typedef struct cl_ctx {
     cl_dev_info dev;
@@ -46,6 +50,7 @@ typedef struct cl_ctx {
     cl_kernel k[K_COUNT];
     cl_mem dummy;         // bound to unused pointer arguments
     bool zero_copy;
+    bool conv_pix;        // convolution kernel: conv_pix (CPU-type devices) or conv_gemm
     const het_graph *graph;
     cl_layer_state *ls;
     bool *prepared;
@@ -119,7 +124,29 @@ static het_status run_conv(cl_ctx *cx, const het_graph *g, const het_layer *l, i
         return enqueue(cx, &a, 2, gl, NULL);
     }
     int K = cin_g * c->kh * c->kw, N = os->h * os->w;
-    for (int grp = c0 / mg; grp * mg < c1; grp++) {
+    for (int grp = c0 / mg; grp * mg < c1 && cx->conv_pix; grp++) {
+        int m0 = grp * mg > c0 ? grp * mg : c0;
+        int m_end = (grp + 1) * mg < c1 ? (grp + 1) * mg : c1;
+        // A 1x1 stride-1 layer is a plain GEMM over the H*W pixels: present
+        // it as one row of H*W so that vectors run across row ends.
+        int H = is1x1 ? 1 : is->h, W = is1x1 ? N : is->w, Wo = is1x1 ? N : os->w, Ho = is1x1 ? 1 : os->h;
+        args a = {.k = cx->k[K_PIX]};
+        a_blob(&a, cx, l->bottom[0]);
+        a_mem(&a, st->a);
+        a_int(&a, st->ldw);
+        a_mem(&a, bias);
+        a_int(&a, c->bias_term);
+        a_blob(&a, cx, l->top[0]);
+        a_int(&a, H), a_int(&a, W), a_int(&a, Wo);
+        a_int(&a, c->kh), a_int(&a, c->kw), a_int(&a, c->sh), a_int(&a, c->sw), a_int(&a, c->ph), a_int(&a, c->pw);
+        a_int(&a, c->dh), a_int(&a, c->dw), a_int(&a, cin_g), a_int(&a, N), a_int(&a, m0), a_int(&a, m_end);
+        a_int(&a, grp * cin_g), a_int(&a, is1x1), a_int(&a, relu), a_flt(&a, slope);
+        size_t gl[3] = {round_up((size_t)Wo, PIX_VW) / PIX_VW, (size_t)Ho,
+                        round_up((size_t)(m_end - m0), PIX_MB) / PIX_MB};
+        het_status s = enqueue(cx, &a, 3, gl, NULL);
+        if (s != HET_OK) return s;
+    }
+    for (int grp = c0 / mg; grp * mg < c1 && !cx->conv_pix; grp++) {
         int m0 = grp * mg > c0 ? grp * mg : c0;
         int m_end = (grp + 1) * mg < c1 ? (grp + 1) * mg : c1;
         args a = {.k = cx->k[K_CONV]};
@@ -321,7 +348,26 @@ static het_status cl_prepare(het_backend *be, const het_graph *g, const het_laye
     if (st != HET_OK) return st;
     if (cx->prepared[l->id]) return HET_OK;
     cl_layer_state *s = &cx->ls[l->id];
-    switch (l->kind) {
+    const struct het_conv_params *cp = &l->p.conv;
+    bool pix = l->kind == HET_LAYER_CONV && cx->conv_pix &&
+               !(g->blobs[l->bottom[0]].shape.c / cp->group == 1 &&
+                 !(cp->kh == 1 && cp->kw == 1 && cp->sh == 1 && cp->sw == 1 && cp->ph == 0 && cp->pw == 0));
+    switch (pix ? HET_LAYER_COUNT : l->kind) {
+    case HET_LAYER_COUNT: {
+        // conv_pix reads weights as [K][ldw], ldw = C_out rounded up to a
+        // whole block so the last block never reads past the buffer.
+        int M = cp->num_output, K = (int)(l->params[0].count / (size_t)M);
+        int ldw = (M + PIX_MB - 1) / PIX_MB * PIX_MB;
+        float *t = calloc((size_t)K * ldw, sizeof(float));
+        if (!t) return HET_E_NOMEM;
+        for (int m = 0; m < M; m++)
+            for (int k = 0; k < K; k++) t[(size_t)k * ldw + m] = l->params[0].data[(size_t)m * K + k];
+        s->ldw = ldw;
+        st = upload(cx, t, (size_t)K * ldw, &s->a);
+        free(t);
+        if (st == HET_OK && l->n_params > 1) st = upload(cx, l->params[1].data, l->params[1].count, &s->b);
+        break;
+    }
     case HET_LAYER_CONV:
     case HET_LAYER_FC:
     case HET_LAYER_SCALE:
@@ -539,9 +585,14 @@ het_status het_opencl_backend_create(const het_gpu_cfg *cfg, het_backend **be_ou
         goto fail;
     }
     cx->zero_copy = cfg->zero_copy < 0 ? cx->dev.unified : cfg->zero_copy != 0;
+    // The convolution kernel: conv_pix where work-items become vector lanes
+    // of a CPU (PoCL), the local-memory tiled conv_gemm on GPUs. HET_CL_CONV
+    // (pix or gemm) overrides, for measuring both on one device.
+    const char *cv = getenv("HET_CL_CONV");
+    cx->conv_pix = cv && *cv ? !strcmp(cv, "pix") : (cx->dev.type & CL_DEVICE_TYPE_CPU) != 0;
     char opts[256], cache_buf[4096];
-    snprintf(opts, sizeof opts, "-cl-std=CL1.2 -cl-mad-enable -DTM=%d -DTN=%d -DTK=16 -DFC_WG=%d", CONV_TM, CONV_TN,
-             FC_WG);
+    snprintf(opts, sizeof opts, "-cl-std=CL1.2 -cl-mad-enable -DTM=%d -DTN=%d -DTK=16 -DFC_WG=%d -DMB=%d", CONV_TM,
+             CONV_TN, FC_WG, PIX_MB);
     const char *cache = cfg->cache_dir ? cfg->cache_dir : default_cache_dir(cache_buf, sizeof cache_buf);
     st = het_cl_build(cx->ctx, &cx->dev, opts, cache, &cx->prog);
     if (st != HET_OK) goto fail;
@@ -557,8 +608,9 @@ het_status het_opencl_backend_create(const het_gpu_cfg *cfg, het_backend **be_ou
         st = het_cl_fail("clCreateBuffer(dummy)", err, __func__);
         goto fail;
     }
-    snprintf(be->desc, sizeof be->desc, "opencl: %s (%s, driver %s, %s)", cx->dev.device_name, cx->dev.platform_name,
-             cx->dev.driver, cx->zero_copy ? "zero-copy buffers" : "copied buffers");
+    snprintf(be->desc, sizeof be->desc, "opencl: %s (%s, driver %s, %s, %s)", cx->dev.device_name,
+             cx->dev.platform_name, cx->dev.driver, cx->zero_copy ? "zero-copy buffers" : "copied buffers",
+             cx->conv_pix ? "conv_pix" : "conv_gemm");
     be->setup_ns = het_now_ns() - t0;
     *be_out = be;
     return HET_OK;

@@ -138,3 +138,70 @@ void fc(__global const float *x, int x_off, __global const float *wt, __global c
     }
     if (lid == 0) y[y_off + m] = part[0] + (has_bias ? bias[m] : 0.0f);
 }
+
+// Convolution for CPU-type OpenCL devices (PoCL): explicit vectors, because
+// such drivers vectorise only innermost loops and the loop over work-items
+// here contains the reduction. A work-item computes VW consecutive output
+// columns of one row (one float16) for MB output channels; per reduction
+// step it loads one input vector (vload16 where the segment lies inside the
+// input row and the stride is 1, element by element at borders) and does
+// MB vector FMAs with a scalar weight each. Weights are transposed to
+// [K][ldw] at prepare so the MB weights of a step are contiguous.
+#ifndef MB
+#define MB 8
+#endif
+#define VW 16
+__kernel void conv_pix(__global const float *in, int in_off,
+                       __global const float *wt_t, int ldw, __global const float *bias, int has_bias,
+                       __global float *out, int out_off,
+                       int H, int W, int Wo, int kh, int kw, int sh, int sw, int ph, int pw, int dh, int dw,
+                       int cin_g, int N, int m0, int m_end, int cin0, int is1x1, int relu, float slope)
+{
+    int ox0 = get_global_id(0) * VW;
+    int oy = get_global_id(1);
+    int mb = m0 + get_global_id(2) * MB;
+    int nvalid = min(VW, Wo - ox0);
+    float16 acc[MB];
+    for (int m = 0; m < MB; m++) acc[m] = (float16)(0.0f);
+    __global const float *w = wt_t + mb;
+    float tmp[VW];
+    for (int ci = 0; ci < cin_g; ci++) {
+        __global const float *plane = in + in_off + (size_t)(cin0 + ci) * H * W;
+        for (int ky = 0; ky < kh; ky++) {
+            int iy = oy * sh - ph + ky * dh;
+            bool rowok = iy >= 0 && iy < H;
+            __global const float *row = plane + (size_t)(rowok ? iy : 0) * W;
+            for (int kx = 0; kx < kw; kx++) {
+                int ix0 = ox0 * sw - pw + kx * dw;
+                float16 b;
+                // Vector load when the lanes that are stored lie inside the
+                // row; lanes past nvalid may read on into the same plane
+                // (never past it) and are discarded at the store.
+                if (rowok && sw == 1 && ix0 >= 0 && ix0 + nvalid <= W && (size_t)iy * W + ix0 + VW <= (size_t)H * W) {
+                    b = vload16(0, row + ix0);
+                } else {
+                    for (int j = 0; j < VW; j++) {
+                        int ix = ix0 + j * sw;
+                        tmp[j] = (rowok && j < nvalid && ix >= 0 && ix < W) ? row[ix] : 0.0f;
+                    }
+                    b = vload16(0, tmp);
+                }
+                for (int m = 0; m < MB; m++) acc[m] += w[m] * b;
+                w += ldw;
+            }
+        }
+    }
+    for (int m = 0; m < MB; m++) {
+        int gm = mb + m;
+        if (gm >= m_end) break;
+        float16 v = acc[m] + (has_bias ? bias[gm] : 0.0f);
+        if (relu) v = select(v * slope, v, v > 0.0f);
+        __global float *o = out + out_off + (size_t)gm * N + (size_t)oy * Wo + ox0;
+        if (nvalid == VW) {
+            vstore16(v, 0, o);
+        } else {
+            vstore16(v, 0, tmp);
+            for (int j = 0; j < nvalid; j++) o[j] = tmp[j];
+        }
+    }
+}
