@@ -1,9 +1,15 @@
 // pool.c: a pinned thread pool that spins briefly between jobs.
 //
-// A job is published by bumping `gen` under the mutex (and broadcasting for
-// sleepers); workers that are spinning see the new generation without a
-// syscall. Tasks are claimed with an atomic counter; completion is counted
-// with another, which the caller spins on (jobs are short).
+// Protocol. The caller publishes a job in the single job slot, bumps `gen`
+// (and broadcasts to sleepers), runs tasks itself, and waits until every
+// task is done: not until every worker has woken, so a worker that is
+// asleep or descheduled (common on a many-vCPU VM) costs nothing. A worker
+// that wakes late must never touch the slot once the caller has moved on,
+// so workers enter the slot through `active`: increment, re-check that the
+// job is still the published one, take tasks, decrement. The caller
+// unpublishes the job and waits for `active` to reach zero (only workers
+// mid-task or mid-check count, which is short) before it returns and the
+// slot may be reused.
 #define _GNU_SOURCE
 #include "cpu_impl.h"
 
@@ -24,6 +30,14 @@
 #define CPU_RELAX() ((void)0)
 #endif
 
+typedef struct pool_job {
+    het_pool_fn fn;
+    void *ctx;
+    int n_tasks;
+    atomic_int next_task;
+    atomic_int done_tasks;
+} pool_job;
+
 struct het_pool {
     int n;                 // workers including the caller
     pthread_t *threads;    // n - 1 helper threads
@@ -31,14 +45,11 @@ struct het_pool {
     int spin_us;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    atomic_uint gen;       // job generation
+    atomic_uint gen;       // bumped for every job
     atomic_int stop;
-    // current job
-    het_pool_fn fn;
-    void *ctx;
-    int n_tasks;
-    atomic_int next_task;
-    atomic_int done_workers;
+    pool_job job;          // the slot
+    _Atomic(pool_job *) published; // &job while tasks may be taken, else NULL
+    atomic_int active;     // workers inside the slot
 };
 
 typedef struct worker_arg {
@@ -61,12 +72,13 @@ static void pin_self(const het_pool *p, int id)
 #endif
 }
 
-static void run_tasks(het_pool *p, int id)
+static void run_tasks(pool_job *j, int id)
 {
     for (;;) {
-        int t = atomic_fetch_add_explicit(&p->next_task, 1, memory_order_relaxed);
-        if (t >= p->n_tasks) break;
-        p->fn(p->ctx, t, id);
+        int t = atomic_fetch_add_explicit(&j->next_task, 1, memory_order_relaxed);
+        if (t >= j->n_tasks) break;
+        j->fn(j->ctx, t, id);
+        atomic_fetch_add_explicit(&j->done_tasks, 1, memory_order_release);
     }
 }
 
@@ -77,7 +89,7 @@ static void *worker_main(void *arg)
     int id = wa->id;
     free(wa);
     pin_self(p, id);
-    unsigned seen = 0;
+    unsigned seen = atomic_load(&p->gen);
     for (;;) {
         // Spin, then sleep, until a new generation (or stop) appears.
         uint64_t t0 = het_now_ns();
@@ -95,8 +107,11 @@ static void *worker_main(void *arg)
         }
         if (atomic_load(&p->stop)) return NULL;
         seen = g;
-        run_tasks(p, id);
-        atomic_fetch_add_explicit(&p->done_workers, 1, memory_order_release);
+        pool_job *j = atomic_load(&p->published);
+        if (!j) continue; // that job already finished
+        atomic_fetch_add(&p->active, 1);
+        if (atomic_load(&p->published) == j) run_tasks(j, id);
+        atomic_fetch_sub(&p->active, 1);
     }
 }
 
@@ -109,17 +124,21 @@ void het_pool_parallel(het_pool *p, het_pool_fn fn, void *ctx, int n_tasks)
         for (int t = 0; t < n_tasks; t++) fn(ctx, t, 0);
         return;
     }
-    p->fn = fn;
-    p->ctx = ctx;
-    p->n_tasks = n_tasks;
-    atomic_store_explicit(&p->next_task, 0, memory_order_relaxed);
-    atomic_store_explicit(&p->done_workers, 0, memory_order_relaxed);
+    pool_job *j = &p->job;
+    j->fn = fn;
+    j->ctx = ctx;
+    j->n_tasks = n_tasks;
+    atomic_store_explicit(&j->next_task, 0, memory_order_relaxed);
+    atomic_store_explicit(&j->done_tasks, 0, memory_order_relaxed);
+    atomic_store(&p->published, j);
     pthread_mutex_lock(&p->mu);
     atomic_fetch_add_explicit(&p->gen, 1, memory_order_release);
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
-    run_tasks(p, 0);
-    while (atomic_load_explicit(&p->done_workers, memory_order_acquire) < p->n - 1) CPU_RELAX();
+    run_tasks(j, 0);
+    while (atomic_load_explicit(&j->done_tasks, memory_order_acquire) < n_tasks) CPU_RELAX();
+    atomic_store(&p->published, NULL);
+    while (atomic_load(&p->active) > 0) CPU_RELAX();
 }
 
 het_status het_pool_create(int n_threads, const int *cores, int n_cores, int spin_us, het_pool **pool_out)

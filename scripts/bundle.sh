@@ -1,0 +1,33 @@
+#!/bin/sh
+# Builds a relocatable het bundle: bin/ (hetrun and the OpenCL test), lib/
+# (every shared library they need that is not part of the C runtime or the
+# OpenCL ICD loader, which the target provides), the test scripts and het's
+# own models. Copy the folder anywhere on a machine of the same architecture
+# with glibc >= the build machine's and run bin/hetrun; see docs/gpu-machine.md.
+#
+# usage: scripts/bundle.sh [OUT_DIR]   (default bundle/het)
+set -eu
+cd "$(dirname "$0")/.."
+OUT=${1:-bundle/het}
+BUILD=build-bundle
+./scripts/install-deps.sh
+cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DHET_BUNDLE_RPATH=ON -DHET_NATIVE=OFF >/dev/null
+cmake --build "$BUILD" -j "$(nproc)" --target hetrun test_opencl_layers >/dev/null
+rm -rf "$OUT"
+mkdir -p "$OUT/bin" "$OUT/lib" "$OUT/tests"
+cp "$BUILD/bin/hetrun" "$BUILD/tests/test_opencl_layers" "$OUT/bin/"
+# Libraries the target is expected to have: the C runtime, and the OpenCL
+# ICD loader (it must be the target's own so that its vendors are found).
+SYSTEM='^(linux-vdso|ld-linux|libc\.so|libm\.so|libpthread|libdl\.so|librt\.so|libgcc_s|libOpenCL)'
+for b in "$OUT"/bin/*; do
+    ldd "$b" | awk '/=> \// {print $1, $3}'
+done | sort -u | while read -r name path; do
+    if ! echo "$name" | grep -qE "$SYSTEM"; then
+        cp -L "$path" "$OUT/lib/$name"
+    fi
+done
+cp -r tests/ref tests/cli "$OUT/tests/"
+cp -r models "$OUT/models"
+cp scripts/bench_cpu.py scripts/bench_gpu.py "$OUT/tests/"
+cp experiments/gpu_machine/run.sh experiments/gpu_machine/peers.py "$OUT/"
+echo "bundle: $OUT ($(du -sh "$OUT" | cut -f1)); libraries: $(ls "$OUT/lib" | tr '\n' ' ')"
