@@ -5,9 +5,17 @@
 # own models. Copy the folder anywhere on a machine of the same architecture
 # with glibc >= the build machine's and run bin/hetrun; see docs/gpu-machine.md.
 #
-# usage: scripts/bundle.sh [OUT_DIR]   (default bundle/het)
+# OpenBLAS is left to the target by default: it picks its kernels from the
+# CPU model, and an older copy that does not know the target's CPU falls back
+# to slow generic kernels (seen on the GPU machine: OpenBLAS 0.3.21 from this
+# build machine ran SSE3 kernels there, 4x slower than the target's own).
+# --with-openblas carries it (and libgfortran) for targets that have none.
+#
+# usage: scripts/bundle.sh [--with-openblas] [OUT_DIR]   (default bundle/het)
 set -eu
 cd "$(dirname "$0")/.."
+WITH_OPENBLAS=0
+if [ "${1:-}" = "--with-openblas" ]; then WITH_OPENBLAS=1; shift; fi
 OUT=${1:-bundle/het}
 BUILD=build-bundle
 ./scripts/install-deps.sh
@@ -19,6 +27,7 @@ cp "$BUILD/bin/hetrun" "$BUILD/tests/test_opencl_layers" "$OUT/bin/"
 # Libraries the target is expected to have: the C runtime, and the OpenCL
 # ICD loader (it must be the target's own so that its vendors are found).
 SYSTEM='^(linux-vdso|ld-linux|libc\.so|libm\.so|libpthread|libdl\.so|librt\.so|libgcc_s|libOpenCL)'
+[ "$WITH_OPENBLAS" = 1 ] || SYSTEM="$SYSTEM|^(libopenblas|libgfortran|libquadmath)"
 for b in "$OUT"/bin/*; do
     ldd "$b" | awk '/=> \// {print $1, $3}'
 done | sort -u | while read -r name path; do

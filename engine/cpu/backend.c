@@ -148,8 +148,21 @@ het_status het_cpu_backend_create(const het_cpu_cfg *cfg, het_backend **be_out)
     if (n <= 0) n = cfg->n_cores > 0 ? cfg->n_cores : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (n <= 0) n = 1;
     cx->n_threads = n;
-    snprintf(be->desc, sizeof be->desc, "cpu: %d thread%s%s", n, n == 1 ? "" : "s",
-             cfg->cores && cfg->n_cores ? ", pinned" : "");
+    // OpenBLAS picks its kernels from the CPU model at load time; on a VM
+    // whose model it does not know it may fall back to much slower ones, so
+    // the choice is part of every result's description.
+    const char *core = openblas_get_corename();
+    snprintf(be->desc, sizeof be->desc, "cpu: %d thread%s%s, OpenBLAS %s", n, n == 1 ? "" : "s",
+             cfg->cores && cfg->n_cores ? ", pinned" : "", core);
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+    // Seen on the GPU machine: OpenBLAS 0.3.21 did not know its CPU model and
+    // ran SSE3 ("Prescott") kernels, 4x slower than its AVX-512 ones.
+    if (core && (!strcmp(core, "Prescott") || !strcmp(core, "Core2") || !strcmp(core, "Nehalem") ||
+                 !strcmp(core, "Atom")) && __builtin_cpu_supports("avx2"))
+        het_log(HET_LOG_WARN, "OpenBLAS chose its %s kernels on a CPU with AVX2%s: GEMMs will be several times slower; "
+                "use a newer OpenBLAS or set OPENBLAS_CORETYPE (e.g. SkylakeX)", core,
+                __builtin_cpu_supports("avx512f") ? " and AVX-512" : "");
+#endif
     // het parallelises GEMMs itself (tiles across its own pinned pool), so
     // OpenBLAS must not start threads of its own that would fight for the
     // same cores.

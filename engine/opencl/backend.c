@@ -29,6 +29,7 @@
 #define CONV_LX (CONV_TN / 4)
 #define CONV_LY (CONV_TM / 4)
 #define FC_WG 64
+#define SM_WG 128 // softmax work-group (layers.cl)
 // conv_pix (CPU-type devices): output channels per work-item, pixels per group.
 #define PIX_MB 16
 #define PIX_VW 16 // output columns per work-item (one float16)
@@ -232,8 +233,8 @@ static het_status run_layer(cl_ctx *cx, const het_graph *g, const het_layer *l, 
         a_blob(&a, cx, l->bottom[0]);
         a_blob(&a, cx, l->top[0]);
         a_int(&a, is->c), a_int(&a, is->h * is->w), a_int(&a, c0), a_int(&a, c1);
-        size_t gl[1] = {(size_t)is->h * is->w};
-        return enqueue(cx, &a, 1, gl, NULL);
+        size_t local[1] = {SM_WG}, gl[1] = {(size_t)is->h * is->w * SM_WG};
+        return enqueue(cx, &a, 1, gl, local);
     }
     case HET_LAYER_RELU:
         return run_affine(cx, g, l, 3, NULL, NULL, l->p.relu.negative_slope, c0, c1);
@@ -591,8 +592,8 @@ het_status het_opencl_backend_create(const het_gpu_cfg *cfg, het_backend **be_ou
     const char *cv = getenv("HET_CL_CONV");
     cx->conv_pix = cv && *cv ? !strcmp(cv, "pix") : (cx->dev.type & CL_DEVICE_TYPE_CPU) != 0;
     char opts[256], cache_buf[4096];
-    snprintf(opts, sizeof opts, "-cl-std=CL1.2 -cl-mad-enable -DTM=%d -DTN=%d -DTK=16 -DFC_WG=%d -DMB=%d", CONV_TM,
-             CONV_TN, FC_WG, PIX_MB);
+    snprintf(opts, sizeof opts, "-cl-std=CL1.2 -cl-mad-enable -DTM=%d -DTN=%d -DTK=16 -DFC_WG=%d -DMB=%d -DSM_WG=%d",
+             CONV_TM, CONV_TN, FC_WG, PIX_MB, SM_WG);
     const char *cache = cfg->cache_dir ? cfg->cache_dir : default_cache_dir(cache_buf, sizeof cache_buf);
     st = het_cl_build(cx->ctx, &cx->dev, opts, cache, &cx->prog);
     if (st != HET_OK) goto fail;
