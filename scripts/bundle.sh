@@ -24,9 +24,11 @@ cmake --build "$BUILD" -j "$(nproc)" --target hetrun test_opencl_layers >/dev/nu
 rm -rf "$OUT"
 mkdir -p "$OUT/bin" "$OUT/lib" "$OUT/tests"
 cp "$BUILD/bin/hetrun" "$BUILD/tests/test_opencl_layers" "$OUT/bin/"
+# The CLBlast comparison tool, where libclblast-dev is installed.
+if cmake --build "$BUILD" --target clblast_bench >/dev/null 2>&1; then cp "$BUILD/bin/clblast_bench" "$OUT/bin/"; fi
 # Libraries the target is expected to have: the C runtime, and the OpenCL
 # ICD loader (it must be the target's own so that its vendors are found).
-SYSTEM='^(linux-vdso|ld-linux|libc\.so|libm\.so|libpthread|libdl\.so|librt\.so|libgcc_s|libOpenCL)'
+SYSTEM='^(linux-vdso|ld-linux|libc\.so|libm\.so|libpthread|libdl\.so|librt\.so|libgcc_s|libstdc\+\+|libOpenCL)'
 [ "$WITH_OPENBLAS" = 1 ] || SYSTEM="$SYSTEM|^(libopenblas|libgfortran|libquadmath)"
 for b in "$OUT"/bin/*; do
     ldd "$b" | awk '/=> \// {print $1, $3}'
