@@ -419,6 +419,12 @@ static het_status cl_bind(het_backend *be, const het_graph *g, const het_blob_da
         cx->root_buf[i] = clCreateBuffer(cx->ctx, fl, bytes, cx->zero_copy ? blobs[i].host : NULL, &err);
         if (!cx->root_buf[i]) {
             release_bound(cx);
+            if (err == CL_MEM_OBJECT_ALLOCATION_FAILURE || err == CL_OUT_OF_RESOURCES ||
+                err == CL_OUT_OF_HOST_MEMORY || err == CL_INVALID_BUFFER_SIZE) {
+                het_log(HET_LOG_ERROR, "the OpenCL device %s cannot hold blob '%s' (%.1f MiB): %s", cx->dev.device_name,
+                        g->blobs[i].name, bytes / 1048576.0, het_cl_err_str(err));
+                return HET_E_NOMEM;
+            }
             return het_cl_fail("clCreateBuffer(blob)", err, __func__);
         }
     }

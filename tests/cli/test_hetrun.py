@@ -227,6 +227,15 @@ if has_gpu:
     check(r1.returncode == 0 and r2.returncode == 0 and "corrupt" in r2.stderr and r3.returncode == 0
           and np.allclose(np.load(out("g.npy")), np.load(out("c.npy")), atol=1e-5),
           "corrupt cache entry rebuilt: %r" % r2.stderr)
+    # Device out of memory: a 2.1 GB input blob exceeds PoCL's 2 GiB
+    # allocation limit (and most GPUs' single-allocation limits).
+    big = w("big.prototxt", 'input: "data"\ninput_dim: 1\ninput_dim: 1\ninput_dim: 23200\ninput_dim: 23200\n'
+                            'layer { name: "p" type: "Pooling" bottom: "data" top: "p" pooling_param { pool: AVE '
+                            'global_pooling: true } }\n')
+    r = run("--model", big, "--device", "gpu", "--save-output", out("bad.npy"))
+    errl = [l for l in r.stderr.splitlines() if l.strip()]
+    check(r.returncode > 0 and len(errl) == 1 and "cannot hold blob 'data'" in errl[0] and not os.path.exists(out("bad.npy")),
+          "device out of memory: rc %d, stderr %r" % (r.returncode, r.stderr[-400:]))
     # Every hetrun option works with --device gpu.
     r = run("--model", SQ11, "--device", "gpu", "--images", IMAGES, "--labels", LABELS, "--summary-json", out("gs.json"),
             "--save-blob", "conv1=" + out("gconv1.npy"), "--profile", "--repeat", 2, "--warmup", 2)
