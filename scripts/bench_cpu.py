@@ -12,30 +12,13 @@ usage: bench_cpu.py [--hetrun build/bin/hetrun] [--shared ../shared] [--procs 5]
                     [--warmup 10] [--threads 1,N] [--models squeezenet_v1.1,squeezenet_v1.0]
 """
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 
-CV_CHILD = r"""
-import sys, time, resource, json
-import numpy as np, cv2
-proto, weights, inp, threads, warmup, runs = sys.argv[1:7]
-cv2.setNumThreads(int(threads))
-net = cv2.dnn.readNetFromCaffe(proto, weights)
-net.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
-net.setPreferableTarget(cv2.dnn.DNN_TARGET_CPU)
-x = np.load(inp)[:1]
-for _ in range(int(warmup)):
-    net.setInput(x); net.forward()
-t = []
-for _ in range(int(runs)):
-    t0 = time.perf_counter(); net.setInput(x); net.forward(); t.append((time.perf_counter() - t0) * 1e3)
-t.sort()
-print(json.dumps({"median": t[len(t) // 2], "rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
-"""
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib  # noqa: E402
 
 
 def main():
@@ -48,15 +31,10 @@ def main():
     ap.add_argument("--threads", default="1,%d" % os.cpu_count())
     ap.add_argument("--models", default="squeezenet_v1.1,squeezenet_v1.0")
     a = ap.parse_args()
-    env = dict(os.environ)
-    env.pop("OPENBLAS_CORETYPE", None)
-    import numpy as np
+    env = benchlib.bench_env()
     import cv2
     work = tempfile.mkdtemp(prefix="het_bench_")
-    img = cv2.resize(cv2.imread(os.path.join(a.shared, "images", "cat.jpg")), (227, 227)).astype(np.float32)
-    x = np.ascontiguousarray((img - np.array([104, 117, 123], np.float32)).transpose(2, 0, 1)[None])
-    inp = os.path.join(work, "x.npy")
-    np.save(inp, x)
+    inp = benchlib.photo_input(a.shared, work)
     print("machine: %s, %d cores; OPENBLAS_CORETYPE unset; OpenCV %s" % (
         os.uname().machine, os.cpu_count(), cv2.__version__))
     print("%-16s %7s %10s %10s %7s %9s %10s %10s" % ("model", "threads", "het ms", "opencv ms", "ratio",
@@ -65,25 +43,17 @@ def main():
     for model in a.models.split(","):
         proto = os.path.join(a.shared, "models", model, "deploy.prototxt")
         weights = os.path.join(work, model + ".caffemodel")
-        subprocess.run([a.hetrun, "--model", proto, "--seed", "1", "--save-weights", weights, "--top", "0", "-q",
-                        "--warmup", "0"], check=True, env=env, capture_output=True)
+        benchlib.save_weights(a.hetrun, proto, weights, env)
         for t in [int(v) for v in a.threads.split(",")]:
             het, cv = [], []
             for p in range(a.procs):
                 order = ["het", "cv"] if p % 2 == 0 else ["cv", "het"]
                 for tool in order:
                     if tool == "het":
-                        js = os.path.join(work, "s.json")
-                        subprocess.run([a.hetrun, "--model", proto, "--weights", weights, "--input", inp,
-                                        "--threads", str(t), "--warmup", str(a.warmup), "--repeat", str(a.runs),
-                                        "--top", "0", "-q", "--summary-json", js], check=True, env=env,
-                                       capture_output=True)
-                        het.append(json.load(open(js)))
+                        het.append(benchlib.het_summary(a.hetrun, proto, weights, inp, ["--threads", str(t)], a.warmup,
+                                                        a.runs, work, env))
                     else:
-                        r = subprocess.run(["/usr/bin/python3", "-c", CV_CHILD, proto, weights, inp, str(t),
-                                            str(a.warmup), str(a.runs)], check=True, env=env, capture_output=True,
-                                           text=True)
-                        cv.append(json.loads(r.stdout.strip().splitlines()[-1]))
+                        cv.append(benchlib.opencv_median(proto, weights, inp, "cpu", t, a.warmup, a.runs, env))
             hm = statistics.median(s["latency_ms"]["median"] for s in het)
             cm = statistics.median(s["median"] for s in cv)
             gf = het[0]["gflop_per_image"] / (hm / 1e3)

@@ -8,9 +8,11 @@ Exit: 0 pass, 1 mismatch; no OpenCL device or shared data: 77 (skip), or
 a failure under CI=true.
 """
 import os
-import re
 import subprocess
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from prototxt import layers_of, checked_blobs  # noqa: E402
 
 CI = os.environ.get("CI") == "true"
 
@@ -35,13 +37,7 @@ def main():
     r = subprocess.run([hetrun, "--list-gpus"], capture_output=True, text=True)
     if r.returncode != 0:
         skip("no OpenCL device: " + (r.stdout + r.stderr).strip())
-    text = re.sub(r"#[^\n]*", "", open(proto).read())
-    tops = re.findall(r'\btop\s*:\s*"([^"]+)"', text)
-    sm = re.search(r'type\s*:\s*"Softmax"[^}]*?bottom\s*:\s*"([^"]+)"|bottom\s*:\s*"([^"]+)"[^}]*?type\s*:\s*"Softmax"',
-                   text)
-    blobs = {"final": tops[-1]}
-    if sm:
-        blobs["pre-softmax"] = sm.group(1) or sm.group(2)
+    blobs = checked_blobs(layers_of(proto))
     runs = {"cpu": ["--device", "cpu"], "gpu-copy": ["--device", "gpu", "--gpu-buffers", "copy"],
             "gpu-zero-copy": ["--device", "gpu", "--gpu-buffers", "zero-copy"]}
     out = {}

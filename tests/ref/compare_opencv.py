@@ -31,32 +31,8 @@ except ImportError as e:
     setup_missing("OpenCV/numpy for /usr/bin/python3 missing (%s): apt-get install python3-opencv" % e)
 
 TOL = 1e-4
-
-
-def layers_of(prototxt):
-    """(name, type, bottoms, tops) of each top-level layer, in file order."""
-    text = re.sub(r"#[^\n]*", "", open(prototxt).read())
-    out = []
-    for m in re.finditer(r"\blayers?\s*\{", text):
-        depth, i = 1, m.end()
-        start = i
-        while depth and i < len(text):
-            depth += {"{": 1, "}": -1}.get(text[i], 0)
-            i += 1
-        body = text[start:i - 1]
-        # only the layer's own fields: drop nested { ... } blocks
-        flat, d = [], 0
-        for ch in body:
-            if ch == "{":
-                d += 1
-            elif ch == "}":
-                d -= 1
-            elif d == 0:
-                flat.append(ch)
-        flat = "".join(flat)
-        get = lambda k: re.findall(r"\b%s\s*:\s*\"([^\"]*)\"" % k, flat)
-        out.append((get("name")[0], get("type")[0], get("bottom"), get("top")))
-    return out
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from prototxt import layers_of, checked_blobs  # noqa: E402
 
 
 def input_shape(prototxt):
@@ -86,11 +62,7 @@ def main():
     np.save(os.path.join(work, "input.npy"), x)
 
     layers = layers_of(proto)
-    softmax = [l for l in layers if l[1] == "Softmax"]
-    final_blob = layers[-1][3][0]
-    checks = [("final", final_blob)]
-    if softmax:
-        checks.append(("pre-softmax", softmax[-1][2][0]))
+    checks = list(checked_blobs(layers).items())
 
     # The OpenCV output of a blob is that of the last layer that writes it.
     def producer(blob):
