@@ -11,6 +11,7 @@
 #include "het/graph.h"
 #include "het/het.h"
 #include "het/io.h"
+#include "het/plan.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -45,6 +46,8 @@ static void usage(FILE *f)
         "  --gpu INDEX|NAME      OpenCL device: index from --list-gpus or a name substring\n"
         "                        (default: the first GPU, else the first device)\n"
         "  --list-gpus           list the OpenCL devices and exit\n"
+        "  --plan PLAN.json      run as the plan says: layers mapped to cpu/gpu or split between\n"
+        "                        them (docs/plan.md); replaces --device\n"
         "  --gpu-buffers MODE    auto (zero-copy where memory is unified), copy or zero-copy\n"
         "  --cl-cache DIR        OpenCL program binary cache (default $HET_CL_CACHE or ~/.cache/het; '' disables)\n"
         "  --threads N           CPU threads (default: one per core in --cpu-cores, else all cores)\n"
@@ -78,7 +81,7 @@ typedef struct save_blob {
 
 typedef struct opts {
     const char *model, *weights, *device, *images, *input, *labels, *save_output, *save_weights, *summary_json;
-    const char *cpu_cores, *gpu, *cl_cache;
+    const char *cpu_cores, *gpu, *cl_cache, *plan;
     int gpu_buffers;
     unsigned long long seed;
     int threads, top, warmup, repeat, quiet, profile;
@@ -112,7 +115,7 @@ static int parse_args(int argc, char **argv, opts *o)
 {
     enum { O_MODEL = 256, O_WEIGHTS, O_SEED, O_DEVICE, O_IMAGES, O_INPUT, O_TOP, O_LABELS, O_SAVE_OUT,
            O_SAVE_BLOB, O_SAVE_W, O_SUMMARY, O_THREADS, O_CORES, O_WARMUP, O_REPEAT, O_MEAN, O_SCALE,
-           O_VERSION, O_PROFILE, O_GPU, O_LIST_GPUS, O_GPU_BUFFERS, O_CL_CACHE };
+           O_VERSION, O_PROFILE, O_GPU, O_LIST_GPUS, O_GPU_BUFFERS, O_CL_CACHE, O_PLAN };
     static const struct option lo[] = {
         {"model", required_argument, 0, O_MODEL}, {"weights", required_argument, 0, O_WEIGHTS},
         {"seed", required_argument, 0, O_SEED}, {"device", required_argument, 0, O_DEVICE},
@@ -123,7 +126,7 @@ static int parse_args(int argc, char **argv, opts *o)
         {"threads", required_argument, 0, O_THREADS}, {"cpu-cores", required_argument, 0, O_CORES},
         {"warmup", required_argument, 0, O_WARMUP}, {"repeat", required_argument, 0, O_REPEAT},
         {"mean", required_argument, 0, O_MEAN}, {"scale", required_argument, 0, O_SCALE},
-        {"gpu", required_argument, 0, O_GPU}, {"list-gpus", no_argument, 0, O_LIST_GPUS},
+        {"plan", required_argument, 0, O_PLAN}, {"gpu", required_argument, 0, O_GPU}, {"list-gpus", no_argument, 0, O_LIST_GPUS},
         {"gpu-buffers", required_argument, 0, O_GPU_BUFFERS}, {"cl-cache", required_argument, 0, O_CL_CACHE},
         {"profile", no_argument, 0, O_PROFILE}, {"quiet", no_argument, 0, 'q'}, {"verbose", no_argument, 0, 'v'}, {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, O_VERSION}, {0, 0, 0, 0}};
@@ -175,6 +178,7 @@ static int parse_args(int argc, char **argv, opts *o)
         case 'q': o->quiet = 1; break;
         case O_PROFILE: o->profile = 1; break;
         case O_GPU: o->gpu = optarg; break;
+        case O_PLAN: o->plan = optarg; break;
         case O_CL_CACHE: o->cl_cache = optarg; break;
         case O_GPU_BUFFERS:
             if (!strcmp(optarg, "auto")) o->gpu_buffers = -1;
@@ -201,6 +205,7 @@ static int parse_args(int argc, char **argv, opts *o)
     if (optind < argc) return fail("unexpected argument '%s' (see --help)", argv[optind]);
     if (!o->model) return fail("%s", "--model is required (see --help)");
     if (o->images && o->input) return fail("%s", "give --images or --input, not both");
+    if (o->plan && o->profile) return fail("%s", "--profile times layers on one device; it does not combine with --plan");
     if (o->threads && o->cpu_cores) {
         // both is fine only if consistent: threads are spread over the cores
     }
@@ -305,9 +310,9 @@ static void json_str(FILE *f, const char *s)
     fputc('"', f);
 }
 
-static int write_summary(const char *path, const opts *o, const het_graph *g, const het_backend *be, int n_images,
-                         int n_threads, const double *sorted_ms, int n_runs, double total_s, long rss_kb,
-                         double first_run_ms, double setup_ms)
+static int write_summary(const char *path, const opts *o, const het_graph *g, const char *desc, const het_plan *plan,
+                         const het_xfer_stats *xs, int n_images, int n_threads, const double *sorted_ms, int n_runs,
+                         double total_s, long rss_kb, double first_run_ms, double setup_ms)
 {
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
@@ -319,7 +324,17 @@ static int write_summary(const char *path, const opts *o, const het_graph *g, co
     json_str(f, g->name);
     fprintf(f, ",\n  \"model_hash\": \"%s\",\n", g->hash);
     fprintf(f, "  \"device\": \"%s\",\n  \"backend\": ", o->device);
-    json_str(f, het_backend_describe(be));
+    json_str(f, desc);
+    if (plan) {
+        fprintf(f, ",\n  \"plan\": ");
+        json_str(f, o->plan);
+        fprintf(f, ",\n  \"plan_hash\": \"%s\",\n  \"mode\": \"%s\"", plan->hash, het_plan_mode_name(plan->mode));
+    }
+    if (xs)
+        fprintf(f, ",\n  \"transfers\": {\"h2d_bytes\": %llu, \"h2d_ms\": %.3f, \"h2d_count\": %llu, "
+                "\"d2h_bytes\": %llu, \"d2h_ms\": %.3f, \"d2h_count\": %llu}",
+                (unsigned long long)xs->h2d_bytes, xs->h2d_ns / 1e6, (unsigned long long)xs->h2d_count,
+                (unsigned long long)xs->d2h_bytes, xs->d2h_ns / 1e6, (unsigned long long)xs->d2h_count);
     fprintf(f, ",\n  \"threads\": %d,\n  \"cpu_cores\": \"%s\",\n", n_threads, o->cpu_cores ? o->cpu_cores : "");
     fprintf(f, "  \"setup_ms\": %.3f,\n  \"first_run_ms\": %.3f,\n", setup_ms, first_run_ms);
     fprintf(f, "  \"images\": %d,\n  \"runs\": %d,\n  \"warmup\": %d,\n", n_images, n_runs, o->warmup);
@@ -353,6 +368,24 @@ static void print_top(const char *what, const float *v, size_t n, int k, char **
         printf(r + 1 < k ? ";" : "");
     }
     printf("\n");
+}
+
+// What runs an image: the single-device executor, or a plan's executor.
+typedef struct runner {
+    const het_graph *g;
+    het_workspace *ws;
+    het_backend *be;   // single device
+    het_hexec *hx;     // --plan
+} runner;
+
+static het_status run_once(runner *r, uint64_t *layer_ns)
+{
+    return r->hx ? het_hexec_run(r->hx) : het_exec_run_single(r->be, r->g, r->ws, layer_ns);
+}
+
+static het_status fetch_blob(runner *r, int blob)
+{
+    return r->hx ? het_hexec_fetch(r->hx, blob) : het_exec_fetch(r->be, r->g, blob);
 }
 
 // Per-layer medians, with MACs and achieved GFLOP/s (timed with the
@@ -395,8 +428,11 @@ int main(int argc, char **argv)
     if (o.cpu_cores && (n_cores = het_parse_core_list(o.cpu_cores, cores, MAX_CORES)) < 0) return 2;
 
     het_graph *g = NULL;
-    het_backend *be = NULL;
+    het_backend *be = NULL, *be_cpu = NULL, *be_gpu = NULL;
     het_workspace *ws = NULL;
+    het_plan *plan = NULL;
+    runner rn = {0};
+    char plan_desc[1600] = "";
     het_npy input = {0};
     char **paths = NULL, **labels = NULL;
     int n_paths = 0, n_labels = 0;
@@ -472,14 +508,45 @@ int main(int argc, char **argv)
         }
     }
 
+    // --plan: the plan decides the devices; its platform settings apply
+    // where the command line gives none.
+    if (o.plan) {
+        if ((st = het_plan_read(o.plan, g, &plan)) != HET_OK) goto done;
+        if (plan->mode == HET_MODE_PIPELINE || plan->mode == HET_MODE_IMAGE_PARALLEL) {
+            fprintf(stderr, "hetrun: %s: %s plans are not supported by this version of hetrun yet\n", o.plan,
+                    het_plan_mode_name(plan->mode));
+            goto done;
+        }
+        if (!o.cpu_cores && plan->cpu_cores && (n_cores = het_parse_core_list(plan->cpu_cores, cores, MAX_CORES)) < 0)
+            goto done;
+        if (!o.gpu && plan->gpu) o.gpu = plan->gpu;
+        if (o.gpu_buffers == -1 && plan->gpu_buffers) {
+            if (!strcmp(plan->gpu_buffers, "copy")) o.gpu_buffers = 0;
+            else if (!strcmp(plan->gpu_buffers, "zero-copy")) o.gpu_buffers = 1;
+            else if (strcmp(plan->gpu_buffers, "auto") != 0) {
+                fprintf(stderr, "hetrun: %s: gpu_buffers '%s' is not auto, copy or zero-copy\n", o.plan, plan->gpu_buffers);
+                goto done;
+            }
+        }
+    }
+    bool want_cpu = plan ? plan->uses_cpu : !gpu, want_gpu = plan ? plan->uses_gpu : gpu;
     het_cpu_cfg cfg = {.n_threads = o.threads, .cores = n_cores ? cores : NULL, .n_cores = n_cores};
     het_gpu_cfg gcfg = {.device = o.gpu, .zero_copy = o.gpu_buffers, .cache_dir = o.cl_cache};
-    st = gpu ? het_opencl_backend_create(&gcfg, &be) : het_cpu_backend_create(&cfg, &be);
-    if (st != HET_OK) goto done;
+    if (want_gpu && (st = het_opencl_backend_create(&gcfg, &be_gpu)) != HET_OK) goto done;
+    if (want_cpu && (st = het_cpu_backend_create(&cfg, &be_cpu)) != HET_OK) goto done;
+    be = want_gpu ? be_gpu : be_cpu; // the single-device backend, or the one whose set-up time is reported
     st = het_workspace_create(g, &ws);
-    if (st == HET_OK) st = het_exec_bind(be, g, ws);
-    if (st == HET_OK) st = het_exec_prepare(be, g);
+    if (st == HET_OK && be_gpu) st = het_exec_bind(be_gpu, g, ws);
+    if (st == HET_OK && be_gpu) st = het_exec_prepare(be_gpu, g);
+    if (st == HET_OK && be_cpu) st = het_exec_prepare(be_cpu, g);
     if (st != HET_OK) goto done;
+    rn = (runner){.g = g, .ws = ws, .be = be};
+    if (plan) {
+        if ((st = het_hexec_create(g, plan, be_cpu, be_gpu, ws, &rn.hx)) != HET_OK) goto done;
+        snprintf(plan_desc, sizeof plan_desc, "plan %s (%s)%s%s%s%s", het_plan_mode_name(plan->mode), o.plan,
+                 be_cpu ? "; " : "", be_cpu ? het_backend_describe(be_cpu) : "", be_gpu ? "; " : "",
+                 be_gpu ? het_backend_describe(be_gpu) : "");
+    }
     int n_threads = cfg.n_threads ? cfg.n_threads : (n_cores ? n_cores : (int)sysconf(_SC_NPROCESSORS_ONLN));
 
     if (o.save_output && !(out_acc = malloc(out_count * (size_t)n_images * sizeof(float)))) goto oom;
@@ -517,21 +584,22 @@ int main(int argc, char **argv)
         // it is reported apart and never among the timed runs.
         if (im == 0) {
             uint64_t t0 = het_now_ns();
-            if ((st = het_exec_run_single(be, g, ws, NULL)) != HET_OK) goto done;
+            if ((st = run_once(&rn, NULL)) != HET_OK) goto done;
             first_run_ms = (het_now_ns() - t0) / 1e6;
             for (int w = 1; w < o.warmup; w++)
-                if ((st = het_exec_run_single(be, g, ws, NULL)) != HET_OK) goto done;
+                if ((st = run_once(&rn, NULL)) != HET_OK) goto done;
+            if (rn.hx) het_hexec_reset_stats(rn.hx); // transfers of the timed runs only
         }
         for (int r = 0; r < o.repeat; r++) {
             uint64_t t0 = het_now_ns();
-            st = het_exec_run_single(be, g, ws, layer_ns ? layer_ns + (size_t)run * g->n_layers : NULL);
+            st = run_once(&rn, layer_ns ? layer_ns + (size_t)run * g->n_layers : NULL);
             uint64_t dt = het_now_ns() - t0;
             if (st != HET_OK) goto done;
             lat[run++] = dt / 1e6;
             total_s += dt / 1e9;
         }
         for (int i = 0; i < o.n_saves; i++)
-            if ((st = het_exec_fetch(be, g, o.saves[i].blob)) != HET_OK) goto done;
+            if ((st = fetch_blob(&rn, o.saves[i].blob)) != HET_OK) goto done;
         const float *outp = het_workspace_blob(ws, out_blob);
         if (out_acc) memcpy(out_acc + (size_t)im * out_count, outp, out_count * sizeof(float));
         for (int i = 0; i < o.n_saves; i++) {
@@ -547,7 +615,7 @@ int main(int argc, char **argv)
     double setup_ms = het_backend_setup_ns(be) / 1e6;
     printf("%s on %s: %d image%s, %d timed run%s: median %.3f ms, p90 %.3f ms, min %.3f ms, %.1f images/s, "
            "peak RSS %.1f MiB (first run %.3f ms and setup %.1f ms not included)\n",
-           g->name[0] ? g->name : o.model, het_backend_describe(be), n_images, n_images == 1 ? "" : "s", n_runs,
+           g->name[0] ? g->name : o.model, plan ? plan_desc : het_backend_describe(be), n_images, n_images == 1 ? "" : "s", n_runs,
            n_runs == 1 ? "" : "s", percentile(lat, n_runs, 0.5), percentile(lat, n_runs, 0.9), lat[0],
            n_runs / total_s, ru.ru_maxrss / 1024.0, first_run_ms, setup_ms);
 
@@ -564,7 +632,15 @@ int main(int argc, char **argv)
         if (het_npy_write(o.saves[i].path, o.saves[i].acc, s->ndim == 4 ? 4 : 2, dims) != HET_OK) rc = 1;
     }
     if (o.save_weights && het_graph_save_weights(g, o.save_weights) != HET_OK) rc = 1;
-    if (o.summary_json && write_summary(o.summary_json, &o, g, be, n_images, gpu ? 0 : n_threads, lat, n_runs, total_s,
+    het_xfer_stats xs = {0};
+    if (rn.hx) {
+        het_hexec_stats(rn.hx, &xs);
+        printf("transfers over %d timed run%s: host->gpu %llu x, %.2f MB, %.3f ms; gpu->host %llu x, %.2f MB, %.3f ms\n",
+               n_runs, n_runs == 1 ? "" : "s", (unsigned long long)xs.h2d_count, xs.h2d_bytes / 1e6, xs.h2d_ns / 1e6,
+               (unsigned long long)xs.d2h_count, xs.d2h_bytes / 1e6, xs.d2h_ns / 1e6);
+    }
+    if (o.summary_json && write_summary(o.summary_json, &o, g, plan ? plan_desc : het_backend_describe(be), plan,
+                                        rn.hx ? &xs : NULL, n_images, be_cpu ? n_threads : 0, lat, n_runs, total_s,
                                         ru.ru_maxrss, first_run_ms, setup_ms))
         rc = 1;
     goto done;
@@ -584,7 +660,10 @@ done:
     free(labels);
     het_npy_free(&input);
     het_workspace_destroy(ws);
-    het_backend_destroy(be);
+    het_hexec_destroy(rn.hx);
+    het_plan_destroy(plan);
+    het_backend_destroy(be_cpu);
+    het_backend_destroy(be_gpu);
     het_graph_destroy(g);
     return rc;
 }

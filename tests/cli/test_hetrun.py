@@ -186,6 +186,40 @@ for what, args, needle in bad_runs:
           and not os.path.exists(out("bad.caffemodel")),
           "%s: rc %d, stderr %r" % (what, r.returncode, r.stderr))
 
+# --- plans: bad input ----------------------------------------------------------
+r = run("--model", SQ11, "--images", 1, "--summary-json", out("h.json"), "-q")
+H = json.load(open(out("h.json")))["model_hash"]
+sq_layers = [l.split('"')[1] for l in open(SQ11).read().split("layer {")[2:] for l in [l[l.index("name:"):]]]
+
+
+def plan_file(name, body):
+    return w(name, body if isinstance(body, str) else json.dumps(dict({"het_plan": 1, "model_hash": H}, **body)))
+
+
+every = {n: "cpu" for n in sq_layers}
+bad_plans = [
+    ("plan for another model", {"model_hash": "0123456789abcdef", "mode": "mapping", "layers": every}, "0123456789abcdef"),
+    ("unknown layer in plan", {"mode": "mapping", "layers": dict(every, nosuchlayer="cpu")}, "nosuchlayer"),
+    ("layer mapped twice", '{"het_plan": 1, "model_hash": "%s", "mode": "mapping", "layers": {%s, "conv1": "gpu"}}'
+     % (H, ", ".join('"%s": "cpu"' % n for n in sq_layers)), "twice"),
+    ("layer not mapped", {"mode": "mapping", "layers": {n: "cpu" for n in sq_layers[1:]}}, "conv1"),
+    ("ratio outside [0, 1]", {"mode": "split", "layers": dict(every, conv1=1.5)}, "1.5"),
+    ("unknown device", {"mode": "mapping", "layers": dict(every, conv1="npu")}, "npu"),
+    ("stages breaking order", {"mode": "pipeline", "stages": [{"first": sq_layers[0], "last": sq_layers[5], "device": "cpu"},
+                                                              {"first": sq_layers[7], "last": sq_layers[-1], "device": "gpu"}]},
+     "contiguous"),
+    ("stages not covering", {"mode": "pipeline", "stages": [{"first": sq_layers[0], "last": sq_layers[5], "device": "cpu"}]},
+     "cover"),
+    ("unknown mode", {"mode": "telepathy"}, "mode"),
+    ("malformed JSON", '{"het_plan": 1, "mode": ', "JSON"),
+]
+for what, body, needle in bad_plans:
+    p = plan_file("bad_plan.json", body)
+    r = run("--model", SQ11, "--plan", p, "--images", 1, "--save-output", out("bad.npy"))
+    errl = [l for l in r.stderr.splitlines() if l.strip()]
+    check(r.returncode > 0 and len(errl) == 1 and needle in errl[0] and not os.path.exists(out("bad.npy")),
+          "%s: rc %d, stderr %r" % (what, r.returncode, r.stderr))
+
 # --- OpenCL faults ------------------------------------------------------------
 has_gpu = subprocess.run([HETRUN, "--list-gpus"], capture_output=True).returncode == 0
 if has_gpu:
@@ -200,6 +234,12 @@ if has_gpu:
           "no OpenCL platform: rc %d, stderr %r" % (r.returncode, r.stderr))
     r = subprocess.run([HETRUN, "--model", SQ11, "--device", "cpu", "-q"], capture_output=True, text=True, env=env)
     check(r.returncode == 0, "CPU runs without OpenCL: %r" % r.stderr)
+    gplan = plan_file("gpu_plan.json", {"mode": "single", "device": "gpu"})
+    r = subprocess.run([HETRUN, "--model", SQ11, "--plan", gplan, "--save-output", out("bad.npy")], capture_output=True,
+                       text=True, env=env)
+    errl = [l for l in r.stderr.splitlines() if l.strip()]
+    check(r.returncode > 0 and len(errl) == 1 and "OpenCL" in errl[0] and not os.path.exists(out("bad.npy")),
+          "GPU plan without an OpenCL device: rc %d, stderr %r" % (r.returncode, r.stderr))
     r = run("--model", SQ11, "--device", "gpu", "--gpu", "99")
     errl = [l for l in r.stderr.splitlines() if l.strip()]
     check(r.returncode > 0 and len(errl) == 1 and "--gpu 99" in errl[0], "bad --gpu index: %r" % r.stderr)

@@ -1,0 +1,234 @@
+// hetero.c: the executor for single-device, per-layer mapping and
+// intra-layer split plans.
+//
+// Residence: for every blob and each device (0 host/CPU, 1 GPU), the
+// channel interval [lo, hi) whose values are valid there. A layer first
+// makes its inputs valid where it runs (only the missing interval moves:
+// one contiguous transfer per side), runs, and marks its output interval
+// valid where it ran and stale elsewhere. A split layer computes [0, k) on
+// the CPU and [k, C) on the GPU; the merge is the one transfer that a later
+// consumer needs, or none.
+//
+// Overlap: GPU work is enqueued asynchronously and awaited only when a
+// transfer needs its result, so a split layer's CPU part, and CPU layers of
+// branches independent of what the GPU is computing (a fire module's two
+// expands, inception branches), run while the GPU works. With zero-copy
+// buffers the GPU reads and writes het's host memory directly, so before the
+// CPU writes or reads storage the GPU touched since the last sync, the GPU is
+// synced (write-after-read and read-after-write through shared memory).
+//
+// Transfer times are measured after syncing the GPU, so that they do not
+// include waiting for kernels.
+#include "het/plan.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum { DEV_CPU = 0, DEV_GPU = 1 };
+
+typedef struct residence {
+    int lo[2], hi[2];
+} residence;
+
+struct het_hexec {
+    const het_graph *g;
+    const het_plan *p;
+    het_backend *be[2];
+    het_workspace *ws;
+    residence *res;       // per blob
+    bool *gpu_touched;    // per root blob, since the last GPU sync (zero-copy hazards)
+    bool gpu_pending;     // GPU work enqueued and not yet awaited
+    het_xfer_stats stats;
+};
+
+static int channels(const het_graph *g, int blob) { return g->blobs[blob].shape.c; }
+
+static het_status gpu_sync(het_hexec *x)
+{
+    if (!x->gpu_pending) return HET_OK;
+    het_status st = x->be[DEV_GPU]->ops->sync ? x->be[DEV_GPU]->ops->sync(x->be[DEV_GPU]) : HET_OK;
+    x->gpu_pending = false;
+    memset(x->gpu_touched, 0, (size_t)x->g->n_blobs * sizeof(bool));
+    return st;
+}
+
+// Moves channels [a, b) of `blob` to device `to` from the other device.
+static het_status transfer(het_hexec *x, int blob, int to, int a, int b)
+{
+    het_status st = gpu_sync(x);
+    if (st != HET_OK) return st;
+    het_backend *gpu = x->be[DEV_GPU];
+    const het_shape *s = &x->g->blobs[blob].shape;
+    uint64_t bytes = (uint64_t)(b - a) * (het_shape_count(s) / (size_t)s->c) * sizeof(float);
+    uint64_t t0 = het_now_ns();
+    st = to == DEV_GPU ? gpu->ops->to_device(gpu, x->g, blob, a, b) : gpu->ops->to_host(gpu, x->g, blob, a, b);
+    uint64_t dt = het_now_ns() - t0;
+    if (to == DEV_GPU) {
+        x->stats.h2d_bytes += bytes, x->stats.h2d_ns += dt, x->stats.h2d_count++;
+    } else {
+        x->stats.d2h_bytes += bytes, x->stats.d2h_ns += dt, x->stats.d2h_count++;
+    }
+    return st;
+}
+
+// Makes [a, b) of `blob` valid on `dev`: moves what is missing from the
+// other device (which must hold it), at most one interval on each side.
+static het_status need(het_hexec *x, int blob, int dev, int a, int b)
+{
+    residence *r = &x->res[blob];
+    int lo = r->lo[dev], hi = r->hi[dev];
+    if (lo < hi && lo <= a && hi >= b) return HET_OK;
+    int other = 1 - dev;
+    if (lo >= hi) lo = hi = a; // nothing valid here: treat as empty at a
+    int parts[2][2] = {{a, lo < a ? a : (lo > b ? b : lo)}, {hi > b ? b : (hi < a ? a : hi), b}};
+    if (lo >= b || hi <= a) parts[0][1] = b, parts[1][0] = b; // disjoint: move all of [a, b)
+    for (int k = 0; k < 2; k++) {
+        int pa = parts[k][0], pb = parts[k][1];
+        if (pa >= pb) continue;
+        if (!(r->lo[other] <= pa && r->hi[other] >= pb)) {
+            het_log(HET_LOG_ERROR, "hetero executor: blob '%s' channels [%d, %d) are valid on no device",
+                    x->g->blobs[blob].name, pa, pb);
+            return HET_E_STATE;
+        }
+        het_status st = transfer(x, blob, dev, pa, pb);
+        if (st != HET_OK) return st;
+    }
+    bool overlaps = r->lo[dev] < r->hi[dev] && r->lo[dev] <= b && r->hi[dev] >= a;
+    r->lo[dev] = overlaps && r->lo[dev] < a ? r->lo[dev] : a;
+    r->hi[dev] = overlaps && r->hi[dev] > b ? r->hi[dev] : b;
+    return HET_OK;
+}
+
+// `dev` wrote [a, b) of `blob`: valid there, stale on the other device.
+static void wrote(het_hexec *x, int blob, int dev, int a, int b)
+{
+    residence *r = &x->res[blob];
+    bool overlaps = r->lo[dev] < r->hi[dev] && r->lo[dev] <= b && r->hi[dev] >= a;
+    r->lo[dev] = overlaps && r->lo[dev] < a ? r->lo[dev] : a;
+    r->hi[dev] = overlaps && r->hi[dev] > b ? r->hi[dev] : b;
+    int o = 1 - dev, lo = r->lo[o], hi = r->hi[o];
+    if (lo >= hi || hi <= a || lo >= b) return;
+    // Keep the larger remaining piece of the other device's interval.
+    int left = a - lo, right = hi - b;
+    if (left <= 0 && right <= 0) r->lo[o] = r->hi[o] = 0;
+    else if (left >= right) r->hi[o] = a;
+    else r->lo[o] = b;
+}
+
+static het_status run_on(het_hexec *x, int dev, const het_layer *l, const het_layer *relu, int c0, int c1)
+{
+    het_backend *be = x->be[dev];
+    const het_blob_data *t = het_workspace_table(x->ws);
+    if (dev == DEV_CPU && x->gpu_pending) {
+        // Zero-copy: the GPU may be reading or writing the same host memory.
+        bool hazard = x->gpu_touched[t[l->top[0]].root];
+        for (int i = 0; i < l->n_bottom; i++) hazard |= x->gpu_touched[t[l->bottom[i]].root];
+        if (hazard) {
+            het_status st = gpu_sync(x);
+            if (st != HET_OK) return st;
+        }
+    }
+    het_status st = relu ? be->ops->run_with_relu(be, x->g, l, relu, t, c0, c1) : be->ops->run(be, x->g, l, t, c0, c1);
+    if (st == HET_OK && dev == DEV_GPU) {
+        x->gpu_pending = true;
+        x->gpu_touched[t[l->top[0]].root] = true;
+        for (int i = 0; i < l->n_bottom; i++) x->gpu_touched[t[l->bottom[i]].root] = true;
+    }
+    return st;
+}
+
+het_status het_hexec_run(het_hexec *x)
+{
+    const het_graph *g = x->g;
+    for (int b = 0; b < g->n_blobs; b++) x->res[b] = (residence){{0, 0}, {0, 0}};
+    for (int k = 0; k < g->n_inputs; k++) x->res[g->inputs[k]].hi[DEV_CPU] = channels(g, g->inputs[k]);
+    for (int i = 0; i < g->n_layers; i++) {
+        const het_layer *l = &g->layers[i];
+        int C = het_layer_out_channels(g, l);
+        int k = het_plan_cpu_channels(x->p, g, i);
+        // A following in-place ReLU with the same division runs as the
+        // convolution's epilogue, as in the single-device executor.
+        const het_layer *relu = het_exec_fusable_relu(g, l);
+        if (relu && het_plan_cpu_channels(x->p, g, relu->id) != k) relu = NULL;
+        for (int dev = 0; dev < 2; dev++) {
+            bool runs = dev == DEV_CPU ? k > 0 : k < C;
+            if (!runs) continue;
+            if (relu && !x->be[dev]->ops->run_with_relu) relu = NULL;
+            for (int b = 0; b < l->n_bottom; b++) {
+                het_status st = need(x, l->bottom[b], dev, 0, channels(g, l->bottom[b]));
+                if (st != HET_OK) return st;
+            }
+        }
+        // GPU part first (asynchronous), then the CPU part while it runs.
+        if (k < C) {
+            het_status st = run_on(x, DEV_GPU, l, relu, k, C);
+            if (st != HET_OK) return st;
+            wrote(x, l->top[0], DEV_GPU, k, C);
+        }
+        if (k > 0) {
+            het_status st = run_on(x, DEV_CPU, l, relu, 0, k);
+            if (st != HET_OK) return st;
+            wrote(x, l->top[0], DEV_CPU, 0, k);
+        }
+        if (relu) i++;
+    }
+    for (int k = 0; k < g->n_outputs; k++) {
+        het_status st = het_hexec_fetch(x, g->outputs[k]);
+        if (st != HET_OK) return st;
+    }
+    return gpu_sync(x);
+}
+
+het_status het_hexec_fetch(het_hexec *x, int blob)
+{
+    if (!x->be[DEV_GPU]) return HET_OK;
+    het_status st = need(x, blob, DEV_CPU, 0, channels(x->g, blob));
+    if (st != HET_OK) return st;
+    // Reading host memory the GPU may still write (zero-copy): wait.
+    return x->gpu_touched[het_workspace_table(x->ws)[blob].root] ? gpu_sync(x) : HET_OK;
+}
+
+void het_hexec_stats(const het_hexec *x, het_xfer_stats *out) { *out = x->stats; }
+
+void het_hexec_reset_stats(het_hexec *x) { memset(&x->stats, 0, sizeof x->stats); }
+
+het_status het_hexec_create(const het_graph *g, const het_plan *p, het_backend *cpu, het_backend *gpu,
+                            het_workspace *ws, het_hexec **x_out)
+{
+    if (p->mode == HET_MODE_PIPELINE || p->mode == HET_MODE_IMAGE_PARALLEL) {
+        het_log(HET_LOG_ERROR, "%s plans are not run by this executor", het_plan_mode_name(p->mode));
+        return HET_E_UNSUPPORTED;
+    }
+    if ((p->uses_cpu && !cpu) || (p->uses_gpu && !gpu)) {
+        het_log(HET_LOG_ERROR, "the plan uses the %s, but no %s backend was given", p->uses_gpu && !gpu ? "GPU" : "CPU",
+                p->uses_gpu && !gpu ? "GPU" : "CPU");
+        return HET_E_INVALID;
+    }
+    if (gpu && (!gpu->ops->to_device || !gpu->ops->to_host)) {
+        het_log(HET_LOG_ERROR, "the %s backend cannot transfer blobs", gpu->ops->name);
+        return HET_E_UNSUPPORTED;
+    }
+    het_hexec *x = calloc(1, sizeof *x);
+    if (!x) return HET_E_NOMEM;
+    x->g = g;
+    x->p = p;
+    x->be[DEV_CPU] = cpu;
+    x->be[DEV_GPU] = gpu;
+    x->ws = ws;
+    x->res = calloc((size_t)g->n_blobs, sizeof *x->res);
+    x->gpu_touched = calloc((size_t)g->n_blobs, sizeof *x->gpu_touched);
+    if (!x->res || !x->gpu_touched) {
+        het_hexec_destroy(x);
+        return HET_E_NOMEM;
+    }
+    *x_out = x;
+    return HET_OK;
+}
+
+void het_hexec_destroy(het_hexec *x)
+{
+    if (!x) return;
+    free(x->res);
+    free(x->gpu_touched);
+    free(x);
+}

@@ -1,0 +1,82 @@
+// plan.h: execution plans (JSON, documented in docs/plan.md) and the
+// heterogeneous executor that replays them.
+//
+// A plan says, for one model (by content hash), how to run it on a CPU and
+// a GPU: every layer on one device or split by output channel, and, for
+// pipelines, contiguous stages. The executor keeps, for every blob, which
+// channels are valid on which device, and moves only what a consumer on the
+// other device needs; transfers are timed and counted.
+#ifndef HET_PLAN_H
+#define HET_PLAN_H
+
+#include "het/backend.h"
+#include "het/exec.h"
+#include "het/graph.h"
+
+enum het_plan_mode {
+    HET_MODE_SINGLE,        // every layer on one device
+    HET_MODE_MAPPING,       // each layer on one device
+    HET_MODE_SPLIT,         // layers divided by output channel between devices
+    HET_MODE_PIPELINE,      // contiguous stages, images streamed through them
+    HET_MODE_IMAGE_PARALLEL // every device runs the whole net on its own images
+};
+
+/// Mode name as in plan files ("mapping"), NULL if out of range.
+const char *het_plan_mode_name(enum het_plan_mode m);
+
+#define HET_PLAN_MAX_STAGES 64
+
+typedef struct het_plan {
+    enum het_plan_mode mode;
+    char model_hash[17];
+    int n_layers;
+    float *gpu_ratio;    // per layer: fraction of output channels on the GPU (0 = CPU, 1 = GPU)
+    int n_stages;        // pipeline: stage s holds layers [stage_first[s], stage_first[s+1])
+    int stage_first[HET_PLAN_MAX_STAGES + 1];
+    bool uses_cpu, uses_gpu;
+    // Platform settings (NULL when the plan leaves them to the command line).
+    char *cpu_cores, *gpu, *gpu_buffers;
+    char hash[17];       // content hash of the plan file
+} het_plan;
+
+/// Reads and validates a plan for graph `g`. Errors (one message each):
+/// malformed JSON, another model's hash, unknown or repeated layer names, a
+/// layer given no device, a ratio outside [0, 1], stages that do not tile
+/// the layers in topological order.
+het_status het_plan_read(const char *path, const het_graph *g, het_plan **plan_out);
+
+/// A plan that runs every layer of `g` on one device (gpu = false: CPU).
+het_status het_plan_single(const het_graph *g, bool gpu, het_plan **plan_out);
+
+void het_plan_destroy(het_plan *p);
+
+/// Channels of layer `l` that the CPU computes: [0, k) on the CPU, [k, C)
+/// on the GPU, k = C - round(ratio * C).
+int het_plan_cpu_channels(const het_plan *p, const het_graph *g, int layer);
+
+typedef struct het_xfer_stats {
+    uint64_t h2d_bytes, d2h_bytes, h2d_ns, d2h_ns;
+    uint64_t h2d_count, d2h_count;
+} het_xfer_stats;
+
+typedef struct het_hexec het_hexec;
+
+/// An executor replaying plan `p` (single, mapping or split) over workspace
+/// `ws` with the given backends (gpu may be NULL if the plan does not use
+/// it). All borrowed; the GPU backend must have been bound to `ws`.
+het_status het_hexec_create(const het_graph *g, const het_plan *p, het_backend *cpu, het_backend *gpu,
+                            het_workspace *ws, het_hexec **x_out);
+void het_hexec_destroy(het_hexec *x);
+
+/// Runs one image: the inputs are in the workspace's host storage; on
+/// return the graph outputs are too.
+het_status het_hexec_run(het_hexec *x);
+
+/// Makes a blob's final value valid in host storage (for --save-blob).
+het_status het_hexec_fetch(het_hexec *x, int blob);
+
+/// Transfers since creation (or the last reset).
+void het_hexec_stats(const het_hexec *x, het_xfer_stats *out);
+void het_hexec_reset_stats(het_hexec *x);
+
+#endif

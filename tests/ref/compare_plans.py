@@ -1,0 +1,96 @@
+#!/usr/bin/python3
+"""Plans against the single-device CPU run, for one model.
+
+Writes plans the way a person would (tests/ref/prototxt.py reads the layer
+names independently of het): all-cpu and all-gpu as plans, devices
+alternating layer by layer (both phases), split ratios 0, 1 and odd values
+on every layer, and random per-layer ratios; runs each with hetrun --plan on
+real photos and checks the final and pre-softmax blobs against the CPU:
+max|x - cpu| <= 1e-4 * max|cpu|, every image.
+usage: compare_plans.py HETRUN MODEL_DIR IMAGES_DIR WORKDIR
+Exit: 0 pass, 1 mismatch, 77 skip (no OpenCL device or data; failure under CI=true).
+"""
+import json
+import os
+import random
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from prototxt import layers_of, checked_blobs  # noqa: E402
+
+CI = os.environ.get("CI") == "true"
+
+
+def skip(msg):
+    print("compare_plans: " + msg, file=sys.stderr)
+    sys.exit(1 if CI else 77)
+
+
+try:
+    import numpy as np
+except ImportError:
+    skip("numpy missing")
+
+
+def main():
+    hetrun, model_dir, images, work = sys.argv[1:5]
+    proto = os.path.join(model_dir, "deploy.prototxt")
+    if not os.path.exists(proto):
+        skip("model %s not found" % proto)
+    if subprocess.run([hetrun, "--list-gpus"], capture_output=True).returncode != 0:
+        skip("no OpenCL device")
+    os.makedirs(work, exist_ok=True)
+    layers = [l for l in layers_of(proto) if l[1] != "Input"]
+    names = [l[0] for l in layers]
+    blobs = checked_blobs(layers_of(proto))
+
+    def run(extra, tag):
+        cmd = [hetrun, "--model", proto, "--seed", "5", "--images", images, "--top", "0", "-q", "--warmup", "0",
+               "--summary-json", os.path.join(work, tag + ".json")] + extra
+        for t, b in blobs.items():
+            cmd += ["--save-blob", "%s=%s" % (b, os.path.join(work, "%s-%s.npy" % (tag, t)))]
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode != 0:
+            return None, r.stderr
+        return {t: np.load(os.path.join(work, "%s-%s.npy" % (tag, t))) for t in blobs}, ""
+
+    ref, err = run(["--device", "cpu"], "cpu")
+    if ref is None:
+        print("cpu run failed: " + err)
+        return 1
+    h = json.load(open(os.path.join(work, "cpu.json")))["model_hash"]
+    rng = random.Random(7)
+    plans = {
+        "all-cpu": {"mode": "single", "device": "cpu"},
+        "all-gpu": {"mode": "single", "device": "gpu"},
+        "alternate-even": {"mode": "mapping", "layers": {n: ("gpu" if i % 2 == 0 else "cpu") for i, n in enumerate(names)}},
+        "alternate-odd": {"mode": "mapping", "layers": {n: ("gpu" if i % 2 else "cpu") for i, n in enumerate(names)}},
+        "split-0": {"mode": "split", "layers": {n: 0 for n in names}},
+        "split-1": {"mode": "split", "layers": {n: 1 for n in names}},
+        "split-0.37": {"mode": "split", "layers": {n: 0.37 for n in names}},
+        "split-0.5": {"mode": "split", "layers": {n: 0.5 for n in names}},
+        "split-random": {"mode": "split", "layers": {n: rng.choice([0, 1, 0.1, 0.29, 0.5, 0.77, 0.93]) for n in names}},
+    }
+    ok = True
+    for tag, body in plans.items():
+        plan = dict({"het_plan": 1, "model_hash": h}, **body)
+        path = os.path.join(work, tag + ".plan.json")
+        json.dump(plan, open(path, "w"), indent=1)
+        got, err = run(["--plan", path], tag)
+        if got is None:
+            print("%-18s %-16s FAILED: %s" % (os.path.basename(model_dir), tag, err.strip()))
+            ok = False
+            continue
+        for t in blobs:
+            scale = float(np.abs(ref[t]).max())
+            e = float(np.abs(got[t] - ref[t]).max()) if np.isfinite(got[t]).all() else float("inf")
+            good = e <= 1e-4 * scale
+            ok &= good
+            print("%-18s %-16s %-12s max|cpu| %.4g  max|plan-cpu| %.3g  rel %.2e  %s" % (
+                os.path.basename(model_dir), tag, t, scale, e, e / scale, "ok" if good else "MISMATCH"))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
