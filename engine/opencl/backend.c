@@ -16,9 +16,12 @@
 //              reading. USE_HOST_PTR rather than ALLOC_HOST_PTR keeps het the
 //              owner and aligner of its host memory; drivers for unified
 //              memory (PoCL, Mali, Adreno, Intel) use such memory in place.
+#define _GNU_SOURCE
 #include "cl_impl.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -578,6 +581,23 @@ het_status het_opencl_backend_create(const het_gpu_cfg *cfg, het_backend **be_ou
     }
     be->ops = &cl_ops;
     be->ctx = cx;
+#if defined(__linux__)
+    // PoCL reads its thread count from the environment when it loads, and its
+    // worker threads inherit the CPU mask of the thread that starts them:
+    // confine both while the device is set up, then restore this thread.
+    cpu_set_t saved;
+    bool pinned = false;
+    if (cfg->cores && cfg->n_cores > 0 && pthread_getaffinity_np(pthread_self(), sizeof saved, &saved) == 0) {
+        char n[16];
+        snprintf(n, sizeof n, "%d", cfg->n_cores);
+        setenv("POCL_CPU_MAX_CU_COUNT", n, 0);
+        setenv("POCL_MAX_PTHREAD_COUNT", n, 0);
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        for (int i = 0; i < cfg->n_cores; i++) CPU_SET(cfg->cores[i], &set);
+        pinned = pthread_setaffinity_np(pthread_self(), sizeof set, &set) == 0;
+    }
+#endif
     het_status st = het_cl_pick_device(cfg->device, &cx->dev);
     if (st != HET_OK) goto fail;
     cl_int err;
@@ -619,9 +639,15 @@ het_status het_opencl_backend_create(const het_gpu_cfg *cfg, het_backend **be_ou
              cx->dev.platform_name, cx->dev.driver, cx->zero_copy ? "zero-copy buffers" : "copied buffers",
              cx->conv_pix ? "conv_pix" : "conv_gemm");
     be->setup_ns = het_now_ns() - t0;
+#if defined(__linux__)
+    if (pinned) pthread_setaffinity_np(pthread_self(), sizeof saved, &saved);
+#endif
     *be_out = be;
     return HET_OK;
 fail:
+#if defined(__linux__)
+    if (pinned) pthread_setaffinity_np(pthread_self(), sizeof saved, &saved);
+#endif
     cl_destroy(be);
     return st;
 }

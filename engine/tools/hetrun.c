@@ -52,6 +52,8 @@ static void usage(FILE *f)
         "  --cl-cache DIR        OpenCL program binary cache (default $HET_CL_CACHE or ~/.cache/het; '' disables)\n"
         "  --threads N           CPU threads (default: one per core in --cpu-cores, else all cores)\n"
         "  --cpu-cores LIST      pin CPU threads to these cores, e.g. 0-3 or 0,2\n"
+        "  --gpu-cores LIST      confine an OpenCL device that runs on the CPU (PoCL) to these cores\n"
+        "                        (a plan using both devices splits the cores in two halves by default)\n"
         "input:\n"
         "  --images DIR|FILE|N   JPEG/PNG files of a folder, one file, or N synthetic images (default 1)\n"
         "  --input X.npy         a ready float32 tensor [N,C,H,W] (no preprocessing)\n"
@@ -81,7 +83,7 @@ typedef struct save_blob {
 
 typedef struct opts {
     const char *model, *weights, *device, *images, *input, *labels, *save_output, *save_weights, *summary_json;
-    const char *cpu_cores, *gpu, *cl_cache, *plan;
+    const char *cpu_cores, *gpu_cores, *gpu, *cl_cache, *plan;
     int gpu_buffers;
     unsigned long long seed;
     int threads, top, warmup, repeat, quiet, profile;
@@ -115,7 +117,7 @@ static int parse_args(int argc, char **argv, opts *o)
 {
     enum { O_MODEL = 256, O_WEIGHTS, O_SEED, O_DEVICE, O_IMAGES, O_INPUT, O_TOP, O_LABELS, O_SAVE_OUT,
            O_SAVE_BLOB, O_SAVE_W, O_SUMMARY, O_THREADS, O_CORES, O_WARMUP, O_REPEAT, O_MEAN, O_SCALE,
-           O_VERSION, O_PROFILE, O_GPU, O_LIST_GPUS, O_GPU_BUFFERS, O_CL_CACHE, O_PLAN };
+           O_VERSION, O_PROFILE, O_GPU, O_LIST_GPUS, O_GPU_BUFFERS, O_CL_CACHE, O_PLAN, O_GPU_CORES };
     static const struct option lo[] = {
         {"model", required_argument, 0, O_MODEL}, {"weights", required_argument, 0, O_WEIGHTS},
         {"seed", required_argument, 0, O_SEED}, {"device", required_argument, 0, O_DEVICE},
@@ -126,7 +128,7 @@ static int parse_args(int argc, char **argv, opts *o)
         {"threads", required_argument, 0, O_THREADS}, {"cpu-cores", required_argument, 0, O_CORES},
         {"warmup", required_argument, 0, O_WARMUP}, {"repeat", required_argument, 0, O_REPEAT},
         {"mean", required_argument, 0, O_MEAN}, {"scale", required_argument, 0, O_SCALE},
-        {"plan", required_argument, 0, O_PLAN}, {"gpu", required_argument, 0, O_GPU}, {"list-gpus", no_argument, 0, O_LIST_GPUS},
+        {"plan", required_argument, 0, O_PLAN}, {"gpu-cores", required_argument, 0, O_GPU_CORES}, {"gpu", required_argument, 0, O_GPU}, {"list-gpus", no_argument, 0, O_LIST_GPUS},
         {"gpu-buffers", required_argument, 0, O_GPU_BUFFERS}, {"cl-cache", required_argument, 0, O_CL_CACHE},
         {"profile", no_argument, 0, O_PROFILE}, {"quiet", no_argument, 0, 'q'}, {"verbose", no_argument, 0, 'v'}, {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, O_VERSION}, {0, 0, 0, 0}};
@@ -179,6 +181,7 @@ static int parse_args(int argc, char **argv, opts *o)
         case O_PROFILE: o->profile = 1; break;
         case O_GPU: o->gpu = optarg; break;
         case O_PLAN: o->plan = optarg; break;
+        case O_GPU_CORES: o->gpu_cores = optarg; break;
         case O_CL_CACHE: o->cl_cache = optarg; break;
         case O_GPU_BUFFERS:
             if (!strcmp(optarg, "auto")) o->gpu_buffers = -1;
@@ -424,8 +427,9 @@ int main(int argc, char **argv)
     if (rc) return rc;
     bool gpu = !strcmp(o.device, "gpu");
     if (!gpu && strcmp(o.device, "cpu") != 0) return fail("unknown device '%s' (expected cpu or gpu)", o.device);
-    int cores[MAX_CORES], n_cores = 0;
+    int cores[MAX_CORES], n_cores = 0, gcores[MAX_CORES], n_gcores = 0;
     if (o.cpu_cores && (n_cores = het_parse_core_list(o.cpu_cores, cores, MAX_CORES)) < 0) return 2;
+    if (o.gpu_cores && (n_gcores = het_parse_core_list(o.gpu_cores, gcores, MAX_CORES)) < 0) return 2;
 
     het_graph *g = NULL;
     het_backend *be = NULL, *be_cpu = NULL, *be_gpu = NULL;
@@ -530,8 +534,20 @@ int main(int argc, char **argv)
         }
     }
     bool want_cpu = plan ? plan->uses_cpu : !gpu, want_gpu = plan ? plan->uses_gpu : gpu;
+    // Both devices in use and no core sets given: the first half of the
+    // cores for the CPU backend, the second half for the OpenCL device's
+    // host threads (on a 2-core machine with PoCL: one core each), so that
+    // the two devices do not fight over the same cores.
+    int online = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (want_cpu && want_gpu && !n_cores && !n_gcores && !o.threads && online >= 2) {
+        for (int c = 0; c < online && c < MAX_CORES; c++) {
+            if (c < online / 2) cores[n_cores++] = c;
+            else gcores[n_gcores++] = c;
+        }
+    }
     het_cpu_cfg cfg = {.n_threads = o.threads, .cores = n_cores ? cores : NULL, .n_cores = n_cores};
-    het_gpu_cfg gcfg = {.device = o.gpu, .zero_copy = o.gpu_buffers, .cache_dir = o.cl_cache};
+    het_gpu_cfg gcfg = {.device = o.gpu, .zero_copy = o.gpu_buffers, .cache_dir = o.cl_cache,
+                        .cores = n_gcores ? gcores : NULL, .n_cores = n_gcores};
     if (want_gpu && (st = het_opencl_backend_create(&gcfg, &be_gpu)) != HET_OK) goto done;
     if (want_cpu && (st = het_cpu_backend_create(&cfg, &be_cpu)) != HET_OK) goto done;
     be = want_gpu ? be_gpu : be_cpu; // the single-device backend, or the one whose set-up time is reported

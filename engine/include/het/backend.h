@@ -79,6 +79,13 @@ typedef struct het_gpu_cfg {
     const char *device;    // "INDEX" or a name substring; NULL: first GPU, else first device
     int zero_copy;         // -1: when the device reports unified memory; 0: never; 1: always
     const char *cache_dir; // program binary cache; NULL: $HET_CL_CACHE or ~/.cache/het; "": off
+    // Cores for the OpenCL device's host threads, for devices that run on the
+    // CPU (PoCL): its thread count is limited to n_cores and its threads are
+    // started pinned to these cores, so that it does not fight the CPU
+    // backend. Must be set on the first OpenCL use in the process (PoCL
+    // starts its threads then). Ignored for real GPUs.
+    const int *cores;
+    int n_cores;
 } het_gpu_cfg;
 
 /// Creates the OpenCL backend. HET_E_UNSUPPORTED if het was built without
