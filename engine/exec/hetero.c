@@ -61,7 +61,8 @@ static het_status transfer(het_hexec *x, int blob, int to, int a, int b)
     const het_shape *s = &x->g->blobs[blob].shape;
     uint64_t bytes = (uint64_t)(b - a) * (het_shape_count(s) / (size_t)s->c) * sizeof(float);
     uint64_t t0 = het_now_ns();
-    st = to == DEV_GPU ? gpu->ops->to_device(gpu, x->g, blob, a, b) : gpu->ops->to_host(gpu, x->g, blob, a, b);
+    const het_blob_data *t = het_workspace_table(x->ws);
+    st = to == DEV_GPU ? gpu->ops->to_device(gpu, x->g, t, blob, a, b) : gpu->ops->to_host(gpu, x->g, t, blob, a, b);
     uint64_t dt = het_now_ns() - t0;
     if (to == DEV_GPU) {
         x->stats.h2d_bytes += bytes, x->stats.h2d_ns += dt, x->stats.h2d_count++;

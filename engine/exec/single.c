@@ -127,9 +127,9 @@ het_status het_exec_bind(het_backend *be, const het_graph *g, het_workspace *ws)
     return be->ops->bind ? be->ops->bind(be, g, ws->table) : HET_OK;
 }
 
-het_status het_exec_fetch(het_backend *be, const het_graph *g, int blob)
+het_status het_exec_fetch(het_backend *be, const het_graph *g, het_workspace *ws, int blob)
 {
-    return be->ops->to_host ? be->ops->to_host(be, g, blob, 0, g->blobs[blob].shape.c) : HET_OK;
+    return be->ops->to_host ? be->ops->to_host(be, g, ws->table, blob, 0, g->blobs[blob].shape.c) : HET_OK;
 }
 
 het_status het_exec_run_single(het_backend *be, const het_graph *g, het_workspace *ws, uint64_t *layer_ns)
@@ -137,7 +137,7 @@ het_status het_exec_run_single(het_backend *be, const het_graph *g, het_workspac
     // Inputs to the device (a no-op for the CPU), then every layer, then
     // the outputs back: the latency of one image, end to end.
     for (int k = 0; k < g->n_inputs && be->ops->to_device; k++) {
-        het_status st = be->ops->to_device(be, g, g->inputs[k], 0, g->blobs[g->inputs[k]].shape.c);
+        het_status st = be->ops->to_device(be, g, ws->table, g->inputs[k], 0, g->blobs[g->inputs[k]].shape.c);
         if (st != HET_OK) return st;
     }
     for (int i = 0; i < g->n_layers; i++) {
@@ -156,7 +156,7 @@ het_status het_exec_run_single(het_backend *be, const het_graph *g, het_workspac
         if (layer_ns) layer_ns[i] = het_now_ns() - t0;
     }
     for (int k = 0; k < g->n_outputs; k++) {
-        het_status st = het_exec_fetch(be, g, g->outputs[k]);
+        het_status st = het_exec_fetch(be, g, ws, g->outputs[k]);
         if (st != HET_OK) return st;
     }
     return be->ops->sync ? be->ops->sync(be) : HET_OK;

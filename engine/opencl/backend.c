@@ -58,8 +58,15 @@ typedef struct cl_ctx {
     const het_graph *graph;
     cl_layer_state *ls;
     bool *prepared;
-    const het_blob_data *blobs; // borrowed workspace table (bind)
-    cl_mem *root_buf;           // per blob id, non-NULL for roots
+    // Bound workspaces: device storage mirroring each, selected by table.
+    int n_bind;
+    struct cl_binding {
+        const het_blob_data *blobs; // borrowed workspace table
+        cl_mem *root_buf;           // per blob id, non-NULL for roots
+    } bind[16];
+    // The binding of the current call (set by select_binding).
+    const het_blob_data *blobs;
+    cl_mem *root_buf;
 } cl_ctx;
 
 // ---- kernel arguments -------------------------------------------------------
@@ -289,13 +296,35 @@ static het_status run_layer(cl_ctx *cx, const het_graph *g, const het_layer *l, 
 
 // ---- ops ---------------------------------------------------------------------
 
+static void release_binding(cl_ctx *cx, struct cl_binding *b)
+{
+    if (b->root_buf && cx->graph)
+        for (int i = 0; i < cx->graph->n_blobs; i++)
+            if (b->root_buf[i]) clReleaseMemObject(b->root_buf[i]);
+    free(b->root_buf);
+    b->root_buf = NULL;
+    b->blobs = NULL;
+}
+
 static void release_bound(cl_ctx *cx)
 {
-    if (cx->root_buf && cx->graph)
-        for (int i = 0; i < cx->graph->n_blobs; i++)
-            if (cx->root_buf[i]) clReleaseMemObject(cx->root_buf[i]);
-    free(cx->root_buf);
+    for (int i = 0; i < cx->n_bind; i++) release_binding(cx, &cx->bind[i]);
+    cx->n_bind = 0;
     cx->root_buf = NULL;
+    cx->blobs = NULL;
+}
+
+// Makes the device storage bound to workspace table `blobs` current.
+static het_status select_binding(cl_ctx *cx, const het_blob_data *blobs, const char *what)
+{
+    for (int i = 0; i < cx->n_bind; i++)
+        if (cx->bind[i].blobs == blobs) {
+            cx->blobs = blobs;
+            cx->root_buf = cx->bind[i].root_buf;
+            return HET_OK;
+        }
+    het_log(HET_LOG_ERROR, "opencl backend: %s on a workspace that was not bound", what);
+    return HET_E_STATE;
 }
 
 static void cl_destroy(het_backend *be)
@@ -406,10 +435,24 @@ static het_status cl_bind(het_backend *be, const het_graph *g, const het_blob_da
     cl_ctx *cx = be->ctx;
     het_status st = ensure_graph(cx, g);
     if (st != HET_OK) return st;
-    release_bound(cx);
-    cx->root_buf = calloc((size_t)g->n_blobs, sizeof(cl_mem));
-    if (!cx->root_buf) return HET_E_NOMEM;
+    struct cl_binding *b = NULL;
+    for (int i = 0; i < cx->n_bind && !b; i++)
+        if (cx->bind[i].blobs == blobs) {
+            b = &cx->bind[i];
+            release_binding(cx, b); // bound again: rebuild
+        }
+    if (!b) {
+        if (cx->n_bind == (int)(sizeof cx->bind / sizeof cx->bind[0])) {
+            het_log(HET_LOG_ERROR, "opencl backend: more than %d workspaces bound", cx->n_bind);
+            return HET_E_UNSUPPORTED;
+        }
+        b = &cx->bind[cx->n_bind++];
+    }
+    b->blobs = blobs;
+    b->root_buf = calloc((size_t)g->n_blobs, sizeof(cl_mem));
+    if (!b->root_buf) return HET_E_NOMEM;
     cx->blobs = blobs;
+    cx->root_buf = b->root_buf;
     for (int i = 0; i < g->n_blobs; i++) {
         if (blobs[i].root != i) continue;
         size_t bytes = het_shape_count(&g->blobs[i].shape) * sizeof(float);
@@ -421,7 +464,8 @@ static het_status cl_bind(het_backend *be, const het_graph *g, const het_blob_da
         cl_mem_flags fl = CL_MEM_READ_WRITE | (cx->zero_copy ? CL_MEM_USE_HOST_PTR : 0);
         cx->root_buf[i] = clCreateBuffer(cx->ctx, fl, bytes, cx->zero_copy ? blobs[i].host : NULL, &err);
         if (!cx->root_buf[i]) {
-            release_bound(cx);
+            release_binding(cx, b);
+            cx->root_buf = NULL;
             if (err == CL_MEM_OBJECT_ALLOCATION_FAILURE || err == CL_OUT_OF_RESOURCES ||
                 err == CL_OUT_OF_HOST_MEMORY || err == CL_INVALID_BUFFER_SIZE) {
                 het_log(HET_LOG_ERROR, "the OpenCL device %s cannot hold blob '%s' (%.1f MiB): %s", cx->dev.device_name,
@@ -440,10 +484,6 @@ static het_status check_ready(cl_ctx *cx, const het_graph *g, const het_layer *l
         het_log(HET_LOG_ERROR, "opencl backend: layer '%s' run before prepare", l->name);
         return HET_E_STATE;
     }
-    if (!cx->root_buf) {
-        het_log(HET_LOG_ERROR, "opencl backend: layer '%s' run before the workspace was bound", l->name);
-        return HET_E_STATE;
-    }
     int C = het_layer_out_channels(g, l);
     if (c0 < 0 || c1 > C || c0 >= c1) {
         het_log(HET_LOG_ERROR, "opencl backend: layer '%s': channel range [%d, %d) is not inside [0, %d)", l->name, c0,
@@ -456,16 +496,15 @@ static het_status check_ready(cl_ctx *cx, const het_graph *g, const het_layer *l
 static het_status cl_run(het_backend *be, const het_graph *g, const het_layer *l, const het_blob_data *blobs, int c0,
                          int c1)
 {
-    (void)blobs; // the bound table is used: device storage mirrors it
     cl_ctx *cx = be->ctx;
     het_status st = check_ready(cx, g, l, c0, c1);
+    if (st == HET_OK) st = select_binding(cx, blobs, "run");
     return st != HET_OK ? st : run_layer(cx, g, l, c0, c1, false, 0.0f);
 }
 
 static het_status cl_run_with_relu(het_backend *be, const het_graph *g, const het_layer *conv, const het_layer *relu,
                                    const het_blob_data *blobs, int c0, int c1)
 {
-    (void)blobs;
     cl_ctx *cx = be->ctx;
     if (conv->kind != HET_LAYER_CONV || relu->kind != HET_LAYER_RELU || !relu->in_place ||
         relu->bottom[0] != conv->top[0]) {
@@ -473,6 +512,7 @@ static het_status cl_run_with_relu(het_backend *be, const het_graph *g, const he
         return HET_E_INVALID;
     }
     het_status st = check_ready(cx, g, conv, c0, c1);
+    if (st == HET_OK) st = select_binding(cx, blobs, "run");
     return st != HET_OK ? st : run_layer(cx, g, conv, c0, c1, true, relu->p.relu.negative_slope);
 }
 
@@ -487,10 +527,6 @@ static het_status cl_sync(het_backend *be)
 // its root buffer.
 static het_status blob_range(cl_ctx *cx, const het_graph *g, int blob, int c0, int c1, size_t *first, size_t *n)
 {
-    if (!cx->root_buf) {
-        het_log(HET_LOG_ERROR, "opencl backend: transfer before the workspace was bound");
-        return HET_E_STATE;
-    }
     const het_shape *s = &g->blobs[blob].shape;
     size_t per_c = het_shape_count(s) / (size_t)s->c;
     if (c0 < 0 || c1 > s->c || c0 >= c1) return HET_E_INVALID;
@@ -499,10 +535,12 @@ static het_status blob_range(cl_ctx *cx, const het_graph *g, int blob, int c0, i
     return HET_OK;
 }
 
-static het_status cl_transfer(cl_ctx *cx, const het_graph *g, int blob, int c0, int c1, bool to_dev)
+static het_status cl_transfer(cl_ctx *cx, const het_graph *g, const het_blob_data *blobs, int blob, int c0, int c1,
+                              bool to_dev)
 {
     size_t first, n;
-    het_status st = blob_range(cx, g, blob, c0, c1, &first, &n);
+    het_status st = select_binding(cx, blobs, "transfer");
+    if (st == HET_OK) st = blob_range(cx, g, blob, c0, c1, &first, &n);
     if (st != HET_OK) return st;
     int root = cx->blobs[blob].root;
     cl_mem buf = cx->root_buf[root];
@@ -532,14 +570,15 @@ static het_status cl_transfer(cl_ctx *cx, const het_graph *g, int blob, int c0, 
     return HET_OK;
 }
 
-static het_status cl_to_device(het_backend *be, const het_graph *g, int blob, int c0, int c1)
+static het_status cl_to_device(het_backend *be, const het_graph *g, const het_blob_data *blobs, int blob, int c0,
+                               int c1)
 {
-    return cl_transfer(be->ctx, g, blob, c0, c1, true);
+    return cl_transfer(be->ctx, g, blobs, blob, c0, c1, true);
 }
 
-static het_status cl_to_host(het_backend *be, const het_graph *g, int blob, int c0, int c1)
+static het_status cl_to_host(het_backend *be, const het_graph *g, const het_blob_data *blobs, int blob, int c0, int c1)
 {
-    return cl_transfer(be->ctx, g, blob, c0, c1, false);
+    return cl_transfer(be->ctx, g, blobs, blob, c0, c1, false);
 }
 
 static const struct het_backend_ops cl_ops = {

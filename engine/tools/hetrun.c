@@ -388,7 +388,7 @@ static het_status run_once(runner *r, uint64_t *layer_ns)
 
 static het_status fetch_blob(runner *r, int blob)
 {
-    return r->hx ? het_hexec_fetch(r->hx, blob) : het_exec_fetch(r->be, r->g, blob);
+    return r->hx ? het_hexec_fetch(r->hx, blob) : het_exec_fetch(r->be, r->g, r->ws, blob);
 }
 
 // Per-layer medians, with MACs and achieved GFLOP/s (timed with the

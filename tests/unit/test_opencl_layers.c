@@ -58,7 +58,7 @@ static void run_case(const tcase *tc, int zero_copy)
         size_t n = het_shape_count(&g->blobs[l->bottom[i]].shape);
         fill_random(het_workspace_blob(wc, l->bottom[i]), n, 1234u + 77u * (unsigned)i);
         fill_random(het_workspace_blob(wg, l->bottom[i]), n, 1234u + 77u * (unsigned)i);
-        HET_CHECK(gpu->ops->to_device(gpu, g, l->bottom[i], 0, g->blobs[l->bottom[i]].shape.c) == HET_OK, "upload");
+        HET_CHECK(gpu->ops->to_device(gpu, g, het_workspace_table(wg), l->bottom[i], 0, g->blobs[l->bottom[i]].shape.c) == HET_OK, "upload");
     }
     int C = het_layer_out_channels(g, l);
     HET_CHECK(cpu->ops->run(cpu, g, l, het_workspace_table(wc), 0, C) == HET_OK, "cpu run");
@@ -72,10 +72,10 @@ static void run_case(const tcase *tc, int zero_copy)
         int c0 = ranges[r][0], c1 = ranges[r][1];
         if (c0 >= c1) continue;
         for (size_t i = 0; i < n; i++) got[i] = NAN;
-        het_status st = gpu->ops->to_device(gpu, g, l->top[0], 0, C);
+        het_status st = gpu->ops->to_device(gpu, g, het_workspace_table(wg), l->top[0], 0, C);
         if (st == HET_OK) st = gpu->ops->run(gpu, g, l, het_workspace_table(wg), c0, c1);
         if (st == HET_OK) st = gpu->ops->sync(gpu);
-        if (st == HET_OK) st = gpu->ops->to_host(gpu, g, l->top[0], 0, C);
+        if (st == HET_OK) st = gpu->ops->to_host(gpu, g, het_workspace_table(wg), l->top[0], 0, C);
         HET_CHECK(st == HET_OK, "%s: gpu run [%d,%d): %s", tc->what, c0, c1, het_status_str(st));
         double err = 0;
         int outside = 0;

@@ -46,13 +46,15 @@ struct het_backend_ops {
     het_status (*run_with_relu)(het_backend *be, const het_graph *g, const het_layer *conv,
                                 const het_layer *relu, const het_blob_data *blobs, int c0, int c1);
     /// Optional (device backends): creates device storage mirroring the
-    /// workspace `blobs` (same roots and offsets). Borrowed table.
+    /// workspace `blobs` (same roots and offsets). Borrowed table. A backend
+    /// may be bound to several workspaces (images in flight in a pipeline);
+    /// run and the transfers select the storage by the table they are given.
     het_status (*bind)(het_backend *be, const het_graph *g, const het_blob_data *blobs);
-    /// Optional: makes channels [c0, c1) of a blob valid on the device
-    /// (to_device) or in its host storage (to_host). Both complete before
-    /// they return, so the host may use the data at once.
-    het_status (*to_device)(het_backend *be, const het_graph *g, int blob, int c0, int c1);
-    het_status (*to_host)(het_backend *be, const het_graph *g, int blob, int c0, int c1);
+    /// Optional: makes channels [c0, c1) of a blob of workspace `blobs` valid
+    /// on the device (to_device) or in its host storage (to_host). Both
+    /// complete before they return, so the host may use the data at once.
+    het_status (*to_device)(het_backend *be, const het_graph *g, const het_blob_data *blobs, int blob, int c0, int c1);
+    het_status (*to_host)(het_backend *be, const het_graph *g, const het_blob_data *blobs, int blob, int c0, int c1);
 };
 
 struct het_backend {

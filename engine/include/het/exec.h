@@ -40,7 +40,7 @@ het_status het_exec_bind(het_backend *be, const het_graph *g, het_workspace *ws)
 
 /// Makes a blob's device value valid in the workspace's host storage (for
 /// saving intermediate blobs); a no-op for the CPU.
-het_status het_exec_fetch(het_backend *be, const het_graph *g, int blob);
+het_status het_exec_fetch(het_backend *be, const het_graph *g, het_workspace *ws, int blob);
 
 /// The in-place ReLU that directly follows convolution `l` and may run as
 /// its epilogue, or NULL.
