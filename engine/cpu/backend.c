@@ -120,6 +120,12 @@ static het_status cpu_run_with_relu(het_backend *be, const het_graph *g, const h
     return st;
 }
 
+static void cpu_pin_thread(het_backend *be)
+{
+    cpu_ctx *cx = be->ctx;
+    het_pool_pin_caller(cx->pool);
+}
+
 static const struct het_backend_ops cpu_ops = {
     .api_version = HET_BACKEND_API,
     .name = "cpu",
@@ -129,6 +135,7 @@ static const struct het_backend_ops cpu_ops = {
     .run = cpu_run,
     .sync = NULL,
     .run_with_relu = cpu_run_with_relu,
+    .pin_thread = cpu_pin_thread,
 };
 
 het_status het_cpu_backend_create(const het_cpu_cfg *cfg, het_backend **be_out)

@@ -15,6 +15,8 @@ typedef void (*het_pool_fn)(void *ctx, int task, int worker);
 
 het_status het_pool_create(int n_threads, const int *cores, int n_cores, int spin_us, het_pool **pool_out);
 void het_pool_destroy(het_pool *p);
+// Pins the calling thread to worker 0's core (it runs worker 0's tasks).
+void het_pool_pin_caller(het_pool *p);
 int het_pool_size(const het_pool *p);
 // Runs fn(ctx, task, worker) for task in [0, n_tasks) on all workers and
 // returns when all are done. Tasks are handed out dynamically.

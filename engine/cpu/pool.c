@@ -117,6 +117,8 @@ static void *worker_main(void *arg)
 
 int het_pool_size(const het_pool *p) { return p->n; }
 
+void het_pool_pin_caller(het_pool *p) { pin_self(p, 0); }
+
 void het_pool_parallel(het_pool *p, het_pool_fn fn, void *ctx, int n_tasks)
 {
     if (n_tasks <= 0) return;

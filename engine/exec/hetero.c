@@ -19,8 +19,9 @@
 //
 // Transfer times are measured after syncing the GPU, so that they do not
 // include waiting for kernels.
-#include "het/plan.h"
+#include "exec_impl.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,14 +40,33 @@ struct het_hexec {
     bool *gpu_touched;    // per root blob, since the last GPU sync (zero-copy hazards)
     bool gpu_pending;     // GPU work enqueued and not yet awaited
     het_xfer_stats stats;
+    pthread_mutex_t *lock[2]; // per device, when several executors share the backends (streams)
 };
+
+static void lock_dev(het_hexec *x, int d)
+{
+    if (x->lock[d]) pthread_mutex_lock(x->lock[d]);
+}
+
+static void unlock_dev(het_hexec *x, int d)
+{
+    if (x->lock[d]) pthread_mutex_unlock(x->lock[d]);
+}
+
+void het_hexec_set_locks(het_hexec *x, pthread_mutex_t *cpu, pthread_mutex_t *gpu)
+{
+    x->lock[DEV_CPU] = cpu;
+    x->lock[DEV_GPU] = gpu;
+}
 
 static int channels(const het_graph *g, int blob) { return g->blobs[blob].shape.c; }
 
 static het_status gpu_sync(het_hexec *x)
 {
     if (!x->gpu_pending) return HET_OK;
+    lock_dev(x, DEV_GPU);
     het_status st = x->be[DEV_GPU]->ops->sync ? x->be[DEV_GPU]->ops->sync(x->be[DEV_GPU]) : HET_OK;
+    unlock_dev(x, DEV_GPU);
     x->gpu_pending = false;
     memset(x->gpu_touched, 0, (size_t)x->g->n_blobs * sizeof(bool));
     return st;
@@ -60,10 +80,12 @@ static het_status transfer(het_hexec *x, int blob, int to, int a, int b)
     het_backend *gpu = x->be[DEV_GPU];
     const het_shape *s = &x->g->blobs[blob].shape;
     uint64_t bytes = (uint64_t)(b - a) * (het_shape_count(s) / (size_t)s->c) * sizeof(float);
+    lock_dev(x, DEV_GPU);
     uint64_t t0 = het_now_ns();
     const het_blob_data *t = het_workspace_table(x->ws);
     st = to == DEV_GPU ? gpu->ops->to_device(gpu, x->g, t, blob, a, b) : gpu->ops->to_host(gpu, x->g, t, blob, a, b);
     uint64_t dt = het_now_ns() - t0;
+    unlock_dev(x, DEV_GPU);
     if (to == DEV_GPU) {
         x->stats.h2d_bytes += bytes, x->stats.h2d_ns += dt, x->stats.h2d_count++;
     } else {
@@ -129,7 +151,9 @@ static het_status run_on(het_hexec *x, int dev, const het_layer *l, const het_la
             if (st != HET_OK) return st;
         }
     }
+    lock_dev(x, dev);
     het_status st = relu ? be->ops->run_with_relu(be, x->g, l, relu, t, c0, c1) : be->ops->run(be, x->g, l, t, c0, c1);
+    unlock_dev(x, dev);
     if (st == HET_OK && dev == DEV_GPU) {
         x->gpu_pending = true;
         x->gpu_touched[t[l->top[0]].root] = true;
@@ -138,19 +162,23 @@ static het_status run_on(het_hexec *x, int dev, const het_layer *l, const het_la
     return st;
 }
 
-het_status het_hexec_run(het_hexec *x)
+het_status het_hexec_run(het_hexec *x) { return het_hexec_run_range(x, 0, x->g->n_layers, true, true, false); }
+
+het_status het_hexec_run_range(het_hexec *x, int first, int end, bool begin, bool finish, bool sync)
 {
     const het_graph *g = x->g;
-    for (int b = 0; b < g->n_blobs; b++) x->res[b] = (residence){{0, 0}, {0, 0}};
-    for (int k = 0; k < g->n_inputs; k++) x->res[g->inputs[k]].hi[DEV_CPU] = channels(g, g->inputs[k]);
-    for (int i = 0; i < g->n_layers; i++) {
+    if (begin) {
+        for (int b = 0; b < g->n_blobs; b++) x->res[b] = (residence){{0, 0}, {0, 0}};
+        for (int k = 0; k < g->n_inputs; k++) x->res[g->inputs[k]].hi[DEV_CPU] = channels(g, g->inputs[k]);
+    }
+    for (int i = first; i < end; i++) {
         const het_layer *l = &g->layers[i];
         int C = het_layer_out_channels(g, l);
         int k = het_plan_cpu_channels(x->p, g, i);
         // A following in-place ReLU with the same division runs as the
         // convolution's epilogue, as in the single-device executor.
         const het_layer *relu = het_exec_fusable_relu(g, l);
-        if (relu && het_plan_cpu_channels(x->p, g, relu->id) != k) relu = NULL;
+        if (relu && (relu->id >= end || het_plan_cpu_channels(x->p, g, relu->id) != k)) relu = NULL;
         for (int dev = 0; dev < 2; dev++) {
             bool runs = dev == DEV_CPU ? k > 0 : k < C;
             if (!runs) continue;
@@ -173,11 +201,11 @@ het_status het_hexec_run(het_hexec *x)
         }
         if (relu) i++;
     }
-    for (int k = 0; k < g->n_outputs; k++) {
+    for (int k = 0; finish && k < g->n_outputs; k++) {
         het_status st = het_hexec_fetch(x, g->outputs[k]);
         if (st != HET_OK) return st;
     }
-    return gpu_sync(x);
+    return finish || sync ? gpu_sync(x) : HET_OK;
 }
 
 het_status het_hexec_fetch(het_hexec *x, int blob)
@@ -196,10 +224,6 @@ void het_hexec_reset_stats(het_hexec *x) { memset(&x->stats, 0, sizeof x->stats)
 het_status het_hexec_create(const het_graph *g, const het_plan *p, het_backend *cpu, het_backend *gpu,
                             het_workspace *ws, het_hexec **x_out)
 {
-    if (p->mode == HET_MODE_PIPELINE || p->mode == HET_MODE_IMAGE_PARALLEL) {
-        het_log(HET_LOG_ERROR, "%s plans are not run by this executor", het_plan_mode_name(p->mode));
-        return HET_E_UNSUPPORTED;
-    }
     if ((p->uses_cpu && !cpu) || (p->uses_gpu && !gpu)) {
         het_log(HET_LOG_ERROR, "the plan uses the %s, but no %s backend was given", p->uses_gpu && !gpu ? "GPU" : "CPU",
                 p->uses_gpu && !gpu ? "GPU" : "CPU");

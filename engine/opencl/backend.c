@@ -59,11 +59,11 @@ typedef struct cl_ctx {
     cl_layer_state *ls;
     bool *prepared;
     // Bound workspaces: device storage mirroring each, selected by table.
-    int n_bind;
+    int n_bind, cap_bind;
     struct cl_binding {
         const het_blob_data *blobs; // borrowed workspace table
         cl_mem *root_buf;           // per blob id, non-NULL for roots
-    } bind[16];
+    } *bind;
     // The binding of the current call (set by select_binding).
     const het_blob_data *blobs;
     cl_mem *root_buf;
@@ -309,7 +309,9 @@ static void release_binding(cl_ctx *cx, struct cl_binding *b)
 static void release_bound(cl_ctx *cx)
 {
     for (int i = 0; i < cx->n_bind; i++) release_binding(cx, &cx->bind[i]);
-    cx->n_bind = 0;
+    free(cx->bind);
+    cx->bind = NULL;
+    cx->n_bind = cx->cap_bind = 0;
     cx->root_buf = NULL;
     cx->blobs = NULL;
 }
@@ -442,11 +444,15 @@ static het_status cl_bind(het_backend *be, const het_graph *g, const het_blob_da
             release_binding(cx, b); // bound again: rebuild
         }
     if (!b) {
-        if (cx->n_bind == (int)(sizeof cx->bind / sizeof cx->bind[0])) {
-            het_log(HET_LOG_ERROR, "opencl backend: more than %d workspaces bound", cx->n_bind);
-            return HET_E_UNSUPPORTED;
+        if (cx->n_bind == cx->cap_bind) {
+            int cap = cx->cap_bind ? 2 * cx->cap_bind : 4;
+            struct cl_binding *nb = realloc(cx->bind, (size_t)cap * sizeof *nb);
+            if (!nb) return HET_E_NOMEM;
+            cx->bind = nb;
+            cx->cap_bind = cap;
         }
         b = &cx->bind[cx->n_bind++];
+        b->root_buf = NULL;
     }
     b->blobs = blobs;
     b->root_buf = calloc((size_t)g->n_blobs, sizeof(cl_mem));

@@ -33,6 +33,61 @@ except ImportError:
     skip("numpy missing")
 
 
+def check_streams(hetrun, proto, images, work, names):
+    """Pipeline and image-parallel plans stream images and keep only the final
+    blob, so they run on a copy of the model without its trailing Softmax
+    (whose saturated output would hide errors): the final blob is then the
+    logits. Compared image by image with the CPU."""
+    text = open(proto).read()
+    layers = layers_of(proto)
+    if layers[-1][1] == "Softmax":
+        i = text.rindex("layer")
+        text = text[:i]
+        names = names[:-1]
+    trunc = os.path.join(work, "nosoftmax.prototxt")
+    open(trunc, "w").write(text)
+    cmd = [hetrun, "--model", trunc, "--seed", "5", "--images", images, "--top", "0", "-q", "--warmup", "0"]
+    r = subprocess.run(cmd + ["--save-output", os.path.join(work, "s-cpu.npy"), "--summary-json",
+                              os.path.join(work, "s-cpu.json")], capture_output=True, text=True)
+    if r.returncode != 0:
+        print("cpu run of the truncated model failed: " + r.stderr)
+        return False
+    ref = np.load(os.path.join(work, "s-cpu.npy"))
+    h = json.load(open(os.path.join(work, "s-cpu.json")))["model_hash"]
+    n = len(names)
+    plans = {
+        "pipeline-2": [(0, n // 2 - 1, "gpu"), (n // 2, n - 1, "cpu")],
+        "pipeline-3-split": [(0, n // 3 - 1, "cpu"), (n // 3, 2 * n // 3 - 1, 0.41), (2 * n // 3, n - 1, "gpu")],
+        "pipeline-1-layer-stages": [(i, i, "gpu" if i % 2 else "cpu") for i in range(n)],
+    }
+    ok = True
+    for tag, stages in list(plans.items()) + [("image-parallel", None)]:
+        if stages is None:
+            plan = {"het_plan": 1, "model_hash": h, "mode": "image-parallel", "devices": ["cpu", "gpu"]}
+        else:
+            plan = {"het_plan": 1, "model_hash": h, "mode": "pipeline",
+                    "stages": [{"first": names[a], "last": names[b], "device": d} for a, b, d in stages]}
+        path = os.path.join(work, tag + ".plan.json")
+        json.dump(plan, open(path, "w"), indent=1)
+        out = os.path.join(work, "s-%s.npy" % tag)
+        r = subprocess.run(cmd + ["--plan", path, "--save-output", out, "--timeline", out + ".csv"],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            print("%-18s %-24s FAILED: %s" % (os.path.basename(os.path.dirname(proto)), tag, r.stderr.strip()))
+            ok = False
+            continue
+        got = np.load(out)
+        scale = float(np.abs(ref).max())
+        e = float(np.abs(got - ref).max()) if np.isfinite(got).all() and got.shape == ref.shape else float("inf")
+        rows = open(out + ".csv").read().strip().splitlines()[1:]
+        events_ok = len(rows) == ref.shape[0] * (len(stages) if stages else 1)
+        good = e <= 1e-4 * scale and events_ok
+        ok &= good
+        print("%-18s %-24s logits max|cpu| %.4g  max|plan-cpu| %.3g  rel %.2e  timeline %d rows  %s" % (
+            os.path.basename(os.path.dirname(proto)), tag, scale, e, e / scale, len(rows), "ok" if good else "MISMATCH"))
+    return ok
+
+
 def main():
     hetrun, model_dir, images, work = sys.argv[1:5]
     proto = os.path.join(model_dir, "deploy.prototxt")
@@ -73,6 +128,7 @@ def main():
         "split-random": {"mode": "split", "layers": {n: rng.choice([0, 1, 0.1, 0.29, 0.5, 0.77, 0.93]) for n in names}},
     }
     ok = True
+    ok &= check_streams(hetrun, proto, images, work, names)
     for tag, body in plans.items():
         plan = dict({"het_plan": 1, "model_hash": h}, **body)
         path = os.path.join(work, tag + ".plan.json")

@@ -24,7 +24,7 @@ enum het_plan_mode {
 /// Mode name as in plan files ("mapping"), NULL if out of range.
 const char *het_plan_mode_name(enum het_plan_mode m);
 
-#define HET_PLAN_MAX_STAGES 64
+#define HET_PLAN_MAX_STAGES 256
 
 typedef struct het_plan {
     enum het_plan_mode mode;
@@ -78,5 +78,38 @@ het_status het_hexec_fetch(het_hexec *x, int blob);
 /// Transfers since creation (or the last reset).
 void het_hexec_stats(const het_hexec *x, het_xfer_stats *out);
 void het_hexec_reset_stats(het_hexec *x);
+
+/// One stage (or device) processing one image, in ms since the stream began.
+typedef struct het_stream_event {
+    int lane, image;
+    double start_ms, end_ms;
+} het_stream_event;
+
+/// What a stream of images measured. Lanes are the pipeline's stages, or
+/// the devices of an image-parallel plan.
+typedef struct het_stream_report {
+    int n_images, n_lanes;
+    double wall_ms;
+    double *latency_ms;            // per image: start of its first stage to end of its last
+    double lane_busy_ms[HET_PLAN_MAX_STAGES];
+    char lane_name[HET_PLAN_MAX_STAGES][24];
+    het_stream_event *events;      // n_images * stages (pipeline) or n_images (image-parallel)
+    int n_events;
+    het_xfer_stats xfer;
+} het_stream_report;
+
+/// Streams `n_images` inputs (n_images x the input blob's count, float) through
+/// a pipeline or image-parallel plan and writes the `out_blob` of every
+/// image to `outputs` (n_images x its count; NULL: not kept).
+///
+/// Pipeline: one thread per stage, bounded queues between stages, a few
+/// workspaces circulating so that several images are in flight; each stage
+/// runs its layers on its device (or split) and hands the image on.
+/// Image-parallel: one thread per listed device, each running the whole
+/// network on images taken from one shared counter. Backends are borrowed;
+/// calls into each are serialised by a lock per device.
+het_status het_stream_run(const het_graph *g, const het_plan *p, het_backend *cpu, het_backend *gpu, int n_images,
+                          const float *inputs, int out_blob, float *outputs, het_stream_report *rep);
+void het_stream_report_free(het_stream_report *rep);
 
 #endif

@@ -1,0 +1,19 @@
+// exec_impl.h: private to engine/exec.
+#ifndef HET_EXEC_EXEC_IMPL_H
+#define HET_EXEC_EXEC_IMPL_H
+
+#include "het/plan.h"
+
+#include <pthread.h>
+
+// Runs layers [first, end) of one image. begin: the image starts here (the
+// inputs are in host storage, nothing else is valid); finish: the outputs
+// are made valid in host storage; sync: wait for the GPU before returning
+// (so that a pipeline stage's time includes its GPU work).
+het_status het_hexec_run_range(het_hexec *x, int first, int end, bool begin, bool finish, bool sync);
+
+// Per-device locks held around every backend call, for executors that share
+// backends across threads. NULL: no locking.
+void het_hexec_set_locks(het_hexec *x, pthread_mutex_t *cpu, pthread_mutex_t *gpu);
+
+#endif

@@ -1,0 +1,307 @@
+// stream.c: images streamed through a pipeline or an image-parallel plan.
+//
+// Pipeline. Stage s runs layers [first_s, first_{s+1}) of an image and hands
+// the image on. An image lives in a slot (a workspace bound to the GPU and an
+// executor that tracks where its blobs are valid); slots circulate through
+// queues: free -> stage 0 -> queue 1 -> stage 1 -> ... -> last stage -> free.
+// A few slots suffice (two devices run at most two stages at once), so memory
+// does not grow with the number of stages. The end of the stream is a poison
+// value that follows the last image through every queue. If a stage fails,
+// every stage stops computing but keeps forwarding slots, so no thread waits
+// forever.
+//
+// Image-parallel. One thread per listed device, each with its own slot and a
+// single-device plan, taking image indices from one atomic counter.
+//
+// Each backend is used by several threads, so every call into it goes
+// through that device's lock (het_hexec_set_locks); a stage's time includes
+// its GPU work (it syncs before handing on).
+#define _GNU_SOURCE
+#include "exec_impl.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_SLOTS 6
+#define POISON (-1)
+
+typedef struct queue {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int buf[MAX_SLOTS + 2];
+    int head, n;
+} queue;
+
+static void q_init(queue *q)
+{
+    pthread_mutex_init(&q->mu, NULL);
+    pthread_cond_init(&q->cv, NULL);
+    q->head = q->n = 0;
+}
+
+static void q_destroy(queue *q)
+{
+    pthread_mutex_destroy(&q->mu);
+    pthread_cond_destroy(&q->cv);
+}
+
+static void q_push(queue *q, int v)
+{
+    pthread_mutex_lock(&q->mu);
+    q->buf[(q->head + q->n) % (MAX_SLOTS + 2)] = v;
+    q->n++;
+    pthread_cond_signal(&q->cv);
+    pthread_mutex_unlock(&q->mu);
+}
+
+static int q_pop(queue *q)
+{
+    pthread_mutex_lock(&q->mu);
+    while (q->n == 0) pthread_cond_wait(&q->cv, &q->mu);
+    int v = q->buf[q->head];
+    q->head = (q->head + 1) % (MAX_SLOTS + 2);
+    q->n--;
+    pthread_mutex_unlock(&q->mu);
+    return v;
+}
+
+typedef struct slot {
+    het_workspace *ws;
+    het_hexec *hx;
+    het_plan *own_plan; // image-parallel: this lane's single-device plan
+    int image;
+    uint64_t t_start;
+} slot;
+
+typedef struct stream {
+    const het_graph *g;
+    const het_plan *p;
+    het_backend *be[2];
+    pthread_mutex_t lock[2];
+    int n_images, out_blob;
+    const float *inputs;
+    float *outputs;
+    size_t in_count, out_count;
+    slot slots[MAX_SLOTS];
+    int n_slots;
+    queue q[HET_PLAN_MAX_STAGES + 1]; // q[0]: free slots; q[s]: input of stage s
+    atomic_int next_image, failed, n_events;
+    het_status error;
+    uint64_t t0;
+    het_stream_report *rep;
+    int lane_dev[HET_PLAN_MAX_STAGES]; // image-parallel: device of each lane
+} stream;
+
+typedef struct lane_arg {
+    stream *s;
+    int lane;
+} lane_arg;
+
+static double ms_since(const stream *s, uint64_t t) { return (double)(t - s->t0) / 1e6; }
+
+static void record(stream *s, int lane, int image, uint64_t a, uint64_t b)
+{
+    int e = atomic_fetch_add(&s->n_events, 1);
+    s->rep->events[e] = (het_stream_event){lane, image, ms_since(s, a), ms_since(s, b)};
+}
+
+static void fail(stream *s, het_status st)
+{
+    int expected = 0;
+    if (atomic_compare_exchange_strong(&s->failed, &expected, 1)) s->error = st;
+}
+
+// Pins a lane's thread where its work runs: the CPU backend's first core if
+// the lane computes anything on the CPU.
+static void pin_lane(stream *s, bool uses_cpu)
+{
+    het_backend *cpu = s->be[0];
+    if (uses_cpu && cpu && cpu->ops->pin_thread) cpu->ops->pin_thread(cpu);
+}
+
+static void *stage_main(void *arg)
+{
+    lane_arg *la = arg;
+    stream *s = la->s;
+    int st_i = la->lane, S = s->p->n_stages;
+    int first = s->p->stage_first[st_i], end = s->p->stage_first[st_i + 1];
+    bool uses_cpu = false;
+    for (int l = first; l < end; l++) uses_cpu |= s->p->gpu_ratio[l] < 1.0f;
+    pin_lane(s, uses_cpu);
+    for (;;) {
+        int si = q_pop(&s->q[st_i]);
+        if (si == POISON) {
+            if (st_i + 1 < S) q_push(&s->q[st_i + 1], POISON);
+            break;
+        }
+        slot *sl = &s->slots[si];
+        if (st_i == 0) {
+            int img = atomic_load(&s->failed) ? s->n_images : atomic_fetch_add(&s->next_image, 1);
+            if (img >= s->n_images) {
+                q_push(&s->q[0], si); // unused slot back
+                if (S > 1) q_push(&s->q[1], POISON);
+                break;
+            }
+            sl->image = img;
+            memcpy(het_workspace_blob(sl->ws, s->g->inputs[0]), s->inputs + (size_t)img * s->in_count,
+                   s->in_count * sizeof(float));
+            sl->t_start = het_now_ns();
+        }
+        if (!atomic_load(&s->failed)) {
+            uint64_t a = het_now_ns();
+            het_status st = het_hexec_run_range(sl->hx, first, end, st_i == 0, st_i == S - 1, true);
+            uint64_t b = het_now_ns();
+            if (st != HET_OK) fail(s, st);
+            record(s, st_i, sl->image, a, b);
+            s->rep->lane_busy_ms[st_i] += (double)(b - a) / 1e6;
+            if (st_i == S - 1 && st == HET_OK) {
+                if (s->outputs)
+                    memcpy(s->outputs + (size_t)sl->image * s->out_count, het_workspace_blob(sl->ws, s->out_blob),
+                           s->out_count * sizeof(float));
+                s->rep->latency_ms[sl->image] = (double)(b - sl->t_start) / 1e6;
+            }
+        }
+        q_push(&s->q[st_i + 1 < S ? st_i + 1 : 0], si);
+    }
+    return NULL;
+}
+
+static void *device_main(void *arg)
+{
+    lane_arg *la = arg;
+    stream *s = la->s;
+    slot *sl = &s->slots[la->lane];
+    pin_lane(s, s->lane_dev[la->lane] == 0);
+    for (;;) {
+        int img = atomic_load(&s->failed) ? s->n_images : atomic_fetch_add(&s->next_image, 1);
+        if (img >= s->n_images) break;
+        memcpy(het_workspace_blob(sl->ws, s->g->inputs[0]), s->inputs + (size_t)img * s->in_count,
+               s->in_count * sizeof(float));
+        uint64_t a = het_now_ns();
+        het_status st = het_hexec_run_range(sl->hx, 0, s->g->n_layers, true, true, true);
+        uint64_t b = het_now_ns();
+        if (st != HET_OK) {
+            fail(s, st);
+            break;
+        }
+        record(s, la->lane, img, a, b);
+        s->rep->lane_busy_ms[la->lane] += (double)(b - a) / 1e6;
+        s->rep->latency_ms[img] = (double)(b - a) / 1e6;
+        if (s->outputs)
+            memcpy(s->outputs + (size_t)img * s->out_count, het_workspace_blob(sl->ws, s->out_blob),
+                   s->out_count * sizeof(float));
+    }
+    return NULL;
+}
+
+static het_status make_slot(stream *s, slot *sl, const het_plan *p)
+{
+    het_status st = het_workspace_create(s->g, &sl->ws);
+    if (st == HET_OK && p->uses_gpu) st = het_exec_bind(s->be[1], s->g, sl->ws);
+    if (st == HET_OK) st = het_hexec_create(s->g, p, p->uses_cpu ? s->be[0] : NULL, p->uses_gpu ? s->be[1] : NULL,
+                                            sl->ws, &sl->hx);
+    if (st == HET_OK) het_hexec_set_locks(sl->hx, &s->lock[0], &s->lock[1]);
+    return st;
+}
+
+void het_stream_report_free(het_stream_report *rep)
+{
+    if (!rep) return;
+    free(rep->latency_ms);
+    free(rep->events);
+    memset(rep, 0, sizeof *rep);
+}
+
+het_status het_stream_run(const het_graph *g, const het_plan *p, het_backend *cpu, het_backend *gpu, int n_images,
+                          const float *inputs, int out_blob, float *outputs, het_stream_report *rep)
+{
+    bool pipe = p->mode == HET_MODE_PIPELINE;
+    if (!pipe && p->mode != HET_MODE_IMAGE_PARALLEL) {
+        het_log(HET_LOG_ERROR, "het_stream_run: %s plans run image by image (het_hexec)", het_plan_mode_name(p->mode));
+        return HET_E_INVALID;
+    }
+    if ((p->uses_cpu && !cpu) || (p->uses_gpu && !gpu)) {
+        het_log(HET_LOG_ERROR, "the plan uses the %s, but no such backend was given", p->uses_gpu && !gpu ? "GPU" : "CPU");
+        return HET_E_INVALID;
+    }
+    memset(rep, 0, sizeof *rep);
+    stream *s = calloc(1, sizeof *s);
+    if (!s) return HET_E_NOMEM;
+    *s = (stream){.g = g, .p = p, .be = {cpu, gpu}, .n_images = n_images, .out_blob = out_blob, .inputs = inputs,
+                  .outputs = outputs, .rep = rep};
+    s->in_count = het_shape_count(&g->blobs[g->inputs[0]].shape);
+    s->out_count = het_shape_count(&g->blobs[out_blob].shape);
+    pthread_mutex_init(&s->lock[0], NULL);
+    pthread_mutex_init(&s->lock[1], NULL);
+    int lanes = pipe ? p->n_stages : (int)p->uses_cpu + (int)p->uses_gpu;
+    rep->n_images = n_images;
+    rep->n_lanes = lanes;
+    rep->latency_ms = calloc((size_t)n_images + 1, sizeof(double));
+    rep->events = calloc((size_t)n_images * (size_t)lanes + 1, sizeof *rep->events);
+    het_status st = rep->latency_ms && rep->events ? HET_OK : HET_E_NOMEM;
+    // Slots: a pipeline needs enough for the stages that can run at once;
+    // image-parallel one per device.
+    s->n_slots = pipe ? (p->n_stages + 1 < MAX_SLOTS ? p->n_stages + 1 : MAX_SLOTS) : lanes;
+    for (int i = 0; i < lanes && !pipe; i++) {
+        s->lane_dev[i] = (i == 0 && p->uses_cpu) ? 0 : 1;
+        snprintf(rep->lane_name[i], sizeof rep->lane_name[i], "%s", s->lane_dev[i] ? "gpu" : "cpu");
+    }
+    for (int i = 0; i < lanes && pipe; i++) {
+        float r = p->gpu_ratio[p->stage_first[i]];
+        snprintf(rep->lane_name[i], sizeof rep->lane_name[i], "stage%d:%s", i + 1,
+                 r == 0.0f ? "cpu" : (r == 1.0f ? "gpu" : "split"));
+    }
+    for (int i = 0; i < s->n_slots && st == HET_OK; i++) {
+        if (pipe) {
+            st = make_slot(s, &s->slots[i], p);
+        } else {
+            st = het_plan_single(g, s->lane_dev[i] == 1, &s->slots[i].own_plan);
+            if (st == HET_OK) st = make_slot(s, &s->slots[i], s->slots[i].own_plan);
+        }
+    }
+    pthread_t th[HET_PLAN_MAX_STAGES];
+    lane_arg args[HET_PLAN_MAX_STAGES];
+    int started = 0;
+    if (st == HET_OK) {
+        for (int i = 0; i <= (pipe ? p->n_stages : 0); i++) q_init(&s->q[i]);
+        for (int i = 0; pipe && i < s->n_slots; i++) q_push(&s->q[0], i);
+        s->t0 = het_now_ns();
+        for (int i = 0; i < lanes; i++) {
+            args[i] = (lane_arg){s, i};
+            if (pthread_create(&th[i], NULL, pipe ? stage_main : device_main, &args[i]) != 0) {
+                het_log(HET_LOG_ERROR, "het_stream_run: failed to start thread %d", i);
+                fail(s, HET_E_NOMEM);
+                break;
+            }
+            started++;
+        }
+        // Stages that started while a later one could not: stage 0 may be
+        // waiting for a free slot that will never come back; the poison
+        // wakes it and then ends every started stage in turn.
+        if (pipe && started < lanes && started > 0) q_push(&s->q[0], POISON);
+        for (int i = 0; i < started; i++) pthread_join(th[i], NULL);
+        rep->wall_ms = ms_since(s, het_now_ns());
+        rep->n_events = atomic_load(&s->n_events);
+        for (int i = 0; i <= (pipe ? p->n_stages : 0); i++) q_destroy(&s->q[i]);
+        if (atomic_load(&s->failed)) st = s->error;
+    }
+    for (int i = 0; i < s->n_slots; i++) {
+        if (s->slots[i].hx) {
+            het_xfer_stats x;
+            het_hexec_stats(s->slots[i].hx, &x);
+            rep->xfer.h2d_bytes += x.h2d_bytes, rep->xfer.h2d_ns += x.h2d_ns, rep->xfer.h2d_count += x.h2d_count;
+            rep->xfer.d2h_bytes += x.d2h_bytes, rep->xfer.d2h_ns += x.d2h_ns, rep->xfer.d2h_count += x.d2h_count;
+        }
+        het_hexec_destroy(s->slots[i].hx);
+        het_workspace_destroy(s->slots[i].ws);
+        het_plan_destroy(s->slots[i].own_plan);
+    }
+    pthread_mutex_destroy(&s->lock[0]);
+    pthread_mutex_destroy(&s->lock[1]);
+    free(s);
+    if (st != HET_OK) het_stream_report_free(rep);
+    return st;
+}
