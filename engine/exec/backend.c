@@ -44,6 +44,13 @@ const char *het_backend_describe(const het_backend *be) { return be ? be->desc :
 uint64_t het_backend_setup_ns(const het_backend *be) { return be ? be->setup_ns : 0; }
 
 #ifndef HET_WITH_OPENCL
+void het_opencl_identity(const het_backend *be, char *platform, char *device, char *driver, size_t cap)
+{
+    (void)be;
+    (void)cap;
+    platform[0] = device[0] = driver[0] = 0;
+}
+
 het_status het_opencl_backend_create(const het_gpu_cfg *cfg, het_backend **be_out)
 {
     (void)cfg;

@@ -601,6 +601,16 @@ static const struct het_backend_ops cl_ops = {
     .to_host = cl_to_host,
 };
 
+void het_opencl_identity(const het_backend *be, char *platform, char *device, char *driver, size_t cap)
+{
+    platform[0] = device[0] = driver[0] = 0;
+    if (!be || be->ops != &cl_ops) return;
+    const cl_ctx *cx = be->ctx;
+    snprintf(platform, cap, "%s", cx->dev.platform_name);
+    snprintf(device, cap, "%s", cx->dev.device_name);
+    snprintf(driver, cap, "%s", cx->dev.driver);
+}
+
 static const char *default_cache_dir(char *buf, size_t cap)
 {
     const char *env = getenv("HET_CL_CACHE");

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "../model/model.h"
+#include "db.h"
 
 #define MAX_SAVE_BLOBS 32
 #define MAX_CORES 1024
@@ -66,6 +67,7 @@ static void usage(FILE *f)
         "  --save-blob NAME=F.npy  the same for any named blob (repeatable)\n"
         "  --summary-json FILE   run summary for scripts (latency, images/s, peak RSS)\n"
         "  --timeline FILE       pipeline/image-parallel: CSV of (stage, image, start, end) for a Gantt chart\n"
+        "  --db FILE             append the run's measurements to this SQLite database (docs/database.md)\n"
         "timing:\n"
         "  --warmup N            untimed runs before the first timed one (default 1)\n"
         "  --repeat R            timed runs per image (default 1)\n"
@@ -84,7 +86,7 @@ typedef struct save_blob {
 
 typedef struct opts {
     const char *model, *weights, *device, *images, *input, *labels, *save_output, *save_weights, *summary_json;
-    const char *cpu_cores, *gpu_cores, *gpu, *cl_cache, *plan, *timeline;
+    const char *cpu_cores, *gpu_cores, *gpu, *cl_cache, *plan, *timeline, *db;
     int gpu_buffers;
     unsigned long long seed;
     int threads, top, warmup, repeat, quiet, profile;
@@ -118,7 +120,7 @@ static int parse_args(int argc, char **argv, opts *o)
 {
     enum { O_MODEL = 256, O_WEIGHTS, O_SEED, O_DEVICE, O_IMAGES, O_INPUT, O_TOP, O_LABELS, O_SAVE_OUT,
            O_SAVE_BLOB, O_SAVE_W, O_SUMMARY, O_THREADS, O_CORES, O_WARMUP, O_REPEAT, O_MEAN, O_SCALE,
-           O_VERSION, O_PROFILE, O_GPU, O_LIST_GPUS, O_GPU_BUFFERS, O_CL_CACHE, O_PLAN, O_GPU_CORES, O_TIMELINE };
+           O_VERSION, O_PROFILE, O_GPU, O_LIST_GPUS, O_GPU_BUFFERS, O_CL_CACHE, O_PLAN, O_GPU_CORES, O_TIMELINE, O_DB };
     static const struct option lo[] = {
         {"model", required_argument, 0, O_MODEL}, {"weights", required_argument, 0, O_WEIGHTS},
         {"seed", required_argument, 0, O_SEED}, {"device", required_argument, 0, O_DEVICE},
@@ -129,7 +131,7 @@ static int parse_args(int argc, char **argv, opts *o)
         {"threads", required_argument, 0, O_THREADS}, {"cpu-cores", required_argument, 0, O_CORES},
         {"warmup", required_argument, 0, O_WARMUP}, {"repeat", required_argument, 0, O_REPEAT},
         {"mean", required_argument, 0, O_MEAN}, {"scale", required_argument, 0, O_SCALE},
-        {"plan", required_argument, 0, O_PLAN}, {"timeline", required_argument, 0, O_TIMELINE}, {"gpu-cores", required_argument, 0, O_GPU_CORES}, {"gpu", required_argument, 0, O_GPU}, {"list-gpus", no_argument, 0, O_LIST_GPUS},
+        {"plan", required_argument, 0, O_PLAN}, {"db", required_argument, 0, O_DB}, {"timeline", required_argument, 0, O_TIMELINE}, {"gpu-cores", required_argument, 0, O_GPU_CORES}, {"gpu", required_argument, 0, O_GPU}, {"list-gpus", no_argument, 0, O_LIST_GPUS},
         {"gpu-buffers", required_argument, 0, O_GPU_BUFFERS}, {"cl-cache", required_argument, 0, O_CL_CACHE},
         {"profile", no_argument, 0, O_PROFILE}, {"quiet", no_argument, 0, 'q'}, {"verbose", no_argument, 0, 'v'}, {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, O_VERSION}, {0, 0, 0, 0}};
@@ -183,6 +185,7 @@ static int parse_args(int argc, char **argv, opts *o)
         case O_GPU: o->gpu = optarg; break;
         case O_PLAN: o->plan = optarg; break;
         case O_TIMELINE: o->timeline = optarg; break;
+        case O_DB: o->db = optarg; break;
         case O_GPU_CORES: o->gpu_cores = optarg; break;
         case O_CL_CACHE: o->cl_cache = optarg; break;
         case O_GPU_BUFFERS:
@@ -400,6 +403,33 @@ static het_status load_input(const opts *o, const het_npy *input, char **paths, 
     return HET_OK;
 }
 
+// Appends the run to --db (nothing when it is not given). The database was
+// checked before the run; the write is one transaction.
+static int record_run(const opts *o, const het_graph *g, const het_plan *plan, const char *desc, het_backend *gpu_be,
+                      int images, double wall_ms, double ips, double p50, double p90, double mn,
+                      const het_xfer_stats *xs, int n_lanes, const char *const *lane_names, const double *busy)
+{
+    if (!o->db) return 0;
+    char plat[256], dev[256], drv[256], weights[64];
+    het_opencl_identity(gpu_be, plat, dev, drv, sizeof plat);
+    snprintf(weights, sizeof weights, "seed:%llu", o->seed);
+    het_xfer_stats none = {0};
+    if (!xs) xs = &none;
+    het_db_run r = {.model_path = o->model, .model_name = g->name, .model_hash = g->hash,
+                    .weights = o->weights ? o->weights : weights, .n_layers = g->n_layers,
+                    .gflop = total_flops(g) / 1e9, .plan_path = o->plan, .plan_hash = plan ? plan->hash : NULL,
+                    .mode = plan ? het_plan_mode_name(plan->mode) : (strcmp(o->device, "gpu") ? "single-cpu" : "single-gpu"),
+                    .backend = desc, .cpu_cores = o->cpu_cores ? o->cpu_cores : "", .opencl_platform = plat,
+                    .opencl_device = dev, .opencl_driver = drv, .images = images, .wall_ms = wall_ms,
+                    .images_per_s = ips, .latency_p50_ms = p50, .latency_p90_ms = p90, .latency_min_ms = mn,
+                    .h2d_bytes = xs->h2d_bytes, .d2h_bytes = xs->d2h_bytes, .h2d_ms = xs->h2d_ns / 1e6,
+                    .d2h_ms = xs->d2h_ns / 1e6, .n_lanes = n_lanes, .lane_names = lane_names, .lane_busy_ms = busy};
+    int64_t id;
+    if (het_db_add_run(o->db, &r, &id) != HET_OK) return 1;
+    printf("recorded as run %lld in %s\n", (long long)id, o->db);
+    return 0;
+}
+
 // Pipeline and image-parallel plans: all inputs are prepared first, an
 // untimed stream pays the first-run costs, then the timed stream runs.
 // Prints throughput, latency p50/p90, each lane's busy and idle time and the
@@ -445,6 +475,11 @@ static int run_stream(const opts *o, const het_graph *g, const het_plan *plan, h
            (unsigned long long)rep.xfer.h2d_count, rep.xfer.h2d_bytes / 1e6, rep.xfer.h2d_ns / 1e6,
            (unsigned long long)rep.xfer.d2h_count, rep.xfer.d2h_bytes / 1e6, rep.xfer.d2h_ns / 1e6);
     rc = 0;
+    const char *names[HET_PLAN_MAX_STAGES];
+    for (int l = 0; l < rep.n_lanes; l++) names[l] = rep.lane_name[l];
+    if (record_run(o, g, plan, desc, gpu, n_images, rep.wall_ms, ips, percentile(lat, n_images, 0.5),
+                   percentile(lat, n_images, 0.9), lat[0], &rep.xfer, rep.n_lanes, names, rep.lane_busy_ms))
+        rc = 1;
     if (o->timeline) {
         char tmp[4200];
         snprintf(tmp, sizeof tmp, "%s.tmp.%ld", o->timeline, (long)getpid());
@@ -580,6 +615,7 @@ int main(int argc, char **argv)
 
     het_status st = het_net_load(o.model, o.weights, o.seed, &g);
     if (st != HET_OK) goto done;
+    if (o.db && (st = het_db_check(o.db)) != HET_OK) goto done; // before any work
     if (g->n_inputs != 1) {
         fprintf(stderr, "hetrun: %s has %d inputs; hetrun feeds networks with exactly one\n", o.model, g->n_inputs);
         goto done;
@@ -783,6 +819,10 @@ int main(int argc, char **argv)
                n_runs, n_runs == 1 ? "" : "s", (unsigned long long)xs.h2d_count, xs.h2d_bytes / 1e6, xs.h2d_ns / 1e6,
                (unsigned long long)xs.d2h_count, xs.d2h_bytes / 1e6, xs.d2h_ns / 1e6);
     }
+    if (record_run(&o, g, plan, plan ? plan_desc : het_backend_describe(be), be_gpu, n_images, total_s * 1e3,
+                   n_runs / total_s, percentile(lat, n_runs, 0.5), percentile(lat, n_runs, 0.9), lat[0],
+                   rn.hx ? &xs : NULL, 0, NULL, NULL))
+        rc = 1;
     if (o.summary_json && write_summary(o.summary_json, &o, g, plan ? plan_desc : het_backend_describe(be), plan,
                                         rn.hx ? &xs : NULL, n_images, be_cpu ? n_threads : 0, lat, n_runs, total_s,
                                         ru.ru_maxrss, first_run_ms, setup_ms))

@@ -220,6 +220,68 @@ for what, body, needle in bad_plans:
     check(r.returncode > 0 and len(errl) == 1 and needle in errl[0] and not os.path.exists(out("bad.npy")),
           "%s: rc %d, stderr %r" % (what, r.returncode, r.stderr))
 
+# --- results database ----------------------------------------------------------
+import hashlib
+import sqlite3
+
+db = out("runs.db")
+if os.path.exists(db):
+    os.remove(db)
+r1 = run("--model", SQ11, "--images", 2, "--db", db, "-q")
+r2 = run("--model", SQ11, "--images", 3, "--db", db, "-q")
+con = sqlite3.connect(db)
+rows = con.execute("SELECT r.mode, r.images, r.images_per_s > 0, r.latency_p50_ms > 0, m.hash, m.name, p.cpu_model "
+                   "FROM runs r JOIN models m ON m.id = r.model_id JOIN platforms p ON p.id = r.platform_id "
+                   "ORDER BY r.id").fetchall()
+version = con.execute("PRAGMA user_version").fetchone()[0]
+con.close()
+check(r1.returncode == 0 and r2.returncode == 0 and len(rows) == 2 and rows[1][:4] == ("single-cpu", 3, 1, 1)
+      and rows[0][4] == H and rows[0][5] == "SqueezeNet_v1.1" and rows[0][6] and version == 1,
+      "runs recorded: %r %r %r" % (rows, r1.stderr, r2.stderr))
+r = run("--model", SQ11, "--plan", plan_file("bad_plan.json", {"mode": "telepathy"}), "--db", db)
+con = sqlite3.connect(db)
+check(r.returncode > 0 and con.execute("SELECT count(*) FROM runs").fetchone()[0] == 2, "a failed run adds no row")
+con.close()
+
+
+# Two runs writing at once: one waits for the other's transaction; both land.
+procs = [subprocess.Popen([HETRUN, "--model", SQ11, "--images", 2, "--db", db, "-q"], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE) for _ in range(2)]
+rcs = [p.wait(timeout=120) for p in procs]
+for p in procs:
+    p.stdout.close()
+    p.stderr.close()
+con = sqlite3.connect(db)
+check(rcs == [0, 0] and con.execute("SELECT count(*) FROM runs").fetchone()[0] == 4, "concurrent writers: %r" % rcs)
+con.close()
+
+
+def digest(p):
+    return hashlib.sha256(open(p, "rb").read()).hexdigest()
+
+
+w("corrupt.db", os.urandom(4096), "wb")
+con = sqlite3.connect(out("newer.db"))
+con.execute("CREATE TABLE runs (id INTEGER)")
+con.execute("PRAGMA user_version = 99")
+con.commit()
+con.close()
+con = sqlite3.connect(out("foreign.db"))
+con.execute("CREATE TABLE customers (name TEXT)")
+con.commit()
+con.close()
+for what, path, needle in [("corrupt database", out("corrupt.db"), "not an SQLite database"),
+                           ("database of a newer schema", out("newer.db"), "newer"),
+                           ("someone else's SQLite database", out("foreign.db"), "not het's"),
+                           ("database in a missing folder", out("no/such/dir/x.db"), "cannot open")]:
+    before = digest(path) if os.path.exists(path) else None
+    r = run("--model", SQ11, "--images", 1, "--db", path, "--save-output", out("bad.npy"))
+    errl = [l for l in r.stderr.splitlines() if l.strip()]
+    after = digest(path) if os.path.exists(path) else None
+    check(r.returncode > 0 and len(errl) == 1 and needle in errl[0] and before == after
+          and not os.path.exists(out("bad.npy")), "%s: rc %d, unchanged %s, stderr %r" % (what, r.returncode,
+                                                                                          before == after, r.stderr))
+
 # --- OpenCL faults ------------------------------------------------------------
 has_gpu = subprocess.run([HETRUN, "--list-gpus"], capture_output=True).returncode == 0
 if has_gpu:

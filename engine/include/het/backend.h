@@ -105,6 +105,10 @@ const char *het_backend_describe(const het_backend *be);
 /// program build or cache load (ns). 0 for the CPU.
 uint64_t het_backend_setup_ns(const het_backend *be);
 
+/// The OpenCL backend's platform name, device name and driver version (empty
+/// strings for other backends or builds without OpenCL).
+void het_opencl_identity(const het_backend *be, char *platform, char *device, char *driver, size_t cap);
+
 /// Destroys any backend; NULL is a no-op.
 void het_backend_destroy(het_backend *be);
 
