@@ -245,7 +245,7 @@ con.close()
 
 
 # Two runs writing at once: one waits for the other's transaction; both land.
-procs = [subprocess.Popen([HETRUN, "--model", SQ11, "--images", 2, "--db", db, "-q"], stdout=subprocess.PIPE,
+procs = [subprocess.Popen([HETRUN, "--model", SQ11, "--images", "2", "--db", db, "-q"], stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE) for _ in range(2)]
 rcs = [p.wait(timeout=120) for p in procs]
 for p in procs:
