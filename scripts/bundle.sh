@@ -39,6 +39,6 @@ done | sort -u | while read -r name path; do
 done
 cp -r tests/ref tests/cli "$OUT/tests/"
 cp -r models "$OUT/models"
-cp scripts/bench_cpu.py scripts/bench_gpu.py scripts/benchlib.py "$OUT/tests/"
+cp scripts/bench_cpu.py scripts/bench_gpu.py scripts/benchlib.py scripts/bench_modes.py "$OUT/tests/"
 cp experiments/gpu_machine/run.sh experiments/gpu_machine/peers.py "$OUT/"
 echo "bundle: $OUT ($(du -sh "$OUT" | cut -f1)); libraries: $(ls "$OUT/lib" | tr '\n' ' ')"

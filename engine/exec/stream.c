@@ -115,11 +115,12 @@ static void fail(stream *s, het_status st)
 }
 
 // Pins a lane's thread where its work runs: the CPU backend's first core if
-// the lane computes anything on the CPU.
+// the lane computes anything on the CPU (the thread becomes its worker 0),
+// else the OpenCL device's core set (its host work stays off the CPU's cores).
 static void pin_lane(stream *s, bool uses_cpu)
 {
-    het_backend *cpu = s->be[0];
-    if (uses_cpu && cpu && cpu->ops->pin_thread) cpu->ops->pin_thread(cpu);
+    het_backend *be = uses_cpu ? s->be[0] : s->be[1];
+    if (be && be->ops->pin_thread) be->ops->pin_thread(be);
 }
 
 static void *stage_main(void *arg)

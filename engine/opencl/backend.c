@@ -55,6 +55,8 @@ typedef struct cl_ctx {
     cl_mem dummy;         // bound to unused pointer arguments
     bool zero_copy;
     bool conv_pix;        // convolution kernel: conv_pix (CPU-type devices) or conv_gemm
+    int cores[64];        // --gpu-cores: where host threads working for this device belong
+    int n_cores;
     const het_graph *graph;
     cl_layer_state *ls;
     bool *prepared;
@@ -587,6 +589,22 @@ static het_status cl_to_host(het_backend *be, const het_graph *g, const het_blob
     return cl_transfer(be->ctx, g, blobs, blob, c0, c1, false);
 }
 
+// Threads that drive this device (a pipeline's GPU stages) belong on its core
+// set, away from the CPU backend's cores.
+static void cl_pin_thread(het_backend *be)
+{
+#if defined(__linux__)
+    cl_ctx *cx = be->ctx;
+    if (cx->n_cores == 0) return;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (int i = 0; i < cx->n_cores; i++) CPU_SET(cx->cores[i], &set);
+    pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+#else
+    (void)be;
+#endif
+}
+
 static const struct het_backend_ops cl_ops = {
     .api_version = HET_BACKEND_API,
     .name = "opencl",
@@ -599,6 +617,7 @@ static const struct het_backend_ops cl_ops = {
     .bind = cl_bind,
     .to_device = cl_to_device,
     .to_host = cl_to_host,
+    .pin_thread = cl_pin_thread,
 };
 
 void het_opencl_identity(const het_backend *be, char *platform, char *device, char *driver, size_t cap)
@@ -642,6 +661,7 @@ het_status het_opencl_backend_create(const het_gpu_cfg *cfg, het_backend **be_ou
     // confine both while the device is set up, then restore this thread.
     cpu_set_t saved;
     bool pinned = false;
+    for (int i = 0; cfg->cores && i < cfg->n_cores && i < 64; i++) cx->cores[cx->n_cores++] = cfg->cores[i];
     if (cfg->cores && cfg->n_cores > 0 && pthread_getaffinity_np(pthread_self(), sizeof saved, &saved) == 0) {
         char n[16];
         snprintf(n, sizeof n, "%d", cfg->n_cores);
