@@ -220,6 +220,18 @@ for what, body, needle in bad_plans:
     check(r.returncode > 0 and len(errl) == 1 and needle in errl[0] and not os.path.exists(out("bad.npy")),
           "%s: rc %d, stderr %r" % (what, r.returncode, r.stderr))
 
+# --- the example plans (experiments/plans/squeezenet_v1.1) run and agree with the CPU
+ex = os.path.join(SRC, "experiments", "plans", "squeezenet_v1.1")
+has_cl = subprocess.run([HETRUN, "--list-gpus"], capture_output=True).returncode == 0
+r = run("--model", SQ11, "--images", IMAGES, "--save-output", out("ex-cpu.npy"), "-q")
+ref = np.load(out("ex-cpu.npy")) if r.returncode == 0 else None
+for f in sorted(os.listdir(ex)) if has_cl else []:
+    r = run("--model", SQ11, "--plan", os.path.join(ex, f), "--images", IMAGES, "--save-output", out("ex.npy"), "-q",
+            "--warmup", 1)
+    got = np.load(out("ex.npy")) if r.returncode == 0 else None
+    check(got is not None and ref is not None and np.allclose(got, ref, rtol=1e-4, atol=1e-6),
+          "example plan %s runs and matches the CPU: %r" % (f, r.stderr[-300:]))
+
 # --- results database ----------------------------------------------------------
 import hashlib
 import sqlite3
