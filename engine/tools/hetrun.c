@@ -318,14 +318,40 @@ static void json_str(FILE *f, const char *s)
     fputc('"', f);
 }
 
+// Output files are written atomically: into PATH.tmp.PID, renamed over PATH
+// only when complete, so a failure never leaves half a file.
+typedef struct atomic_file {
+    FILE *f;
+    char tmp[4200];
+} atomic_file;
+
+static FILE *atomic_open(atomic_file *af, const char *path)
+{
+    snprintf(af->tmp, sizeof af->tmp, "%s.tmp.%ld", path, (long)getpid());
+    af->f = fopen(af->tmp, "w");
+    if (!af->f) fprintf(stderr, "hetrun: cannot create '%s': %s\n", af->tmp, strerror(errno));
+    return af->f;
+}
+
+// Closes and renames; returns 0, or 1 after one message (and no file left).
+static int atomic_close(atomic_file *af, const char *path)
+{
+    if (!af->f) return 1;
+    if (fclose(af->f) != 0 || rename(af->tmp, path) != 0) {
+        fprintf(stderr, "hetrun: failed to write '%s': %s\n", path, strerror(errno));
+        remove(af->tmp);
+        return 1;
+    }
+    return 0;
+}
+
 static int write_summary(const char *path, const opts *o, const het_graph *g, const char *desc, const het_plan *plan,
                          const het_xfer_stats *xs, int n_images, int n_threads, const double *sorted_ms, int n_runs,
                          double total_s, long rss_kb, double first_run_ms, double setup_ms)
 {
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f) return fprintf(stderr, "hetrun: cannot create '%s': %s\n", tmp, strerror(errno)), 1;
+    atomic_file af;
+    FILE *f = atomic_open(&af, path);
+    if (!f) return 1;
     fprintf(f, "{\n  \"model\": ");
     json_str(f, o->model);
     fprintf(f, ",\n  \"name\": ");
@@ -350,11 +376,7 @@ static int write_summary(const char *path, const opts *o, const het_graph *g, co
             percentile(sorted_ms, n_runs, 0.9), n_runs ? sorted_ms[0] : 0.0);
     fprintf(f, "  \"gflop_per_image\": %.6f,\n", total_flops(g) / 1e9);
     fprintf(f, "  \"images_per_s\": %.3f,\n  \"peak_rss_kb\": %ld\n}\n", total_s > 0 ? n_runs / total_s : 0.0, rss_kb);
-    if (fclose(f) != 0 || rename(tmp, path) != 0) {
-        remove(tmp);
-        return fprintf(stderr, "hetrun: failed to write '%s': %s\n", path, strerror(errno)), 1;
-    }
-    return 0;
+    return atomic_close(&af, path);
 }
 
 static void print_top(const char *what, const float *v, size_t n, int k, char **labels, int n_labels)
@@ -481,20 +503,15 @@ static int run_stream(const opts *o, const het_graph *g, const het_plan *plan, h
                    percentile(lat, n_images, 0.9), lat[0], &rep.xfer, rep.n_lanes, names, rep.lane_busy_ms))
         rc = 1;
     if (o->timeline) {
-        char tmp[4200];
-        snprintf(tmp, sizeof tmp, "%s.tmp.%ld", o->timeline, (long)getpid());
-        FILE *f = fopen(tmp, "w");
+        atomic_file af;
+        FILE *f = atomic_open(&af, o->timeline);
         if (f) {
             fprintf(f, "lane,name,image,start_ms,end_ms\n");
             for (int e = 0; e < rep.n_events; e++)
                 fprintf(f, "%d,%s,%d,%.4f,%.4f\n", rep.events[e].lane, rep.lane_name[rep.events[e].lane],
                         rep.events[e].image, rep.events[e].start_ms, rep.events[e].end_ms);
         }
-        if (!f || fclose(f) != 0 || rename(tmp, o->timeline) != 0) {
-            fprintf(stderr, "hetrun: failed to write '%s': %s\n", o->timeline, strerror(errno));
-            remove(tmp);
-            rc = 1;
-        }
+        if (atomic_close(&af, o->timeline)) rc = 1;
     }
     if (o->save_output) {
         const het_shape *s = &g->blobs[out_blob].shape;
@@ -502,9 +519,8 @@ static int run_stream(const opts *o, const het_graph *g, const het_plan *plan, h
         if (het_npy_write(o->save_output, outputs, s->ndim == 4 ? 4 : 2, dims) != HET_OK) rc = 1;
     }
     if (o->summary_json) {
-        char tmp[4200];
-        snprintf(tmp, sizeof tmp, "%s.tmp.%ld", o->summary_json, (long)getpid());
-        FILE *f = fopen(tmp, "w");
+        atomic_file af;
+        FILE *f = atomic_open(&af, o->summary_json);
         if (f) {
             fprintf(f, "{\n  \"model\": ");
             json_str(f, o->model);
@@ -526,11 +542,7 @@ static int run_stream(const opts *o, const het_graph *g, const het_plan *plan, h
                     (unsigned long long)rep.xfer.h2d_bytes, rep.xfer.h2d_ns / 1e6, (unsigned long long)rep.xfer.h2d_count,
                     (unsigned long long)rep.xfer.d2h_bytes, rep.xfer.d2h_ns / 1e6, (unsigned long long)rep.xfer.d2h_count);
         }
-        if (!f || fclose(f) != 0 || rename(tmp, o->summary_json) != 0) {
-            fprintf(stderr, "hetrun: failed to write '%s': %s\n", o->summary_json, strerror(errno));
-            remove(tmp);
-            rc = 1;
-        }
+        if (atomic_close(&af, o->summary_json)) rc = 1;
     }
 out:
     het_stream_report_free(&rep);
