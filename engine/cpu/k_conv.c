@@ -104,7 +104,7 @@ typedef struct conv_job {
     const conv_state *s;
     const float *in;
     float *out;
-    int C_in, H, W, Wo, cin_g, mg;   // mg: output channels per group
+    int H, W, Wo, cin_g, mg;   // mg: output channels per group
     int c0, c1;
     int g0, n_groups, n_tiles, n_mblk, nt;
     bool relu;       // fused ReLU epilogue
@@ -268,7 +268,7 @@ CPU_KERNEL_DECL(conv)
         het_pool_parallel(cx->pool, dw_task, &j, j.n_tasks);
         return HET_OK;
     }
-    conv_job j = {.l = l, .s = s, .in = in[0], .out = out, .C_in = is->c, .H = is->h, .W = is->w, .Wo = os->w,
+    conv_job j = {.l = l, .s = s, .in = in[0], .out = out, .H = is->h, .W = is->w, .Wo = os->w,
                   .cin_g = is->c / c->group, .mg = mg, .c0 = c0, .c1 = c1, .relu = cx->relu,
                   .slope = cx->relu_slope};
     j.g0 = c0 / mg;

@@ -545,9 +545,8 @@ static het_status link_layers(builder *b)
     int **readers = calloc((size_t)nb, sizeof(int *));
     int *tmp = malloc(((size_t)nl + 1) * sizeof(int));
     bool *seen = calloc((size_t)nl + 1, 1);
-    bool *consumed = calloc((size_t)nb, 1);
     het_status st = HET_E_NOMEM;
-    if (!last_writer || !n_readers || !readers || !tmp || !seen || !consumed) goto done;
+    if (!last_writer || !n_readers || !readers || !tmp || !seen) goto done;
     for (int i = 0; i < nb; i++) last_writer[i] = -1;
     for (int li = 0; li < nl; li++) {
         het_layer *l = &g->layers[li];
@@ -560,7 +559,6 @@ static het_status link_layers(builder *b)
         for (int i = 0; i < l->n_bottom; i++) {
             int bl = l->bottom[i];
             ADD_DEP(last_writer[bl]);
-            consumed[bl] = true;
             if (g->blobs[bl].last_use < li) g->blobs[bl].last_use = li;
         }
         int t = l->top[0];
@@ -588,7 +586,7 @@ static het_status link_layers(builder *b)
         if (g->blobs[t].last_use < li) g->blobs[t].last_use = li;
     }
     // Outputs: blobs no layer reads after their last write (in-place chains
-    // read their own blob, so "consumed" is checked against other layers).
+    // read their own blob, so only reads by other layers count).
     int *outs = arena_alloc(b->gi, (size_t)nb * sizeof(int));
     int *ins = arena_alloc(b->gi, (size_t)nb * sizeof(int));
     if (!outs || !ins) goto done;
@@ -620,7 +618,6 @@ done:
     free(last_writer);
     free(tmp);
     free(seen);
-    free(consumed);
     return st;
 }
 
