@@ -38,9 +38,9 @@ CPU_PREPARE_DECL(conv)
     int K = cin_g * c->kh * c->kw;
     int N = out->h * out->w;
     int mode = MODE_GEMM;
-    if (c->kh == 1 && c->kw == 1 && c->sh == 1 && c->sw == 1 && c->ph == 0 && c->pw == 0)
+    if (het_conv_is_pointwise(c))
         mode = MODE_1X1;
-    else if (cin_g == 1)
+    else if (het_conv_is_depthwise(g, l))
         mode = MODE_DEPTHWISE;
     // The widest column tile whose im2col panel fits the L2 budget; runs
     // choose narrower tiles when that balances the threads better.

@@ -115,15 +115,64 @@ static size_t round_up(size_t x, size_t m) { return (x + m - 1) / m * m; }
 
 // ---- per-kind enqueue -------------------------------------------------------
 
+// One group's output channels [m0, m_end) with conv_pix (CPU-type devices).
+static het_status enqueue_pix(cl_ctx *cx, const het_graph *g, const het_layer *l, cl_mem bias, int grp, int m0,
+                              int m_end, bool relu, float slope)
+{
+    const struct het_conv_params *c = &l->p.conv;
+    const het_shape *is = &g->blobs[l->bottom[0]].shape, *os = &g->blobs[l->top[0]].shape;
+    const cl_layer_state *st = &cx->ls[l->id];
+    int cin_g = is->c / c->group, N = os->h * os->w;
+    bool pw = het_conv_is_pointwise(c);
+    // A pointwise layer is a plain GEMM over the H*W pixels: present it as
+    // one row of H*W so that vectors run across row ends.
+    int H = pw ? 1 : is->h, W = pw ? N : is->w, Wo = pw ? N : os->w, Ho = pw ? 1 : os->h;
+    args a = {.k = cx->k[K_PIX]};
+    a_blob(&a, cx, l->bottom[0]);
+    a_mem(&a, st->a);
+    a_int(&a, st->ldw);
+    a_mem(&a, bias);
+    a_int(&a, c->bias_term);
+    a_blob(&a, cx, l->top[0]);
+    a_int(&a, H), a_int(&a, W), a_int(&a, Wo);
+    a_int(&a, c->kh), a_int(&a, c->kw), a_int(&a, c->sh), a_int(&a, c->sw), a_int(&a, c->ph), a_int(&a, c->pw);
+    a_int(&a, c->dh), a_int(&a, c->dw), a_int(&a, cin_g), a_int(&a, N), a_int(&a, m0), a_int(&a, m_end);
+    a_int(&a, grp * cin_g), a_int(&a, pw), a_int(&a, relu), a_flt(&a, slope);
+    size_t gl[3] = {round_up((size_t)Wo, PIX_VW) / PIX_VW, (size_t)Ho, round_up((size_t)(m_end - m0), PIX_MB) / PIX_MB};
+    return enqueue(cx, &a, 3, gl, NULL);
+}
+
+// One group's output channels [m0, m_end) with the tiled conv_gemm (GPUs).
+static het_status enqueue_gemm(cl_ctx *cx, const het_graph *g, const het_layer *l, cl_mem bias, int grp, int m0,
+                               int m_end, bool relu, float slope)
+{
+    const struct het_conv_params *c = &l->p.conv;
+    const het_shape *is = &g->blobs[l->bottom[0]].shape, *os = &g->blobs[l->top[0]].shape;
+    int cin_g = is->c / c->group, K = cin_g * c->kh * c->kw, N = os->h * os->w;
+    args a = {.k = cx->k[K_CONV]};
+    a_blob(&a, cx, l->bottom[0]);
+    a_mem(&a, cx->ls[l->id].a);
+    a_mem(&a, bias);
+    a_int(&a, c->bias_term);
+    a_blob(&a, cx, l->top[0]);
+    a_int(&a, is->h), a_int(&a, is->w), a_int(&a, os->w);
+    a_int(&a, c->kh), a_int(&a, c->kw), a_int(&a, c->sh), a_int(&a, c->sw), a_int(&a, c->ph), a_int(&a, c->pw);
+    a_int(&a, c->dh), a_int(&a, c->dw), a_int(&a, K), a_int(&a, N), a_int(&a, m0), a_int(&a, m_end);
+    a_int(&a, grp * cin_g), a_int(&a, het_conv_is_pointwise(c)), a_int(&a, relu), a_flt(&a, slope);
+    size_t local[2] = {CONV_LX, CONV_LY};
+    size_t gl[2] = {round_up((size_t)N, CONV_TN) / CONV_TN * CONV_LX,
+                    round_up((size_t)(m_end - m0), CONV_TM) / CONV_TM * CONV_LY};
+    return enqueue(cx, &a, 2, gl, local);
+}
+
 static het_status run_conv(cl_ctx *cx, const het_graph *g, const het_layer *l, int c0, int c1, bool relu, float slope)
 {
     const struct het_conv_params *c = &l->p.conv;
     const het_shape *is = &g->blobs[l->bottom[0]].shape, *os = &g->blobs[l->top[0]].shape;
     const cl_layer_state *st = &cx->ls[l->id];
-    int cin_g = is->c / c->group, mg = c->num_output / c->group;
-    bool is1x1 = c->kh == 1 && c->kw == 1 && c->sh == 1 && c->sw == 1 && c->ph == 0 && c->pw == 0;
+    int mg = c->num_output / c->group;
     cl_mem bias = c->bias_term ? st->b : cx->dummy;
-    if (!is1x1 && cin_g == 1) {
+    if (het_conv_is_depthwise(g, l)) {
         args a = {.k = cx->k[K_DW]};
         a_blob(&a, cx, l->bottom[0]);
         a_mem(&a, st->a);
@@ -136,46 +185,12 @@ static het_status run_conv(cl_ctx *cx, const het_graph *g, const het_layer *l, i
         size_t gl[2] = {(size_t)os->h * os->w, (size_t)(c1 - c0)};
         return enqueue(cx, &a, 2, gl, NULL);
     }
-    int K = cin_g * c->kh * c->kw, N = os->h * os->w;
-    for (int grp = c0 / mg; grp * mg < c1 && cx->conv_pix; grp++) {
+    // One launch per group that [c0, c1) touches (AlexNet's two groups).
+    for (int grp = c0 / mg; grp * mg < c1; grp++) {
         int m0 = grp * mg > c0 ? grp * mg : c0;
         int m_end = (grp + 1) * mg < c1 ? (grp + 1) * mg : c1;
-        // A 1x1 stride-1 layer is a plain GEMM over the H*W pixels: present
-        // it as one row of H*W so that vectors run across row ends.
-        int H = is1x1 ? 1 : is->h, W = is1x1 ? N : is->w, Wo = is1x1 ? N : os->w, Ho = is1x1 ? 1 : os->h;
-        args a = {.k = cx->k[K_PIX]};
-        a_blob(&a, cx, l->bottom[0]);
-        a_mem(&a, st->a);
-        a_int(&a, st->ldw);
-        a_mem(&a, bias);
-        a_int(&a, c->bias_term);
-        a_blob(&a, cx, l->top[0]);
-        a_int(&a, H), a_int(&a, W), a_int(&a, Wo);
-        a_int(&a, c->kh), a_int(&a, c->kw), a_int(&a, c->sh), a_int(&a, c->sw), a_int(&a, c->ph), a_int(&a, c->pw);
-        a_int(&a, c->dh), a_int(&a, c->dw), a_int(&a, cin_g), a_int(&a, N), a_int(&a, m0), a_int(&a, m_end);
-        a_int(&a, grp * cin_g), a_int(&a, is1x1), a_int(&a, relu), a_flt(&a, slope);
-        size_t gl[3] = {round_up((size_t)Wo, PIX_VW) / PIX_VW, (size_t)Ho,
-                        round_up((size_t)(m_end - m0), PIX_MB) / PIX_MB};
-        het_status s = enqueue(cx, &a, 3, gl, NULL);
-        if (s != HET_OK) return s;
-    }
-    for (int grp = c0 / mg; grp * mg < c1 && !cx->conv_pix; grp++) {
-        int m0 = grp * mg > c0 ? grp * mg : c0;
-        int m_end = (grp + 1) * mg < c1 ? (grp + 1) * mg : c1;
-        args a = {.k = cx->k[K_CONV]};
-        a_blob(&a, cx, l->bottom[0]);
-        a_mem(&a, st->a);
-        a_mem(&a, bias);
-        a_int(&a, c->bias_term);
-        a_blob(&a, cx, l->top[0]);
-        a_int(&a, is->h), a_int(&a, is->w), a_int(&a, os->w);
-        a_int(&a, c->kh), a_int(&a, c->kw), a_int(&a, c->sh), a_int(&a, c->sw), a_int(&a, c->ph), a_int(&a, c->pw);
-        a_int(&a, c->dh), a_int(&a, c->dw), a_int(&a, K), a_int(&a, N), a_int(&a, m0), a_int(&a, m_end);
-        a_int(&a, grp * cin_g), a_int(&a, is1x1), a_int(&a, relu), a_flt(&a, slope);
-        size_t local[2] = {CONV_LX, CONV_LY};
-        size_t gl[2] = {round_up((size_t)N, CONV_TN) / CONV_TN * CONV_LX,
-                        round_up((size_t)(m_end - m0), CONV_TM) / CONV_TM * CONV_LY};
-        het_status s = enqueue(cx, &a, 2, gl, local);
+        het_status s = cx->conv_pix ? enqueue_pix(cx, g, l, bias, grp, m0, m_end, relu, slope)
+                                    : enqueue_gemm(cx, g, l, bias, grp, m0, m_end, relu, slope);
         if (s != HET_OK) return s;
     }
     return HET_OK;
@@ -386,9 +401,7 @@ static het_status cl_prepare(het_backend *be, const het_graph *g, const het_laye
     if (cx->prepared[l->id]) return HET_OK;
     cl_layer_state *s = &cx->ls[l->id];
     const struct het_conv_params *cp = &l->p.conv;
-    bool pix = l->kind == HET_LAYER_CONV && cx->conv_pix &&
-               !(g->blobs[l->bottom[0]].shape.c / cp->group == 1 &&
-                 !(cp->kh == 1 && cp->kw == 1 && cp->sh == 1 && cp->sw == 1 && cp->ph == 0 && cp->pw == 0));
+    bool pix = l->kind == HET_LAYER_CONV && cx->conv_pix && !het_conv_is_depthwise(g, l);
     switch (pix ? HET_LAYER_COUNT : l->kind) {
     case HET_LAYER_COUNT: {
         // conv_pix reads weights as [K][ldw], ldw = C_out rounded up to a

@@ -143,4 +143,18 @@ int het_graph_find_layer(const het_graph *g, const char *name);
 /// first top (for 2-D tops, the number of features).
 int het_layer_out_channels(const het_graph *g, const het_layer *l);
 
+/// A pointwise convolution (1x1, stride 1, no padding): a plain GEMM whose
+/// B operand is the input itself. Backends use it to skip im2col.
+static inline bool het_conv_is_pointwise(const struct het_conv_params *c)
+{
+    return c->kh == 1 && c->kw == 1 && c->sh == 1 && c->sw == 1 && c->ph == 0 && c->pw == 0;
+}
+
+/// A depthwise convolution: one input channel per group, not pointwise.
+/// Backends run it with a direct kernel rather than as a GEMM.
+static inline bool het_conv_is_depthwise(const het_graph *g, const het_layer *l)
+{
+    return g->blobs[l->bottom[0]].shape.c / l->p.conv.group == 1 && !het_conv_is_pointwise(&l->p.conv);
+}
+
 #endif
