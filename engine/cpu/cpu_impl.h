@@ -62,6 +62,15 @@ CPU_PREPARE_DECL(batchnorm);
 CPU_KERNEL_DECL(batchnorm);
 CPU_KERNEL_DECL(scale);
 
+// Task `task` of `n_tasks`'s share of [lo, hi): near-equal contiguous
+// pieces that together cover the range exactly once.
+static inline void cpu_task_range(int lo, int hi, int task, int n_tasks, int *a_out, int *b_out)
+{
+    long n = hi - lo;
+    *a_out = lo + (int)(n * task / n_tasks);
+    *b_out = lo + (int)(n * (task + 1) / n_tasks);
+}
+
 // Free function for kernel state (all states are single allocations or NULL).
 void cpu_state_free(void *state);
 

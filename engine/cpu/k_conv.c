@@ -187,9 +187,8 @@ static void dw_task(void *ctx, int task, int worker)
     (void)worker;
     const dw_job *j = ctx;
     const struct het_conv_params *c = &j->l->p.conv;
-    int n = j->c1 - j->c0;
-    int oc0 = j->c0 + (int)((long)n * task / j->n_tasks);
-    int oc1 = j->c0 + (int)((long)n * (task + 1) / j->n_tasks);
+    int oc0, oc1;
+    cpu_task_range(j->c0, j->c1, task, j->n_tasks, &oc0, &oc1);
     const float *wts = j->l->params[0].data;
     for (int oc = oc0; oc < oc1; oc++) {
         const float *plane = j->in + (size_t)(oc / j->mg) * j->H * j->W;

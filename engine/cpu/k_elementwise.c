@@ -22,9 +22,8 @@ static void ew_task(void *ctx, int task, int worker)
 {
     (void)worker;
     const ew_job *j = ctx;
-    int n = j->c1 - j->c0;
-    int ch0 = j->c0 + (int)((long)n * task / j->n_tasks);
-    int ch1 = j->c0 + (int)((long)n * (task + 1) / j->n_tasks);
+    int ch0, ch1;
+    cpu_task_range(j->c0, j->c1, task, j->n_tasks, &ch0, &ch1);
     if (ch1 > ch0) j->fn(j, ch0, ch1);
 }
 

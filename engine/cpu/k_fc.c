@@ -15,9 +15,8 @@ static void fc_task(void *ctx, int task, int worker)
 {
     (void)worker;
     const fc_job *j = ctx;
-    int n = j->c1 - j->c0;
-    int r0 = j->c0 + (int)((long)n * task / j->n_tasks);
-    int r1 = j->c0 + (int)((long)n * (task + 1) / j->n_tasks);
+    int r0, r1;
+    cpu_task_range(j->c0, j->c1, task, j->n_tasks, &r0, &r1);
     if (r1 <= r0) return;
     cblas_sgemv(CblasRowMajor, CblasNoTrans, r1 - r0, j->K, 1.0f, j->l->params[0].data + (size_t)r0 * j->K, j->K,
                 j->x, 1, 0.0f, j->y + r0, 1);

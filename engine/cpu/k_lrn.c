@@ -23,8 +23,8 @@ static void lrn_task(void *ctx, int task, int worker)
     float an = p->alpha / (float)p->local_size;
     // Each task handles a block of spatial positions for all its channels,
     // sliding the window sum along the channel axis.
-    int s0 = (int)((long)j->hw * task / j->n_tasks);
-    int s1 = (int)((long)j->hw * (task + 1) / j->n_tasks);
+    int s0, s1;
+    cpu_task_range(0, j->hw, task, j->n_tasks, &s0, &s1);
     for (int s = s0; s < s1; s++) {
         double sum = 0.0;
         int lo = j->c0 - half;

@@ -83,9 +83,8 @@ static void pool_task(void *ctx, int task, int worker)
     const pool_job *j = ctx;
     const struct het_pool_params *p = j->p;
     bool fast = p->method == HET_POOL_MAX && p->kh == 3 && p->kw == 3;
-    int n = j->c1 - j->c0;
-    int ch0 = j->c0 + (int)((long)n * task / j->n_tasks);
-    int ch1 = j->c0 + (int)((long)n * (task + 1) / j->n_tasks);
+    int ch0, ch1;
+    cpu_task_range(j->c0, j->c1, task, j->n_tasks, &ch0, &ch1);
     for (int ch = ch0; ch < ch1; ch++) {
         const float *plane = j->in + (size_t)ch * j->H * j->W;
         float *o = j->out + (size_t)ch * j->Ho * j->Wo;
