@@ -89,15 +89,8 @@ static het_status cpu_run(het_backend *be, const het_graph *g, const het_layer *
                           int c0, int c1)
 {
     cpu_ctx *cx = be->ctx;
-    if (cx->graph != g || !cx->prepared[l->id]) {
-        het_log(HET_LOG_ERROR, "cpu backend: layer '%s' run before prepare", l->name);
-        return HET_E_STATE;
-    }
-    int C = het_layer_out_channels(g, l);
-    if (c0 < 0 || c1 > C || c0 >= c1) {
-        het_log(HET_LOG_ERROR, "cpu backend: layer '%s': channel range [%d, %d) is not inside [0, %d)", l->name, c0, c1, C);
-        return HET_E_INVALID;
-    }
+    het_status st = het_backend_check_run(be, cx->graph == g && cx->prepared[l->id], g, l, c0, c1);
+    if (st != HET_OK) return st;
     float *in[64];
     for (int i = 0; i < l->n_bottom; i++) in[i] = blobs[l->bottom[i]].host;
     float *out = blobs[l->top[0]].host;

@@ -39,6 +39,22 @@ bad:
     return -1;
 }
 
+het_status het_backend_check_run(const het_backend *be, bool prepared, const het_graph *g, const het_layer *l, int c0,
+                                 int c1)
+{
+    if (!prepared) {
+        het_log(HET_LOG_ERROR, "%s backend: layer '%s' run before prepare", be->ops->name, l->name);
+        return HET_E_STATE;
+    }
+    int C = het_layer_out_channels(g, l);
+    if (c0 < 0 || c1 > C || c0 >= c1) {
+        het_log(HET_LOG_ERROR, "%s backend: layer '%s': channel range [%d, %d) is not inside [0, %d)", be->ops->name,
+                l->name, c0, c1, C);
+        return HET_E_INVALID;
+    }
+    return HET_OK;
+}
+
 const char *het_backend_describe(const het_backend *be) { return be ? be->desc : "none"; }
 
 uint64_t het_backend_setup_ns(const het_backend *be) { return be ? be->setup_ns : 0; }

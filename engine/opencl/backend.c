@@ -499,26 +499,12 @@ static het_status cl_bind(het_backend *be, const het_graph *g, const het_blob_da
     return HET_OK;
 }
 
-static het_status check_ready(cl_ctx *cx, const het_graph *g, const het_layer *l, int c0, int c1)
-{
-    if (cx->graph != g || !cx->prepared[l->id]) {
-        het_log(HET_LOG_ERROR, "opencl backend: layer '%s' run before prepare", l->name);
-        return HET_E_STATE;
-    }
-    int C = het_layer_out_channels(g, l);
-    if (c0 < 0 || c1 > C || c0 >= c1) {
-        het_log(HET_LOG_ERROR, "opencl backend: layer '%s': channel range [%d, %d) is not inside [0, %d)", l->name, c0,
-                c1, C);
-        return HET_E_INVALID;
-    }
-    return HET_OK;
-}
 
 static het_status cl_run(het_backend *be, const het_graph *g, const het_layer *l, const het_blob_data *blobs, int c0,
                          int c1)
 {
     cl_ctx *cx = be->ctx;
-    het_status st = check_ready(cx, g, l, c0, c1);
+    het_status st = het_backend_check_run(be, cx->graph == g && cx->prepared[l->id], g, l, c0, c1);
     if (st == HET_OK) st = select_binding(cx, blobs, "run");
     return st != HET_OK ? st : run_layer(cx, g, l, c0, c1, false, 0.0f);
 }
@@ -532,7 +518,7 @@ static het_status cl_run_with_relu(het_backend *be, const het_graph *g, const he
         het_log(HET_LOG_ERROR, "opencl backend: cannot fuse '%s' into '%s'", relu->name, conv->name);
         return HET_E_INVALID;
     }
-    het_status st = check_ready(cx, g, conv, c0, c1);
+    het_status st = het_backend_check_run(be, cx->graph == g && cx->prepared[conv->id], g, conv, c0, c1);
     if (st == HET_OK) st = select_binding(cx, blobs, "run");
     return st != HET_OK ? st : run_layer(cx, g, conv, c0, c1, true, relu->p.relu.negative_slope);
 }

@@ -109,6 +109,12 @@ uint64_t het_backend_setup_ns(const het_backend *be);
 /// strings for other backends or builds without OpenCL).
 void het_opencl_identity(const het_backend *be, char *platform, char *device, char *driver, size_t cap);
 
+/// The checks every backend's run makes before computing: the layer was
+/// prepared (HET_E_STATE otherwise) and 0 <= c0 < c1 <= C (HET_E_INVALID),
+/// each with one message naming the backend and the layer.
+het_status het_backend_check_run(const het_backend *be, bool prepared, const het_graph *g, const het_layer *l, int c0,
+                                 int c1);
+
 /// Destroys any backend; NULL is a no-op.
 void het_backend_destroy(het_backend *be);
 
