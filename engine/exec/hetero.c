@@ -94,6 +94,16 @@ static het_status transfer(het_hexec *x, int blob, int to, int a, int b)
     return st;
 }
 
+// Adds [a, b) to what is valid on `dev`: the union when the intervals touch
+// or overlap, else [a, b) alone (one interval per device is kept; losing the
+// older piece only costs a transfer later, never correctness).
+static void mark_valid(residence *r, int dev, int a, int b)
+{
+    bool overlaps = r->lo[dev] < r->hi[dev] && r->lo[dev] <= b && r->hi[dev] >= a;
+    r->lo[dev] = overlaps && r->lo[dev] < a ? r->lo[dev] : a;
+    r->hi[dev] = overlaps && r->hi[dev] > b ? r->hi[dev] : b;
+}
+
 // Makes [a, b) of `blob` valid on `dev`: moves what is missing from the
 // other device (which must hold it), at most one interval on each side.
 static het_status need(het_hexec *x, int blob, int dev, int a, int b)
@@ -116,9 +126,7 @@ static het_status need(het_hexec *x, int blob, int dev, int a, int b)
         het_status st = transfer(x, blob, dev, pa, pb);
         if (st != HET_OK) return st;
     }
-    bool overlaps = r->lo[dev] < r->hi[dev] && r->lo[dev] <= b && r->hi[dev] >= a;
-    r->lo[dev] = overlaps && r->lo[dev] < a ? r->lo[dev] : a;
-    r->hi[dev] = overlaps && r->hi[dev] > b ? r->hi[dev] : b;
+    mark_valid(r, dev, a, b);
     return HET_OK;
 }
 
@@ -126,9 +134,7 @@ static het_status need(het_hexec *x, int blob, int dev, int a, int b)
 static void wrote(het_hexec *x, int blob, int dev, int a, int b)
 {
     residence *r = &x->res[blob];
-    bool overlaps = r->lo[dev] < r->hi[dev] && r->lo[dev] <= b && r->hi[dev] >= a;
-    r->lo[dev] = overlaps && r->lo[dev] < a ? r->lo[dev] : a;
-    r->hi[dev] = overlaps && r->hi[dev] > b ? r->hi[dev] : b;
+    mark_valid(r, dev, a, b);
     int o = 1 - dev, lo = r->lo[o], hi = r->hi[o];
     if (lo >= hi || hi <= a || lo >= b) return;
     // Keep the larger remaining piece of the other device's interval.

@@ -738,21 +738,17 @@ int main(int argc, char **argv)
     if (st == HET_OK && be_cpu) st = het_exec_prepare(be_cpu, g);
     if (st != HET_OK) goto done;
     rn = (runner){.g = g, .ws = ws, .be = be};
-    if (plan && (plan->mode == HET_MODE_PIPELINE || plan->mode == HET_MODE_IMAGE_PARALLEL)) {
+    if (plan)
         snprintf(plan_desc, sizeof plan_desc, "plan %s (%s)%s%s%s%s", het_plan_mode_name(plan->mode), o.plan,
                  be_cpu ? "; " : "", be_cpu ? het_backend_describe(be_cpu) : "", be_gpu ? "; " : "",
                  be_gpu ? het_backend_describe(be_gpu) : "");
+    if (plan && (plan->mode == HET_MODE_PIPELINE || plan->mode == HET_MODE_IMAGE_PARALLEL)) {
         rc = run_stream(&o, g, plan, be_cpu, be_gpu, &input, paths, ishape, n_images, out_blob, labels, n_labels,
                         plan_desc);
         st = HET_OK;
         goto done;
     }
-    if (plan) {
-        if ((st = het_hexec_create(g, plan, be_cpu, be_gpu, ws, &rn.hx)) != HET_OK) goto done;
-        snprintf(plan_desc, sizeof plan_desc, "plan %s (%s)%s%s%s%s", het_plan_mode_name(plan->mode), o.plan,
-                 be_cpu ? "; " : "", be_cpu ? het_backend_describe(be_cpu) : "", be_gpu ? "; " : "",
-                 be_gpu ? het_backend_describe(be_gpu) : "");
-    }
+    if (plan && (st = het_hexec_create(g, plan, be_cpu, be_gpu, ws, &rn.hx)) != HET_OK) goto done;
     int n_threads = cfg.n_threads ? cfg.n_threads : (n_cores ? n_cores : (int)sysconf(_SC_NPROCESSORS_ONLN));
 
     if (o.save_output && !(out_acc = malloc(out_count * (size_t)n_images * sizeof(float)))) goto oom;
