@@ -4,11 +4,22 @@
 #ifndef HET_PROFILER_DB_H
 #define HET_PROFILER_DB_H
 
-#include "het/het.h"
+#include "het/graph.h"
+#include "stats.h"
 
 #include <stdint.h>
 
-#define HET_DB_VERSION 1
+#define HET_DB_VERSION 2
+#define HET_DB_TIMEOUT_MS 10000 // how long a writer waits for another's lock
+
+typedef struct het_db het_db;
+
+/// Opens (creating or upgrading if needed) the database at `path`; refuses,
+/// with one message, a file that is not SQLite, an SQLite file that is not
+/// het's, and a newer schema version, and never writes to them. Writers
+/// wait up to `timeout_ms` for another writer's lock.
+het_status het_db_open(const char *path, int timeout_ms, het_db **db_out);
+void het_db_close(het_db *db);
 
 /// What a run measured, for the runs table.
 typedef struct het_db_run {
@@ -35,5 +46,69 @@ het_status het_db_check(const char *path);
 /// Appends one run (and its platform and model rows, shared with other runs)
 /// in one transaction: all or nothing. Waits up to 10 s for a lock.
 het_status het_db_add_run(const char *path, const het_db_run *run, int64_t *run_id_out);
+
+// ---- the profiler's tables (db_sweep.c) ----------------------------------
+
+/// What identifies a sweep: this machine, the model and its weights, and
+/// each device as configured (NULL desc: the device is not swept).
+typedef struct het_db_sweep_info {
+    const het_graph *g;
+    const char *model_path, *weights; // weights: path, or "seed:N"
+    const char *cpu_cores, *cpu_desc;
+    const char *ocl_platform, *ocl_device, *ocl_driver, *gpu_desc;
+    const char *settings; // the sweep's options, as JSON, for the record
+} het_db_sweep_info;
+
+/// Finds the sweep with this identity or starts one (recording the
+/// platform, devices, model, layers and blobs on the way), in one
+/// transaction. `resumed`: it existed.
+het_status het_db_sweep_begin(het_db *db, const het_db_sweep_info *in, int64_t *sweep_id, bool *resumed);
+
+/// Marks the sweep finished and records why counters are missing, if they are.
+het_status het_db_sweep_finish(het_db *db, int64_t sweep, const char *counters_note);
+
+/// The kinds of measurement, one table each.
+enum het_db_kind { HET_DB_LAYER, HET_DB_SPLIT, HET_DB_TRANSFER, HET_DB_CORUN, HET_DB_NETWORK };
+
+/// The key of one measurement within a sweep.
+typedef struct het_db_item {
+    enum het_db_kind kind;
+    int index;    // layer (layer, split, co-run) or blob (transfer)
+    int device;   // 0 cpu, 1 gpu (layer, co-run, network); transfer: 1 host->gpu, 0 gpu->host
+    int fused;    // layer, split, co-run: a convolution with its ReLU
+    double ratio; // split: GPU share of the output channels
+    int channels; // transfer: channels [0, channels) of the blob
+} het_db_item;
+
+/// One measurement's outcome.
+typedef struct het_db_result {
+    const char *status;     // "ok", "unsupported" or "failed"
+    const char *note;       // why, when not ok (may be NULL)
+    const het_stats *stats; // NULL unless ok
+    int cpu_channels, gpu_channels; // split
+    double compute_ms;      // split: median without the merge
+    uint64_t bytes;         // transfer
+    double alone_ms;        // co-run: the same layer with the other device idle
+    long busy_runs;         // co-run: networks the other device ran meanwhile
+    double layer_sum_ms;    // network: sum of its layers' medians
+    int n_counters;         // layer on the CPU: PAPI values (NaN: not available)
+    const char *const *events;
+    const double *counters;
+} het_db_result;
+
+/// Whether the sweep holds this measurement: 1 yes, 0 no, -1 error.
+int het_db_has(het_db *db, int64_t sweep, const het_db_item *it);
+
+/// Stores one measurement (and its counters) in one transaction,
+/// replacing an earlier one with the same key (--force).
+het_status het_db_put(het_db *db, int64_t sweep, const het_db_item *it, const het_db_result *r);
+
+/// The stored median of a measurement (ms), NaN if there is none or it is
+/// not ok.
+double het_db_median(het_db *db, int64_t sweep, const het_db_item *it);
+
+/// Fits latency + bytes x time-per-byte to each direction's transfers of
+/// the sweep (least squares) and stores the models.
+het_status het_db_fit_transfers(het_db *db, int64_t sweep);
 
 #endif

@@ -4,7 +4,8 @@
 set -eu
 PKGS="build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-dev libopenblas-dev
       libjpeg-dev libpng-dev python3-opencv python3-numpy
-      ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo libcjson-dev libsqlite3-dev sqlite3"
+      ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo libcjson-dev libsqlite3-dev sqlite3
+      libpapi-dev papi-tools gnuplot-nox"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

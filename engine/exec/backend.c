@@ -9,6 +9,19 @@ void het_backend_destroy(het_backend *be)
     if (be) be->ops->destroy(be);
 }
 
+void het_default_core_sets(int online, int *cpu, int *n_cpu, int *gpu, int *n_gpu, int cap)
+{
+    *n_cpu = *n_gpu = 0;
+    if (online < 2) return;
+    for (int c = 0; c < online && c < 2 * cap; c++) {
+        if (c < online / 2) {
+            if (*n_cpu < cap) cpu[(*n_cpu)++] = c;
+        } else if (*n_gpu < cap) {
+            gpu[(*n_gpu)++] = c;
+        }
+    }
+}
+
 int het_parse_core_list(const char *s, int *cores, int cap)
 {
     int n = 0;

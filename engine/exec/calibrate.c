@@ -26,13 +26,7 @@ het_status het_exec_calibrate_batchnorm(het_graph *g, uint64_t seed)
     het_status st = het_cpu_backend_create(&cfg, &be);
     if (st == HET_OK) st = het_workspace_create(g, &ws);
     if (st != HET_OK) goto done;
-    het_rng rng;
-    het_rng_seed(&rng, seed ^ 0x6261746368ull); // "batch": not the weight stream
-    for (int k = 0; k < g->n_inputs; k++) {
-        float *x = het_workspace_blob(ws, g->inputs[k]);
-        size_t n = het_shape_count(&g->blobs[g->inputs[k]].shape);
-        for (size_t i = 0; i < n; i++) x[i] = het_rng_uniform(&rng, -100.0f, 100.0f);
-    }
+    het_exec_synthetic_inputs(g, ws, seed);
     for (int i = 0; i < g->n_layers; i++) {
         het_layer *l = &g->layers[i];
         if (l->kind == HET_LAYER_BATCHNORM) {
@@ -57,6 +51,17 @@ done:
     het_workspace_destroy(ws);
     het_backend_destroy(be);
     return st;
+}
+
+void het_exec_synthetic_inputs(const het_graph *g, het_workspace *ws, uint64_t seed)
+{
+    het_rng rng;
+    het_rng_seed(&rng, seed ^ 0x6261746368ull); // "batch": not the weight stream
+    for (int k = 0; k < g->n_inputs; k++) {
+        float *x = het_workspace_blob(ws, g->inputs[k]);
+        size_t n = het_shape_count(&g->blobs[g->inputs[k]].shape);
+        for (size_t i = 0; i < n; i++) x[i] = het_rng_uniform(&rng, -100.0f, 100.0f);
+    }
 }
 
 het_status het_net_load(const char *prototxt, const char *caffemodel, uint64_t seed, het_graph **g_out)

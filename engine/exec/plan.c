@@ -61,11 +61,11 @@ het_status het_plan_single(const het_graph *g, bool gpu, het_plan **plan_out)
     return HET_OK;
 }
 
+int het_split_cpu_channels(int C, float ratio) { return C - (int)lroundf(ratio * (float)C); }
+
 int het_plan_cpu_channels(const het_plan *p, const het_graph *g, int layer)
 {
-    int C = het_layer_out_channels(g, &g->layers[layer]);
-    int on_gpu = (int)lroundf(p->gpu_ratio[layer] * (float)C);
-    return C - on_gpu;
+    return het_split_cpu_channels(het_layer_out_channels(g, &g->layers[layer]), p->gpu_ratio[layer]);
 }
 
 // "cpu" -> 0, "gpu" -> 1, a number in [0, 1] -> itself; else -1 with a message.

@@ -715,17 +715,9 @@ int main(int argc, char **argv)
         }
     }
     bool want_cpu = plan ? plan->uses_cpu : !gpu, want_gpu = plan ? plan->uses_gpu : gpu;
-    // Both devices in use and no core sets given: the first half of the
-    // cores for the CPU backend, the second half for the OpenCL device's
-    // host threads (on a 2-core machine with PoCL: one core each), so that
-    // the two devices do not fight over the same cores.
-    int online = (int)sysconf(_SC_NPROCESSORS_ONLN);
-    if (want_cpu && want_gpu && !n_cores && !n_gcores && !o.threads && online >= 2) {
-        for (int c = 0; c < online && c < MAX_CORES; c++) {
-            if (c < online / 2) cores[n_cores++] = c;
-            else gcores[n_gcores++] = c;
-        }
-    }
+    // Both devices in use and no core sets given: half the cores each.
+    if (want_cpu && want_gpu && !n_cores && !n_gcores && !o.threads)
+        het_default_core_sets((int)sysconf(_SC_NPROCESSORS_ONLN), cores, &n_cores, gcores, &n_gcores, MAX_CORES);
     het_cpu_cfg cfg = {.n_threads = o.threads, .cores = n_cores ? cores : NULL, .n_cores = n_cores};
     het_gpu_cfg gcfg = {.device = o.gpu, .zero_copy = o.gpu_buffers, .cache_dir = o.cl_cache,
                         .cores = n_gcores ? gcores : NULL, .n_cores = n_gcores};

@@ -118,6 +118,13 @@ het_status het_backend_check_run(const het_backend *be, bool prepared, const het
 /// Destroys any backend; NULL is a no-op.
 void het_backend_destroy(het_backend *be);
 
+/// The core sets used when both devices work and none are given: the
+/// first half of the `online` cores for the CPU backend, the second half for
+/// the OpenCL device's host threads (with PoCL on a 2-core machine, one
+/// core each), so that the two devices do not fight over the same cores.
+/// With fewer than 2 cores both counts are 0 (no pinning).
+void het_default_core_sets(int online, int *cpu, int *n_cpu, int *gpu, int *n_gpu, int cap);
+
 /// Parses a core list such as "0-3,6" into ids (at most `cap`). Returns
 /// the count, or -1 (and logs) if the list is malformed.
 int het_parse_core_list(const char *s, int *cores, int cap);

@@ -31,6 +31,10 @@ het_status het_net_load(const char *prototxt, const char *caffemodel, uint64_t s
 /// activations in a sane range. Runs on a temporary 1-thread CPU backend.
 het_status het_exec_calibrate_batchnorm(het_graph *g, uint64_t seed);
 
+/// Fills the inputs of `ws` with a seeded synthetic image (uniform in
+/// [-100, 100), the range of mean-subtracted pixels).
+void het_exec_synthetic_inputs(const het_graph *g, het_workspace *ws, uint64_t seed);
+
 /// Prepares every layer of `g` on `be`.
 het_status het_exec_prepare(het_backend *be, const het_graph *g);
 

@@ -50,6 +50,11 @@ het_status het_plan_single(const het_graph *g, bool gpu, het_plan **plan_out);
 
 void het_plan_destroy(het_plan *p);
 
+/// Of C output channels split with `ratio` on the GPU, how many the CPU
+/// computes: C - round(ratio * C). The one rounding rule of plans, the
+/// executor and the profiler.
+int het_split_cpu_channels(int C, float ratio);
+
 /// Channels of layer `l` that the CPU computes: [0, k) on the CPU, [k, C)
 /// on the GPU, k = C - round(ratio * C).
 int het_plan_cpu_channels(const het_plan *p, const het_graph *g, int layer);

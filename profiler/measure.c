@@ -1,0 +1,330 @@
+// measure.c: the timing primitives of hetprof (measure.h).
+#define _GNU_SOURCE
+#include "measure.h"
+
+#include "het/exec.h"
+#include "het/plan.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct het_prof {
+    const het_graph *g;
+    het_backend *be[2];
+    het_workspace *ws, *busy_ws;
+    het_rep_policy policy;
+    const volatile sig_atomic_t *stop;
+    float **saved; // per blob: its value after the reference run (in-place tops only)
+    // The busy loop of co-run measurements.
+    pthread_t busy_thread;
+    bool busy_running;
+    int busy_dev;
+    atomic_int busy_stop;
+    het_status busy_status;
+    long busy_runs;
+};
+
+static het_backend *gpu_of(het_prof *p) { return p->be[HET_DEV_GPU]; }
+
+static het_status gpu_sync(het_prof *p)
+{
+    het_backend *gpu = gpu_of(p);
+    return gpu && gpu->ops->sync ? gpu->ops->sync(gpu) : HET_OK;
+}
+
+static int channels(const het_graph *g, int blob) { return g->blobs[blob].shape.c; }
+
+// Uploads every blob (whole), so that any layer finds its inputs on the GPU.
+static het_status upload_all(het_prof *p, het_workspace *ws)
+{
+    het_backend *gpu = gpu_of(p);
+    for (int b = 0; gpu && b < p->g->n_blobs; b++) {
+        het_status st = gpu->ops->to_device(gpu, p->g, het_workspace_table(ws), b, 0, channels(p->g, b));
+        if (st != HET_OK) return st;
+    }
+    return HET_OK;
+}
+
+het_status het_prof_create(const het_graph *g, het_backend *cpu, het_backend *gpu, bool corun, uint64_t seed,
+                           const het_rep_policy *policy, const volatile sig_atomic_t *stop, het_prof **out)
+{
+    if (!cpu && !gpu) return HET_E_INVALID;
+    if (gpu && (!gpu->ops->to_device || !gpu->ops->to_host)) {
+        het_log(HET_LOG_ERROR, "the %s backend cannot transfer blobs", gpu->ops->name);
+        return HET_E_UNSUPPORTED;
+    }
+    het_prof *p = calloc(1, sizeof *p);
+    if (!p) return HET_E_NOMEM;
+    p->g = g;
+    p->be[HET_DEV_CPU] = cpu;
+    p->be[HET_DEV_GPU] = gpu;
+    p->policy = *policy;
+    p->stop = stop;
+    het_status st = het_workspace_create(g, &p->ws);
+    if (st == HET_OK && gpu) st = het_exec_bind(gpu, g, p->ws);
+    if (st == HET_OK && corun && cpu && gpu) {
+        st = het_workspace_create(g, &p->busy_ws);
+        if (st == HET_OK) st = het_exec_bind(gpu, g, p->busy_ws);
+        if (st == HET_OK) het_exec_synthetic_inputs(g, p->busy_ws, seed);
+    }
+    if (st != HET_OK) goto fail;
+    // One reference run gives every blob a realistic value (the data a
+    // layer sees decides nothing for dense kernels, but NaNs or denormals
+    // would), then everything goes to the GPU.
+    het_exec_synthetic_inputs(g, p->ws, seed);
+    het_backend *ref = cpu ? cpu : gpu;
+    het_prof_pin(p, cpu ? HET_DEV_CPU : HET_DEV_GPU);
+    if ((st = het_exec_run_single(ref, g, p->ws, NULL)) != HET_OK) goto fail;
+    if (!cpu) {
+        for (int b = 0; b < g->n_blobs && st == HET_OK; b++) st = het_exec_fetch(gpu, g, p->ws, b);
+        if (st != HET_OK) goto fail;
+    }
+    if ((st = upload_all(p, p->ws)) != HET_OK || (st = gpu_sync(p)) != HET_OK) goto fail;
+    if (!(p->saved = calloc((size_t)g->n_blobs, sizeof *p->saved))) goto oom;
+    for (int i = 0; i < g->n_layers; i++) {
+        const het_layer *l = &g->layers[i];
+        int b = l->top[0];
+        if (!l->in_place || p->saved[b]) continue;
+        size_t bytes = het_shape_count(&g->blobs[b].shape) * sizeof(float);
+        if (!(p->saved[b] = malloc(bytes))) goto oom;
+        memcpy(p->saved[b], het_workspace_blob(p->ws, b), bytes);
+    }
+    *out = p;
+    return HET_OK;
+oom:
+    st = HET_E_NOMEM;
+    het_log(HET_LOG_ERROR, "hetprof: out of memory for the measuring workspace of '%s'", g->name);
+fail:
+    het_prof_destroy(p);
+    return st;
+}
+
+void het_prof_destroy(het_prof *p)
+{
+    if (!p) return;
+    if (p->busy_running) het_prof_busy_stop(p, NULL);
+    for (int b = 0; p->saved && b < p->g->n_blobs; b++) free(p->saved[b]);
+    free(p->saved);
+    het_workspace_destroy(p->busy_ws);
+    het_workspace_destroy(p->ws);
+    free(p);
+}
+
+void het_prof_pin(het_prof *p, int dev)
+{
+    het_backend *be = p->be[dev];
+    if (be && be->ops->pin_thread) be->ops->pin_thread(be);
+}
+
+// Puts an in-place layer's blob back to its reference value wherever the
+// next repetition reads it (untimed).
+static het_status restore(het_prof *p, const het_layer *l, bool on_gpu)
+{
+    int b = l->top[0];
+    if (!l->in_place || !p->saved[b]) return HET_OK;
+    memcpy(het_workspace_blob(p->ws, b), p->saved[b], het_shape_count(&p->g->blobs[b].shape) * sizeof(float));
+    if (!on_gpu) return HET_OK;
+    het_backend *gpu = gpu_of(p);
+    return gpu->ops->to_device(gpu, p->g, het_workspace_table(p->ws), b, 0, channels(p->g, b));
+}
+
+static het_status run_part(het_prof *p, int dev, const het_layer *l, const het_layer *relu, int c0, int c1)
+{
+    het_backend *be = p->be[dev];
+    const het_blob_data *t = het_workspace_table(p->ws);
+    return relu ? be->ops->run_with_relu(be, p->g, l, relu, t, c0, c1) : be->ops->run(be, p->g, l, t, c0, c1);
+}
+
+typedef struct layer_job {
+    het_prof *p;
+    const het_layer *l, *relu;
+    int dev, k, C;            // split: [0, k) CPU, [k, C) GPU
+    bool split;
+    double *compute;          // split: compute-only samples
+    int n_compute, cap_compute;
+} layer_job;
+
+static het_status rep_layer(void *ctx, double *ms)
+{
+    layer_job *j = ctx;
+    het_prof *p = j->p;
+    bool gpu_reads = j->split || j->dev == HET_DEV_GPU;
+    het_status st = restore(p, j->l, gpu_reads);
+    if (st != HET_OK) return st;
+    uint64_t t0 = het_now_ns();
+    if (!j->split) {
+        st = run_part(p, j->dev, j->l, j->relu, 0, j->C);
+        if (st == HET_OK && j->dev == HET_DEV_GPU) st = gpu_sync(p);
+        *ms = (het_now_ns() - t0) / 1e6;
+        return st;
+    }
+    // GPU part first (asynchronous), the CPU part while it runs, then the
+    // GPU's channels back to the host: the merge.
+    st = run_part(p, HET_DEV_GPU, j->l, j->relu, j->k, j->C);
+    if (st == HET_OK) st = run_part(p, HET_DEV_CPU, j->l, j->relu, 0, j->k);
+    if (st == HET_OK) st = gpu_sync(p);
+    uint64_t t1 = het_now_ns();
+    het_backend *gpu = gpu_of(p);
+    if (st == HET_OK) st = gpu->ops->to_host(gpu, p->g, het_workspace_table(p->ws), j->l->top[0], j->k, j->C);
+    *ms = (het_now_ns() - t0) / 1e6;
+    if (j->n_compute < j->cap_compute) j->compute[j->n_compute++] = (t1 - t0) / 1e6;
+    return st;
+}
+
+static const het_layer *fused_relu(const het_prof *p, const het_layer *l, bool fused, int dev)
+{
+    if (!fused) return NULL;
+    const het_layer *r = het_exec_fusable_relu(p->g, l);
+    if (!r) return NULL;
+    // A backend without the fused path runs the two apart (as executors do).
+    for (int d = 0; d < 2; d++)
+        if ((dev < 0 || d == dev) && p->be[d] && !p->be[d]->ops->run_with_relu) return NULL;
+    return r;
+}
+
+het_status het_prof_layer(het_prof *p, int layer, int dev, bool fused, het_stats *out)
+{
+    const het_layer *l = &p->g->layers[layer];
+    if (!p->be[dev]) return HET_E_INVALID;
+    layer_job j = {.p = p, .l = l, .relu = fused_relu(p, l, fused, dev), .dev = dev,
+                   .C = het_layer_out_channels(p->g, l)};
+    if (fused && !j.relu) return HET_E_INVALID;
+    return het_measure(&p->policy, rep_layer, &j, p->stop, out);
+}
+
+het_status het_prof_split(het_prof *p, int layer, bool fused, double ratio, het_stats *wall, het_stats *compute)
+{
+    const het_layer *l = &p->g->layers[layer];
+    if (!p->be[0] || !p->be[1]) return HET_E_INVALID;
+    int C = het_layer_out_channels(p->g, l);
+    layer_job j = {.p = p, .l = l, .relu = fused_relu(p, l, fused, -1), .split = true, .C = C,
+                   .k = het_split_cpu_channels(C, (float)ratio)};
+    if ((fused && !j.relu) || j.k <= 0 || j.k >= C) return HET_E_INVALID; // not a split at this ratio
+    // Every repetition (first run and warm-up included) may add a sample.
+    j.cap_compute = 1 + p->policy.warmup + (p->policy.max_reps > p->policy.min_reps ? p->policy.max_reps
+                                                                                      : p->policy.min_reps);
+    if (!(j.compute = malloc((size_t)j.cap_compute * sizeof *j.compute))) return HET_E_NOMEM;
+    het_status st = het_measure(&p->policy, rep_layer, &j, p->stop, wall);
+    if (st == HET_OK) {
+        // The timed repetitions are the last wall->n samples.
+        compute->first = j.compute[0];
+        het_stats_compute(j.compute + (j.n_compute - wall->n), wall->n, p->policy.ci_target, compute);
+    }
+    free(j.compute);
+    return st;
+}
+
+typedef struct xfer_job {
+    het_prof *p;
+    int blob, channels;
+    bool to_gpu;
+} xfer_job;
+
+static het_status rep_xfer(void *ctx, double *ms)
+{
+    xfer_job *j = ctx;
+    het_backend *gpu = gpu_of(j->p);
+    const het_blob_data *t = het_workspace_table(j->p->ws);
+    uint64_t t0 = het_now_ns();
+    het_status st = j->to_gpu ? gpu->ops->to_device(gpu, j->p->g, t, j->blob, 0, j->channels)
+                              : gpu->ops->to_host(gpu, j->p->g, t, j->blob, 0, j->channels);
+    *ms = (het_now_ns() - t0) / 1e6;
+    return st;
+}
+
+het_status het_prof_transfer(het_prof *p, int blob, bool to_gpu, int n_channels, het_stats *out)
+{
+    if (!gpu_of(p) || n_channels < 1 || n_channels > channels(p->g, blob)) return HET_E_INVALID;
+    xfer_job j = {.p = p, .blob = blob, .channels = n_channels, .to_gpu = to_gpu};
+    return het_measure(&p->policy, rep_xfer, &j, p->stop, out);
+}
+
+typedef struct net_job {
+    het_prof *p;
+    int dev;
+} net_job;
+
+static het_status rep_net(void *ctx, double *ms)
+{
+    net_job *j = ctx;
+    uint64_t t0 = het_now_ns();
+    het_status st = het_exec_run_single(j->p->be[j->dev], j->p->g, j->p->ws, NULL);
+    *ms = (het_now_ns() - t0) / 1e6;
+    return st;
+}
+
+het_status het_prof_network(het_prof *p, int dev, het_stats *out)
+{
+    if (!p->be[dev]) return HET_E_INVALID;
+    net_job j = {.p = p, .dev = dev};
+    het_status st = het_measure(&p->policy, rep_net, &j, p->stop, out);
+    // The network overwrote blobs that later measurements read on the GPU.
+    if (st == HET_OK && dev == HET_DEV_CPU) st = upload_all(p, p->ws);
+    return st == HET_OK ? gpu_sync(p) : st;
+}
+
+static void *busy_main(void *arg)
+{
+    het_prof *p = arg;
+    het_backend *be = p->be[p->busy_dev];
+    if (be->ops->pin_thread) be->ops->pin_thread(be);
+    while (!atomic_load(&p->busy_stop)) {
+        het_status st = het_exec_run_single(be, p->g, p->busy_ws, NULL);
+        if (st != HET_OK) {
+            p->busy_status = st;
+            break;
+        }
+        p->busy_runs++;
+    }
+    return NULL;
+}
+
+het_status het_prof_busy_start(het_prof *p, int dev)
+{
+    if (!p->busy_ws || p->busy_running || !p->be[dev]) return HET_E_STATE;
+    p->busy_dev = dev;
+    p->busy_status = HET_OK;
+    p->busy_runs = 0;
+    atomic_store(&p->busy_stop, 0);
+    if (pthread_create(&p->busy_thread, NULL, busy_main, p) != 0) {
+        het_log(HET_LOG_ERROR, "hetprof: cannot start the co-run thread");
+        return HET_E_NOMEM;
+    }
+    p->busy_running = true;
+    return HET_OK;
+}
+
+het_status het_prof_busy_stop(het_prof *p, long *runs)
+{
+    if (!p->busy_running) return HET_E_STATE;
+    atomic_store(&p->busy_stop, 1);
+    pthread_join(p->busy_thread, NULL);
+    p->busy_running = false;
+    if (runs) *runs = p->busy_runs;
+    return p->busy_status;
+}
+
+het_status het_prof_counters(het_prof *p, int layer, bool fused, het_counters *c, int n_events, int reps,
+                             double *values)
+{
+    const het_layer *l = &p->g->layers[layer];
+    const het_layer *relu = fused_relu(p, l, fused, HET_DEV_CPU);
+    if (!p->be[HET_DEV_CPU] || (fused && !relu) || n_events > HET_MAX_EVENTS) return HET_E_INVALID;
+    double sum[HET_MAX_EVENTS] = {0};
+    int C = het_layer_out_channels(p->g, l);
+    for (int r = 0; r < reps; r++) {
+        long long v[HET_MAX_EVENTS];
+        het_status st = restore(p, l, false);
+        if (st == HET_OK) st = het_counters_start(c);
+        if (st != HET_OK) return st;
+        st = run_part(p, HET_DEV_CPU, l, relu, 0, C);
+        het_status st2 = het_counters_stop(c, v);
+        if (st != HET_OK) return st;
+        if (st2 != HET_OK) return st2;
+        for (int e = 0; e < n_events; e++) sum[e] += (double)v[e];
+    }
+    for (int e = 0; e < n_events; e++) values[e] = sum[e] / reps;
+    return HET_OK;
+}

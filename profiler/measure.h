@@ -1,0 +1,62 @@
+// measure.h: what hetprof times, one primitive per kind of measurement.
+//
+// A measuring context owns a workspace whose blobs all hold realistic
+// values (the network ran once on a seeded synthetic image) and, when a GPU
+// is given, are resident on it too, so that a layer is timed with its
+// inputs already where it runs. Layers that work in place get their input
+// restored before every repetition, outside the timed region, so that a
+// thousand repetitions of a Scale do not drift into denormals.
+//
+// Devices are numbered as in the executor: 0 the CPU backend, 1 the GPU.
+#ifndef HET_PROFILER_MEASURE_H
+#define HET_PROFILER_MEASURE_H
+
+#include "het/backend.h"
+#include "counters.h"
+#include "stats.h"
+
+enum { HET_DEV_CPU = 0, HET_DEV_GPU = 1 };
+
+typedef struct het_prof het_prof;
+
+/// Creates a context for `g` with the given backends (either may be NULL,
+/// not both; borrowed, every layer already prepared on each). `corun`:
+/// also make a second workspace for the busy loop of het_prof_busy_start.
+het_status het_prof_create(const het_graph *g, het_backend *cpu, het_backend *gpu, bool corun, uint64_t seed,
+                           const het_rep_policy *policy, const volatile sig_atomic_t *stop, het_prof **out);
+void het_prof_destroy(het_prof *p);
+
+/// Pins the calling thread where device `dev`'s work is driven from.
+void het_prof_pin(het_prof *p, int dev);
+
+/// Layer `layer` alone on `dev`, all output channels. `fused`: a
+/// convolution with the in-place ReLU that follows it, as the executors run
+/// them (het_exec_fusable_relu must be non-NULL).
+het_status het_prof_layer(het_prof *p, int layer, int dev, bool fused, het_stats *out);
+
+/// Layer split by output channel: [0, k) on the CPU, [k, C) on the GPU at
+/// once, k = het_split_cpu_channels(C, ratio). `wall`: until the whole
+/// output is valid in host memory (the merge, the GPU part's copy back,
+/// included); `compute`: until both parts are computed.
+het_status het_prof_split(het_prof *p, int layer, bool fused, double ratio, het_stats *wall, het_stats *compute);
+
+/// PAPI counts of layer `layer` on the CPU, per run, averaged over
+/// `reps` runs; they cover the calling thread (the CPU backend's worker 0,
+/// all of its work when it has one thread).
+het_status het_prof_counters(het_prof *p, int layer, bool fused, het_counters *c, int n_events, int reps,
+                             double *values);
+
+/// Moving channels [0, channels) of `blob` host->device (to_gpu) or back.
+het_status het_prof_transfer(het_prof *p, int blob, bool to_gpu, int channels, het_stats *out);
+
+/// The whole network on `dev`, end to end (inputs in, outputs out).
+het_status het_prof_network(het_prof *p, int dev, het_stats *out);
+
+/// Keeps device `dev` busy with the whole network, over and over, in a
+/// thread of its own, until het_prof_busy_stop (co-run interference).
+het_status het_prof_busy_start(het_prof *p, int dev);
+/// Stops the busy loop; returns its first error, if any, and how many
+/// networks it ran.
+het_status het_prof_busy_stop(het_prof *p, long *runs);
+
+#endif

@@ -1,0 +1,283 @@
+// report.c: `hetprof show` and `hetprof export`.
+#define _POSIX_C_SOURCE 200809L
+#include "report.h"
+
+#include "db_impl.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+// Opens an existing database (show and export never create one).
+static het_db *open_existing(const char *path)
+{
+    if (access(path, F_OK) != 0) {
+        fprintf(stderr, "hetprof: database %s does not exist (hetprof sweep creates it)\n", path);
+        return NULL;
+    }
+    het_db *db = NULL;
+    return het_db_open(path, HET_DB_TIMEOUT_MS, &db) == HET_OK ? db : NULL;
+}
+
+typedef struct layer_row {
+    char name[128], kind[32];
+    int fused_relu; // index of the ReLU folded into it, or -1
+    double t[2][2]; // [device][fused] median, NaN if none
+    int unsup[2];   // [device]: unsupported
+    double best_ratio, best_split, slow[2];
+} layer_row;
+
+static double col(sqlite3_stmt *q, int i) { return sqlite3_column_type(q, i) == SQLITE_NULL ? NAN : sqlite3_column_double(q, i); }
+
+static void fmt_ms(char *buf, size_t cap, double v)
+{
+    if (isnan(v)) snprintf(buf, cap, "-");
+    else snprintf(buf, cap, "%.3f", v);
+}
+
+static int show_sweep(het_db *db, sqlite3_stmt *sw, FILE *out)
+{
+    sqlite3 *sq = db->sq;
+    int64_t sweep = sqlite3_column_int64(sw, 0), model = sqlite3_column_int64(sw, 1);
+    const char *gdev = (const char *)sqlite3_column_text(sw, 5);
+    fprintf(out, "sweep %lld: %s (model hash %s) on CPU '%s'%s%s%s%s%s\n", (long long)sweep,
+            sqlite3_column_text(sw, 2), sqlite3_column_text(sw, 3), sqlite3_column_text(sw, 4),
+            gdev[0] ? " + OpenCL '" : "", gdev, gdev[0] ? "' (" : "", gdev[0] ? (const char *)sqlite3_column_text(sw, 6) : "",
+            gdev[0] ? ")" : "");
+    fprintf(out, "  started %s, %s%s\n", sqlite3_column_text(sw, 7),
+            sqlite3_column_type(sw, 8) == SQLITE_NULL ? "not finished (run the sweep again to complete it)"
+                                                      : "finished ",
+            sqlite3_column_type(sw, 8) == SQLITE_NULL ? "" : (const char *)sqlite3_column_text(sw, 8));
+    sqlite3_stmt *q = NULL;
+    int n = 0;
+    if (sqlite3_prepare_v2(sq, "SELECT count(*) FROM layers WHERE model_id = ?", -1, &q, NULL) != SQLITE_OK) goto fail;
+    sqlite3_bind_int64(q, 1, model);
+    if (sqlite3_step(q) == SQLITE_ROW) n = sqlite3_column_int(q, 0);
+    sqlite3_finalize(q);
+    layer_row *L = calloc((size_t)(n ? n : 1), sizeof *L);
+    if (!L) return 1;
+    for (int i = 0; i < n; i++) {
+        L[i].fused_relu = -1;
+        L[i].best_ratio = L[i].best_split = L[i].slow[0] = L[i].slow[1] = NAN;
+        for (int d = 0; d < 2; d++) L[i].t[d][0] = L[i].t[d][1] = NAN;
+    }
+    // Layers, then every kind of measurement, each filling its columns.
+    static const char *const queries[] = {
+        "SELECT idx, name, kind, fused_relu FROM layers WHERE model_id = ?2 ORDER BY idx",
+        "SELECT layer_idx, device = 'gpu', fused, median_ms, status FROM measurements WHERE sweep_id = ?1",
+        "SELECT layer_idx, fused, ratio, median_ms FROM split_measurements WHERE sweep_id = ?1 AND status = 'ok'",
+        "SELECT layer_idx, device = 'gpu', fused, slowdown FROM corun WHERE sweep_id = ?1 AND status = 'ok'",
+    };
+    for (int k = 0; k < 4; k++) {
+        if (sqlite3_prepare_v2(sq, queries[k], -1, &q, NULL) != SQLITE_OK) {
+            free(L);
+            goto fail;
+        }
+        sqlite3_bind_int64(q, 1, sweep);
+        if (k == 0) sqlite3_bind_int64(q, 2, model);
+        while (sqlite3_step(q) == SQLITE_ROW) {
+            int i = sqlite3_column_int(q, 0);
+            if (i < 0 || i >= n) continue;
+            layer_row *r = &L[i];
+            if (k == 0) {
+                snprintf(r->name, sizeof r->name, "%s", sqlite3_column_text(q, 1));
+                snprintf(r->kind, sizeof r->kind, "%s", sqlite3_column_text(q, 2));
+                r->fused_relu = sqlite3_column_type(q, 3) == SQLITE_NULL ? -1 : sqlite3_column_int(q, 3);
+            } else if (k == 1) {
+                int d = sqlite3_column_int(q, 1), f = sqlite3_column_int(q, 2);
+                r->t[d][f] = col(q, 3);
+                if (!strcmp((const char *)sqlite3_column_text(q, 4), "unsupported")) r->unsup[d] = 1;
+            } else if (k == 2) {
+                double t = col(q, 3);
+                if (isnan(r->best_split) || t < r->best_split) r->best_split = t, r->best_ratio = col(q, 2);
+            } else {
+                // The fused measurement speaks for a convolution with a ReLU.
+                int d = sqlite3_column_int(q, 1), f = sqlite3_column_int(q, 2);
+                if (f == (r->fused_relu >= 0)) r->slow[d] = col(q, 3);
+            }
+        }
+        sqlite3_finalize(q);
+    }
+    fprintf(out, "  %-4s %-30s %-12s %9s %9s %6s %6s %9s %8s %7s %7s\n", "idx", "layer", "kind", "cpu ms", "gpu ms",
+            "faster", "ratio", "split ms", "speedup", "cpu co", "gpu co");
+    double tot[2] = {0, 0}, best_tot = 0;
+    for (int i = 0; i < n; i++) {
+        layer_row *r = &L[i];
+        bool f = r->fused_relu >= 0;
+        char name[300], a[32], b[32], c[32], ratio[16], sc[16], sg[16];
+        snprintf(name, sizeof name, "%s%s%s", r->name, f ? "+" : "", f ? L[r->fused_relu].name : "");
+        double tc = r->t[0][f], tg = r->t[1][f];
+        fmt_ms(a, sizeof a, tc);
+        fmt_ms(b, sizeof b, tg);
+        fmt_ms(c, sizeof c, r->best_split);
+        if (isnan(r->best_ratio)) snprintf(ratio, sizeof ratio, "-");
+        else snprintf(ratio, sizeof ratio, "%.2f", r->best_ratio);
+        snprintf(sc, sizeof sc, isnan(r->slow[0]) ? "-" : "%.2fx", r->slow[0]);
+        snprintf(sg, sizeof sg, isnan(r->slow[1]) ? "-" : "%.2fx", r->slow[1]);
+        const char *faster = isnan(tc) && isnan(tg) ? "-" : isnan(tg) || tc <= tg ? "cpu" : "gpu";
+        double fast = isnan(tg) || tc <= tg ? tc : tg;
+        double best = !isnan(r->best_split) && (isnan(fast) || r->best_split < fast) ? r->best_split : fast;
+        char sp[16];
+        snprintf(sp, sizeof sp, isnan(fast) || isnan(best) ? "-" : "%.2fx", fast / best);
+        if (r->unsup[1]) snprintf(b, sizeof b, "unsup");
+        if (r->unsup[0]) snprintf(a, sizeof a, "unsup");
+        fprintf(out, "  %-4d %-30.30s %-12.12s %9s %9s %6s %6s %9s %8s %7s %7s\n", i, name, r->kind, a, b, faster,
+                ratio, c, sp, sc, sg);
+        if (!isnan(tc)) tot[0] += tc;
+        if (!isnan(tg)) tot[1] += tg;
+        if (!isnan(best)) best_tot += best;
+        if (f) i = r->fused_relu; // the ReLU is inside this row
+    }
+    free(L);
+    fprintf(out, "  sum of layers: cpu %.3f ms, gpu %.3f ms, best per layer %.3f ms (transfers not included)\n",
+            tot[0], tot[1], best_tot);
+    if (sqlite3_prepare_v2(sq, "SELECT device, median_ms, layer_sum_ms, status FROM networks WHERE sweep_id = ? "
+                               "ORDER BY device", -1, &q, NULL) != SQLITE_OK)
+        goto fail;
+    sqlite3_bind_int64(q, 1, sweep);
+    while (sqlite3_step(q) == SQLITE_ROW) {
+        double m = col(q, 1), s = col(q, 2);
+        if (isnan(m)) fprintf(out, "  whole network on %s: %s\n", sqlite3_column_text(q, 0), sqlite3_column_text(q, 3));
+        else fprintf(out, "  whole network on %s: %.3f ms measured, %.3f ms as the sum of its layers (ratio %.2f)\n",
+                     sqlite3_column_text(q, 0), m, s, m / s);
+    }
+    sqlite3_finalize(q);
+    if (sqlite3_prepare_v2(sq, "SELECT direction, latency_ms, ms_per_mb, n_points, max_rel_err FROM transfer_models "
+                               "WHERE sweep_id = ? ORDER BY direction DESC", -1, &q, NULL) != SQLITE_OK)
+        goto fail;
+    sqlite3_bind_int64(q, 1, sweep);
+    while (sqlite3_step(q) == SQLITE_ROW)
+        fprintf(out, "  transfers %s: %.4f ms + %.4f ms/MB (%.2f GB/s), fitted to %d sizes, worst error %.0f%%\n",
+                sqlite3_column_text(q, 0), col(q, 1), col(q, 2), col(q, 2) > 0 ? 1.0 / col(q, 2) : INFINITY,
+                sqlite3_column_int(q, 3), col(q, 4) * 100);
+    sqlite3_finalize(q);
+    if (sqlite3_column_type(sw, 9) != SQLITE_NULL) fprintf(out, "  counters: %s\n", sqlite3_column_text(sw, 9));
+    fprintf(out, "\n");
+    return 0;
+fail:
+    fprintf(stderr, "hetprof: database %s: cannot read sweep %lld: %s\n", db->path, (long long)sweep, sqlite3_errmsg(sq));
+    return 1;
+}
+
+int het_report_show(const char *db_path, const char *model_path, long long sweep_id, FILE *out)
+{
+    char hash[17] = "";
+    if (model_path) {
+        het_graph *g = NULL;
+        if (het_graph_load(model_path, NULL, 1, &g) != HET_OK) return 1;
+        memcpy(hash, g->hash, sizeof hash);
+        het_graph_destroy(g);
+    }
+    het_db *db = open_existing(db_path);
+    if (!db) return 1;
+    sqlite3_stmt *sw = NULL;
+    int rc = 1, shown = 0;
+    if (sqlite3_prepare_v2(db->sq,
+            "SELECT s.id, s.model_id, m.name, m.hash, p.cpu_model, p.opencl_device, p.opencl_platform, s.started_at,"
+            " s.finished_at, s.counters_note FROM sweeps s JOIN models m ON m.id = s.model_id"
+            " JOIN platforms p ON p.id = s.platform_id"
+            " WHERE (?1 = '' OR m.hash = ?1) AND (?2 < 0 OR s.id = ?2) ORDER BY s.id", -1, &sw, NULL) != SQLITE_OK) {
+        fprintf(stderr, "hetprof: database %s: cannot read the sweeps: %s\n", db_path, sqlite3_errmsg(db->sq));
+        goto done;
+    }
+    sqlite3_bind_text(sw, 1, hash, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(sw, 2, sweep_id);
+    rc = 0;
+    while (rc == 0 && sqlite3_step(sw) == SQLITE_ROW) {
+        rc = show_sweep(db, sw, out);
+        shown++;
+    }
+    if (rc == 0 && !shown) {
+        fprintf(stderr, "hetprof: %s holds no sweep%s%s%s\n", db_path, model_path ? " of " : "",
+                model_path ? model_path : "", sweep_id >= 0 ? " with that id" : "");
+        rc = 1;
+    }
+done:
+    sqlite3_finalize(sw);
+    het_db_close(db);
+    return rc;
+}
+
+// One CSV field (RFC 4180: quoted when it holds a comma, quote or newline).
+static void csv_field(FILE *f, const char *s)
+{
+    if (!s) return;
+    if (!strpbrk(s, ",\"\n\r")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+static int export_table(het_db *db, const char *table, const char *dir)
+{
+    char path[4096], tmp[4200], sql[128];
+    snprintf(path, sizeof path, "%s/%s.csv", dir, table);
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    snprintf(sql, sizeof sql, "SELECT * FROM %s", table);
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(db->sq, sql, -1, &q, NULL) != SQLITE_OK) {
+        fprintf(stderr, "hetprof: database %s: cannot read %s: %s\n", db->path, table, sqlite3_errmsg(db->sq));
+        return 1;
+    }
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        fprintf(stderr, "hetprof: cannot write %s: %s\n", tmp, strerror(errno));
+        sqlite3_finalize(q);
+        return 1;
+    }
+    int nc = sqlite3_column_count(q), rows = 0, rc;
+    for (int c = 0; c < nc; c++) {
+        if (c) fputc(',', f);
+        csv_field(f, sqlite3_column_name(q, c));
+    }
+    fputc('\n', f);
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        for (int c = 0; c < nc; c++) {
+            if (c) fputc(',', f);
+            int t = sqlite3_column_type(q, c);
+            if (t == SQLITE_FLOAT) fprintf(f, "%.9g", sqlite3_column_double(q, c));
+            else if (t != SQLITE_NULL) csv_field(f, (const char *)sqlite3_column_text(q, c));
+        }
+        fputc('\n', f);
+        rows++;
+    }
+    sqlite3_finalize(q);
+    bool ok = rc == SQLITE_DONE && !ferror(f);
+    if (fclose(f) != 0) ok = false;
+    if (!ok || rename(tmp, path) != 0) {
+        fprintf(stderr, "hetprof: cannot write %s (%s)\n", path, rc != SQLITE_DONE ? sqlite3_errmsg(db->sq)
+                                                                                    : strerror(errno));
+        remove(tmp);
+        return 1;
+    }
+    printf("%-20s %6d rows -> %s\n", table, rows, path);
+    return 0;
+}
+
+int het_report_export(const char *db_path, const char *dir)
+{
+    het_db *db = open_existing(db_path);
+    if (!db) return 1;
+    struct stat sb;
+    if (stat(dir, &sb) != 0 && mkdir(dir, 0777) != 0) {
+        fprintf(stderr, "hetprof: cannot create %s: %s\n", dir, strerror(errno));
+        het_db_close(db);
+        return 1;
+    }
+    static const char *const tables[] = {"platforms", "devices", "models", "layers", "blobs", "sweeps",
+                                         "measurements", "split_measurements", "transfers", "transfer_models",
+                                         "corun", "networks", "counters", "runs", "run_lanes"};
+    int rc = 0;
+    for (size_t i = 0; i < sizeof tables / sizeof *tables && !rc; i++) rc = export_table(db, tables[i], dir);
+    het_db_close(db);
+    return rc;
+}

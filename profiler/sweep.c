@@ -1,0 +1,334 @@
+// sweep.c: the order of a sweep, progress, and storing each measurement.
+#define _POSIX_C_SOURCE 200809L
+#include "sweep.h"
+
+#include "het/exec.h"
+#include "het/plan.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+// Phases run in this order; each has one device setting (pinning, and for
+// co-run which device is kept busy).
+enum phase { PH_LAYER_CPU, PH_NET_CPU, PH_LAYER_GPU, PH_NET_GPU, PH_SPLIT, PH_XFER, PH_CORUN_CPU, PH_CORUN_GPU, PH_N };
+
+static const char *const phase_name[PH_N] = {"cpu layers", "cpu network", "gpu layers", "gpu network",
+                                             "splits", "transfers", "cpu co-run", "gpu co-run"};
+
+typedef struct unit {
+    enum phase ph;
+    het_db_item it;
+} unit;
+
+typedef struct units {
+    unit *u;
+    int n, cap;
+} units;
+
+static int add(units *us, enum phase ph, het_db_item it)
+{
+    if (us->n == us->cap) {
+        int cap = us->cap ? 2 * us->cap : 256;
+        unit *nu = realloc(us->u, (size_t)cap * sizeof *nu);
+        if (!nu) return -1;
+        us->u = nu, us->cap = cap;
+    }
+    us->u[us->n++] = (unit){ph, it};
+    return 0;
+}
+
+// A convolution that executors run fused with its ReLU on this device.
+static bool fusable(het_prof *p, const het_graph *g, int layer)
+{
+    (void)p;
+    return het_exec_fusable_relu(g, &g->layers[layer]) != NULL;
+}
+
+// A ReLU that the executors fold into the convolution before it: for
+// splits, it is measured as part of that convolution.
+static bool folded_relu(const het_graph *g, int layer)
+{
+    return layer > 0 && g->layers[layer].kind == HET_LAYER_RELU && het_exec_fusable_relu(g, &g->layers[layer - 1]);
+}
+
+// Every measurement a full sweep owes, in phase order.
+static int list_units(het_prof *p, const het_graph *g, const het_sweep_opts *o, units *us)
+{
+    int err = 0;
+    for (int d = 0; d < 2; d++) {
+        if (!o->dev[d]) continue;
+        for (int i = 0; i < g->n_layers; i++)
+            for (int f = 0; f <= (fusable(p, g, i) ? 1 : 0); f++)
+                err |= add(us, d ? PH_LAYER_GPU : PH_LAYER_CPU, (het_db_item){HET_DB_LAYER, i, d, f, 0, 0});
+        err |= add(us, d ? PH_NET_GPU : PH_NET_CPU, (het_db_item){.kind = HET_DB_NETWORK, .device = d});
+    }
+    if (!o->dev[0] || !o->dev[1]) return err;
+    for (int i = 0; i < g->n_layers; i++) {
+        const het_layer *l = &g->layers[i];
+        if (!het_layer_kind_splittable(l->kind) || folded_relu(g, i)) continue;
+        int C = het_layer_out_channels(g, l);
+        for (int r = 0; r < o->n_ratios; r++) {
+            int k = het_split_cpu_channels(C, (float)o->ratios[r]);
+            if (k <= 0 || k >= C) continue; // all on one device at this ratio: not a split
+            err |= add(us, PH_SPLIT, (het_db_item){HET_DB_SPLIT, i, 0, fusable(p, g, i), o->ratios[r], 0});
+        }
+    }
+    // Transfers: every blob whole, each way; and, for a sweep of sizes down
+    // to one channel, the largest blob in power-of-two channel counts.
+    int largest = 0;
+    for (int b = 0; b < g->n_blobs; b++) {
+        if (het_shape_count(&g->blobs[b].shape) > het_shape_count(&g->blobs[largest].shape)) largest = b;
+        for (int dir = 1; dir >= 0; dir--)
+            err |= add(us, PH_XFER, (het_db_item){HET_DB_TRANSFER, b, dir, 0, 0, g->blobs[b].shape.c});
+    }
+    for (int c = 1; c < g->blobs[largest].shape.c; c *= 2)
+        for (int dir = 1; dir >= 0; dir--) err |= add(us, PH_XFER, (het_db_item){HET_DB_TRANSFER, largest, dir, 0, 0, c});
+    if (!o->corun) return err;
+    for (int d = 0; d < 2; d++)
+        for (int i = 0; i < g->n_layers; i++)
+            for (int f = 0; f <= (fusable(p, g, i) ? 1 : 0); f++)
+                err |= add(us, d ? PH_CORUN_GPU : PH_CORUN_CPU, (het_db_item){HET_DB_CORUN, i, d, f, 0, 0});
+    return err;
+}
+
+// Whether device `d` can run the whole network.
+static bool runs_all(const het_graph *g, const het_sweep_opts *o, int d)
+{
+    for (int i = 0; o->unsupported[d] && i < g->n_layers; i++)
+        if (o->unsupported[d][i]) return false;
+    return true;
+}
+
+// Why a unit cannot be measured (it is then stored as unsupported), or NULL.
+static const char *unsupported(const het_graph *g, const het_sweep_opts *o, const unit *u)
+{
+    const het_db_item *it = &u->it;
+    int d = it->device;
+    switch (it->kind) {
+    case HET_DB_CORUN:
+        // The other device must run the whole network, over and over.
+        if (!runs_all(g, o, 1 - d)) return o->unsupported_why[1 - d];
+        return o->unsupported[d] && o->unsupported[d][it->index] ? o->unsupported_why[d] : NULL;
+    case HET_DB_LAYER:
+        return o->unsupported[d] && o->unsupported[d][it->index] ? o->unsupported_why[d] : NULL;
+    case HET_DB_SPLIT:
+        for (int k = 0; k < 2; k++)
+            if (o->unsupported[k] && o->unsupported[k][it->index]) return o->unsupported_why[k];
+        return NULL;
+    case HET_DB_TRANSFER:
+        return o->gpu_unusable;
+    case HET_DB_NETWORK:
+        return runs_all(g, o, d) ? NULL : o->unsupported_why[d];
+    }
+    return NULL;
+}
+
+static void describe(const het_graph *g, const unit *u, char *buf, size_t cap)
+{
+    const het_db_item *it = &u->it;
+    const char *dev = it->device ? "gpu" : "cpu";
+    switch (it->kind) {
+    case HET_DB_LAYER:
+        snprintf(buf, cap, "%s%s on %s", g->layers[it->index].name, it->fused ? "+relu" : "", dev);
+        break;
+    case HET_DB_SPLIT:
+        snprintf(buf, cap, "%s%s split %.2f", g->layers[it->index].name, it->fused ? "+relu" : "", it->ratio);
+        break;
+    case HET_DB_TRANSFER:
+        snprintf(buf, cap, "%s[0:%d] %s", g->blobs[it->index].name, it->channels, it->device ? "to gpu" : "to host");
+        break;
+    case HET_DB_CORUN:
+        snprintf(buf, cap, "%s%s on %s, %s busy", g->layers[it->index].name, it->fused ? "+relu" : "", dev,
+                 it->device ? "cpu" : "gpu");
+        break;
+    case HET_DB_NETWORK:
+        snprintf(buf, cap, "whole network on %s", dev);
+        break;
+    }
+}
+
+static void progress(const het_sweep_opts *o, bool tty, int k, int n, double elapsed, const char *what,
+                     enum phase ph, bool phase_start)
+{
+    if (o->quiet) return;
+    double eta = k > 0 ? elapsed / k * (n - k) : 0;
+    if (tty) {
+        fprintf(stderr, "\r\033[K[%*d/%d] %-11s %-44.44s %5.0f s, ETA %d:%02d", n >= 1000 ? 4 : 3, k + 1, n,
+                phase_name[ph], what, elapsed, (int)eta / 60, (int)eta % 60);
+        fflush(stderr);
+    } else if (phase_start || (n >= 10 && (k * 10 / n) != ((k - 1) * 10 / n))) {
+        // Plain lines for logs: each phase, and every tenth of the way.
+        fprintf(stderr, "hetprof: [%d/%d] %s: %s (%.0f s, ETA %.0f s)\n", k + 1, n, phase_name[ph], what, elapsed,
+                eta);
+    }
+}
+
+// Sum of a device's per-layer medians as the executors run them (a fused
+// convolution and ReLU count once, as the fused measurement).
+static double layer_sum(het_db *db, int64_t sweep, const het_graph *g, int dev)
+{
+    double sum = 0;
+    for (int i = 0; i < g->n_layers; i++) {
+        bool f = het_exec_fusable_relu(g, &g->layers[i]) != NULL;
+        double t = het_db_median(db, sweep, &(het_db_item){HET_DB_LAYER, i, dev, f, 0, 0});
+        if (f && isnan(t)) t = het_db_median(db, sweep, &(het_db_item){HET_DB_LAYER, i, dev, 0, 0, 0});
+        else if (f) i++; // the ReLU is inside the fused time
+        sum += t;
+    }
+    return sum;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+// Measures one unit; fills r (and the storage its pointers use).
+static het_status measure(het_db *db, int64_t sweep, het_prof *p, const het_graph *g, const het_sweep_opts *o,
+                          const unit *u, het_db_result *r, het_stats *s, het_stats *s2, double *counters)
+{
+    const het_db_item *it = &u->it;
+    het_status st = HET_OK;
+    switch (it->kind) {
+    case HET_DB_LAYER:
+        st = het_prof_layer(p, it->index, it->device, it->fused, s);
+        if (st == HET_OK && it->device == HET_DEV_CPU && o->n_events > 0) {
+            r->n_counters = o->n_events;
+            r->events = o->events;
+            r->counters = counters;
+            for (int e = 0; e < o->n_events; e++) counters[e] = NAN;
+            if (o->counters) st = het_prof_counters(p, it->index, it->fused, o->counters, o->n_events, 3, counters);
+        }
+        break;
+    case HET_DB_SPLIT: {
+        int C = het_layer_out_channels(g, &g->layers[it->index]);
+        r->cpu_channels = het_split_cpu_channels(C, (float)it->ratio);
+        r->gpu_channels = C - r->cpu_channels;
+        st = het_prof_split(p, it->index, it->fused, it->ratio, s, s2);
+        r->compute_ms = s2->median;
+        break;
+    }
+    case HET_DB_TRANSFER: {
+        const het_shape *sh = &g->blobs[it->index].shape;
+        r->bytes = (uint64_t)it->channels * (het_shape_count(sh) / (size_t)sh->c) * sizeof(float);
+        st = het_prof_transfer(p, it->index, it->device == 1, it->channels, s);
+        break;
+    }
+    case HET_DB_CORUN:
+        r->alone_ms = het_db_median(db, sweep, &(het_db_item){HET_DB_LAYER, it->index, it->device, it->fused, 0, 0});
+        st = het_prof_layer(p, it->index, it->device, it->fused, s);
+        break;
+    case HET_DB_NETWORK:
+        st = het_prof_network(p, it->device, s);
+        r->layer_sum_ms = layer_sum(db, sweep, g, it->device);
+        break;
+    }
+    r->stats = st == HET_OK ? s : NULL;
+    return st;
+}
+
+het_status het_sweep_run(het_db *db, int64_t sweep, het_prof *p, const het_graph *g, const het_sweep_opts *o,
+                         het_sweep_summary *sum)
+{
+    *sum = (het_sweep_summary){0};
+    units all = {0};
+    if (list_units(p, g, o, &all)) {
+        free(all.u);
+        return HET_E_NOMEM;
+    }
+    // What is left to do (everything, with --force).
+    int n = 0;
+    for (int i = 0; i < all.n; i++) {
+        int has = o->force ? 0 : het_db_has(db, sweep, &all.u[i].it);
+        if (has < 0) {
+            free(all.u);
+            return HET_E_DB;
+        }
+        if (!has) all.u[n++] = all.u[i];
+    }
+    sum->owed = all.n;
+    sum->skipped = all.n - n;
+    double *cvs = malloc((size_t)(n + 1) * sizeof *cvs);
+    if (!cvs) {
+        free(all.u);
+        return HET_E_NOMEM;
+    }
+    int n_cv = 0;
+    bool tty = isatty(2);
+    uint64_t t0 = het_now_ns();
+    het_status st = HET_OK;
+    int busy = -1; // device kept busy by the co-run loop
+    enum phase cur = PH_N;
+    for (int k = 0; k < n && st == HET_OK; k++) {
+        const unit *u = &all.u[k];
+        if (o->stop && *o->stop) {
+            st = HET_E_STATE;
+            break;
+        }
+        char what[160];
+        describe(g, u, what, sizeof what);
+        bool phase_start = u->ph != cur;
+        progress(o, tty, k, n, (het_now_ns() - t0) / 1e9, what, u->ph, phase_start);
+        const char *why = unsupported(g, o, u);
+        if (phase_start) {
+            // Co-run phases keep the other device busy; measuring threads sit
+            // on the cores of the device they drive.
+            int want_busy = u->ph == PH_CORUN_CPU ? HET_DEV_GPU : u->ph == PH_CORUN_GPU ? HET_DEV_CPU : -1;
+            if (want_busy >= 0 && !runs_all(g, o, want_busy)) want_busy = -1; // its rows are unsupported
+            if (busy >= 0 && busy != want_busy) {
+                st = het_prof_busy_stop(p, NULL);
+                busy = -1;
+            }
+            if (st == HET_OK && want_busy >= 0 && busy < 0) {
+                st = het_prof_busy_start(p, want_busy);
+                if (st == HET_OK) busy = want_busy;
+            }
+            if (st != HET_OK) break;
+            bool on_gpu = u->ph == PH_LAYER_GPU || u->ph == PH_NET_GPU || u->ph == PH_XFER || u->ph == PH_CORUN_GPU;
+            het_prof_pin(p, on_gpu ? HET_DEV_GPU : HET_DEV_CPU);
+            cur = u->ph;
+        }
+        het_stats s = {0}, s2 = {0};
+        double counters[HET_MAX_EVENTS];
+        het_db_result r = {.status = "ok"};
+        het_status mst = HET_OK;
+        if (why) {
+            r.status = "unsupported";
+            r.note = why;
+            sum->unsupported++;
+        } else if ((mst = measure(db, sweep, p, g, o, u, &r, &s, &s2, counters)) == HET_E_STATE && o->stop &&
+                   *o->stop) {
+            st = HET_E_STATE; // interrupted: the measurement in flight is dropped
+            break;
+        } else if (mst != HET_OK) {
+            r.status = "failed";
+            r.note = het_status_str(mst);
+            sum->failed++;
+            het_log(HET_LOG_ERROR, "hetprof: %s failed (%s); recorded as failed, the sweep goes on", what,
+                    het_status_str(mst));
+        }
+        if (mst == HET_OK && !why && u->it.kind == HET_DB_LAYER) cvs[n_cv++] = s.cv;
+        if ((st = het_db_put(db, sweep, &u->it, &r)) != HET_OK) break;
+        sum->done++;
+    }
+    if (busy >= 0) {
+        het_status bst = het_prof_busy_stop(p, NULL);
+        if (st == HET_OK) st = bst;
+    }
+    if (tty && !o->quiet && n > 0) fprintf(stderr, "\r\033[K");
+    sum->seconds = (het_now_ns() - t0) / 1e9;
+    if (n_cv > 0) {
+        qsort(cvs, (size_t)n_cv, sizeof *cvs, cmp_double);
+        sum->median_cv = cvs[n_cv / 2];
+    } else {
+        sum->median_cv = NAN;
+    }
+    free(cvs);
+    free(all.u);
+    if (st == HET_OK) st = het_db_fit_transfers(db, sweep);
+    return st;
+}
