@@ -144,6 +144,16 @@ static void wrote(het_hexec *x, int blob, int dev, int a, int b)
     else r->lo[o] = b;
 }
 
+// Records that the GPU reads or writes the storage of `l`'s blobs until the
+// next sync (zero-copy hazards).
+static void gpu_touch(het_hexec *x, const het_layer *l)
+{
+    const het_blob_data *t = het_workspace_table(x->ws);
+    x->gpu_pending = true;
+    x->gpu_touched[t[l->top[0]].root] = true;
+    for (int i = 0; i < l->n_bottom; i++) x->gpu_touched[t[l->bottom[i]].root] = true;
+}
+
 static het_status run_on(het_hexec *x, int dev, const het_layer *l, const het_layer *relu, int c0, int c1)
 {
     het_backend *be = x->be[dev];
@@ -160,11 +170,6 @@ static het_status run_on(het_hexec *x, int dev, const het_layer *l, const het_la
     lock_dev(x, dev);
     het_status st = relu ? be->ops->run_with_relu(be, x->g, l, relu, t, c0, c1) : be->ops->run(be, x->g, l, t, c0, c1);
     unlock_dev(x, dev);
-    if (st == HET_OK && dev == DEV_GPU) {
-        x->gpu_pending = true;
-        x->gpu_touched[t[l->top[0]].root] = true;
-        for (int i = 0; i < l->n_bottom; i++) x->gpu_touched[t[l->bottom[i]].root] = true;
-    }
     return st;
 }
 
@@ -195,6 +200,10 @@ het_status het_hexec_run_range(het_hexec *x, int first, int end, bool begin, boo
             }
         }
         // GPU part first (asynchronous), then the CPU part while it runs.
+        // The two parts write disjoint channels and only read the bottoms,
+        // so the CPU part's hazard check looks at earlier GPU work only:
+        // the GPU part's own touch is recorded after the CPU part is issued
+        // (recorded before, it made every split wait for its GPU half).
         if (k < C) {
             het_status st = run_on(x, DEV_GPU, l, relu, k, C);
             if (st != HET_OK) return st;
@@ -205,6 +214,7 @@ het_status het_hexec_run_range(het_hexec *x, int first, int end, bool begin, boo
             if (st != HET_OK) return st;
             wrote(x, l->top[0], DEV_CPU, 0, k);
         }
+        if (k < C) gpu_touch(x, l);
         if (relu) i++;
     }
     for (int k = 0; finish && k < g->n_outputs; k++) {
