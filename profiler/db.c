@@ -137,6 +137,8 @@ het_status het_db_open(const char *path, int timeout_ms, het_db **db_out)
     return HET_OK;
 }
 
+struct sqlite3 *het_db_sqlite(het_db *db) { return db->sq; }
+
 het_status het_db_check(const char *path)
 {
     het_db *db = NULL;
@@ -250,7 +252,8 @@ het_status het_db_add_run(const char *path, const het_db_run *r, int64_t *run_id
         sqlite3_prepare_v2(db,
             "INSERT INTO runs (created_at, het_version, git_rev, platform_id, model_id, weights, plan_path, plan_hash,"
             " mode, backend, images, wall_ms, images_per_s, latency_p50_ms, latency_p90_ms, latency_min_ms,"
-            " h2d_bytes, h2d_ms, d2h_bytes, d2h_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " h2d_bytes, h2d_ms, d2h_bytes, d2h_ms, predicted_latency_ms, predicted_images_per_s)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             -1, &q, NULL) != SQLITE_OK) {
         het_db_fail(dbh, "cannot write the run");
         goto rollback;
@@ -276,6 +279,8 @@ het_status het_db_add_run(const char *path, const het_db_run *r, int64_t *run_id
     sqlite3_bind_double(q, i++, r->h2d_ms);
     sqlite3_bind_int64(q, i++, (sqlite3_int64)r->d2h_bytes);
     sqlite3_bind_double(q, i++, r->d2h_ms);
+    het_db_bind_real(q, i++, r->predicted_latency_ms);
+    het_db_bind_real(q, i++, r->predicted_images_per_s);
     int rc = sqlite3_step(q);
     sqlite3_finalize(q);
     if (rc != SQLITE_DONE) {

@@ -21,6 +21,10 @@ typedef struct het_db het_db;
 het_status het_db_open(const char *path, int timeout_ms, het_db **db_out);
 void het_db_close(het_db *db);
 
+/// The SQLite connection, for readers that query the documented schema
+/// (docs/database.md) directly: the partitioner, reports.
+struct sqlite3 *het_db_sqlite(het_db *db);
+
 /// What a run measured, for the runs table.
 typedef struct het_db_run {
     const char *model_path, *model_name, *model_hash, *weights; // weights: path, or "seed:N"
@@ -33,6 +37,7 @@ typedef struct het_db_run {
     double wall_ms, images_per_s, latency_p50_ms, latency_p90_ms, latency_min_ms;
     uint64_t h2d_bytes, d2h_bytes;
     double h2d_ms, d2h_ms;
+    double predicted_latency_ms, predicted_images_per_s; // NaN: none
     int n_lanes;
     const char *const *lane_names;
     const double *lane_busy_ms;

@@ -26,6 +26,7 @@
 #include <string.h>
 
 enum { DEV_CPU = 0, DEV_GPU = 1 };
+enum { GPU_READ = 1, GPU_WROTE = 2 };
 
 typedef struct residence {
     int lo[2], hi[2];
@@ -37,7 +38,7 @@ struct het_hexec {
     het_backend *be[2];
     het_workspace *ws;
     residence *res;       // per blob
-    bool *gpu_touched;    // per root blob, since the last GPU sync (zero-copy hazards)
+    unsigned char *gpu_touched; // per root blob since the last GPU sync: GPU_READ | GPU_WROTE (zero-copy hazards)
     bool gpu_pending;     // GPU work enqueued and not yet awaited
     het_xfer_stats stats;
     pthread_mutex_t *lock[2]; // per device, when several executors share the backends (streams)
@@ -68,7 +69,7 @@ static het_status gpu_sync(het_hexec *x)
     het_status st = x->be[DEV_GPU]->ops->sync ? x->be[DEV_GPU]->ops->sync(x->be[DEV_GPU]) : HET_OK;
     unlock_dev(x, DEV_GPU);
     x->gpu_pending = false;
-    memset(x->gpu_touched, 0, (size_t)x->g->n_blobs * sizeof(bool));
+    memset(x->gpu_touched, 0, (size_t)x->g->n_blobs);
     return st;
 }
 
@@ -150,8 +151,8 @@ static void gpu_touch(het_hexec *x, const het_layer *l)
 {
     const het_blob_data *t = het_workspace_table(x->ws);
     x->gpu_pending = true;
-    x->gpu_touched[t[l->top[0]].root] = true;
-    for (int i = 0; i < l->n_bottom; i++) x->gpu_touched[t[l->bottom[i]].root] = true;
+    for (int i = 0; i < l->n_bottom; i++) x->gpu_touched[t[l->bottom[i]].root] |= GPU_READ;
+    x->gpu_touched[t[l->top[0]].root] |= GPU_WROTE;
 }
 
 static het_status run_on(het_hexec *x, int dev, const het_layer *l, const het_layer *relu, int c0, int c1)
@@ -160,8 +161,10 @@ static het_status run_on(het_hexec *x, int dev, const het_layer *l, const het_la
     const het_blob_data *t = het_workspace_table(x->ws);
     if (dev == DEV_CPU && x->gpu_pending) {
         // Zero-copy: the GPU may be reading or writing the same host memory.
-        bool hazard = x->gpu_touched[t[l->top[0]].root];
-        for (int i = 0; i < l->n_bottom; i++) hazard |= x->gpu_touched[t[l->bottom[i]].root];
+        // Writing storage the GPU reads or writes, or reading storage it
+        // writes; both only reading (branches of one input) is no hazard.
+        bool hazard = x->gpu_touched[t[l->top[0]].root] != 0;
+        for (int i = 0; i < l->n_bottom; i++) hazard |= (x->gpu_touched[t[l->bottom[i]].root] & GPU_WROTE) != 0;
         if (hazard) {
             het_status st = gpu_sync(x);
             if (st != HET_OK) return st;
@@ -230,7 +233,7 @@ het_status het_hexec_fetch(het_hexec *x, int blob)
     het_status st = need(x, blob, DEV_CPU, 0, channels(x->g, blob));
     if (st != HET_OK) return st;
     // Reading host memory the GPU may still write (zero-copy): wait.
-    return x->gpu_touched[het_workspace_table(x->ws)[blob].root] ? gpu_sync(x) : HET_OK;
+    return x->gpu_touched[het_workspace_table(x->ws)[blob].root] & GPU_WROTE ? gpu_sync(x) : HET_OK;
 }
 
 void het_hexec_stats(const het_hexec *x, het_xfer_stats *out) { *out = x->stats; }

@@ -222,6 +222,15 @@ het_status het_plan_read(const char *path, const het_graph *g, het_plan **plan_o
         goto done;
     }
     p->mode = (enum het_plan_mode)m;
+    // "predicted": written by hetpart, recorded by hetrun next to what it measures.
+    p->predicted_latency_ms = p->predicted_images_per_s = NAN;
+    const cJSON *pred = cJSON_GetObjectItemCaseSensitive(root, "predicted");
+    if (cJSON_IsObject(pred)) {
+        const cJSON *lat = cJSON_GetObjectItemCaseSensitive(pred, "latency_ms");
+        const cJSON *ips = cJSON_GetObjectItemCaseSensitive(pred, "images_per_s");
+        if (cJSON_IsNumber(lat)) p->predicted_latency_ms = lat->valuedouble;
+        if (cJSON_IsNumber(ips)) p->predicted_images_per_s = ips->valuedouble;
+    }
     const cJSON *platform = cJSON_GetObjectItemCaseSensitive(root, "platform");
     if (platform) {
         p->cpu_cores = dup_str(platform, "cpu_cores");

@@ -16,6 +16,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -445,7 +446,13 @@ static int record_run(const opts *o, const het_graph *g, const het_plan *plan, c
                     .opencl_device = dev, .opencl_driver = drv, .images = images, .wall_ms = wall_ms,
                     .images_per_s = ips, .latency_p50_ms = p50, .latency_p90_ms = p90, .latency_min_ms = mn,
                     .h2d_bytes = xs->h2d_bytes, .d2h_bytes = xs->d2h_bytes, .h2d_ms = xs->h2d_ns / 1e6,
-                    .d2h_ms = xs->d2h_ns / 1e6, .n_lanes = n_lanes, .lane_names = lane_names, .lane_busy_ms = busy};
+                    .d2h_ms = xs->d2h_ns / 1e6, .n_lanes = n_lanes, .lane_names = lane_names, .lane_busy_ms = busy,
+                    .predicted_latency_ms = plan ? plan->predicted_latency_ms : NAN,
+                    .predicted_images_per_s = plan ? plan->predicted_images_per_s : NAN};
+    if (plan && !isnan(plan->predicted_images_per_s))
+        printf("predicted by hetpart: %.3f ms latency, %.1f images/s; measured %.3f ms (p50), %.1f images/s "
+               "(throughput error %+.1f%%)\n", plan->predicted_latency_ms, plan->predicted_images_per_s, p50, ips,
+               (plan->predicted_images_per_s - ips) / ips * 100);
     int64_t id;
     if (het_db_add_run(o->db, &r, &id) != HET_OK) return 1;
     printf("recorded as run %lld in %s\n", (long long)id, o->db);

@@ -37,6 +37,8 @@ typedef struct het_plan {
     // Platform settings (NULL when the plan leaves them to the command line).
     char *cpu_cores, *gpu, *gpu_buffers;
     char hash[17];       // content hash of the plan file
+    // What the partitioner predicted for this plan (NaN when it says nothing).
+    double predicted_latency_ms, predicted_images_per_s;
 } het_plan;
 
 /// Reads and validates a plan for graph `g`. Errors (one message each):

@@ -1,0 +1,415 @@
+// hetpart: the best plan for a model from the profiler's measurements
+// (docs/hetpart.md): exact solvers (part.h) over the cost model of a sweep
+// (load.h), written as a plan hetrun replays, with the prediction inside.
+#define _POSIX_C_SOURCE 200809L
+#include "het/plan.h"
+#include "load.h"
+#include "sim.h"
+
+#include <cjson/cJSON.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: hetpart solve --db DB --model M.prototxt --objective latency|throughput [options]\n"
+        "       hetpart explain PLAN.json\n"
+        "\n"
+        "solve: reads the model's latest CPU+GPU sweep (hetprof sweep) and finds the\n"
+        "plan that minimises latency, or maximises throughput, exactly for het's cost\n"
+        "model (docs/hetpart.md); prints it and writes it with --out.\n"
+        "\n"
+        "  --objective O       latency or throughput (required)\n"
+        "  --modes LIST        among mapping,split,pipeline,image-parallel (default all)\n"
+        "  --max-stages K      pipeline stages at most (default 2, the thesis' layer groups)\n"
+        "  --no-corun          ignore co-run slowdowns (ablation)\n"
+        "  --allow-missing     estimate missing layer times from the device's FLOP rate\n"
+        "  --platform TEXT     use a sweep whose CPU model or OpenCL device contains TEXT\n"
+        "  --sweep ID          use this sweep\n"
+        "  --no-calibration    do not scale layer sums to the measured whole networks\n"
+        "  --out PLAN.json     write the plan (hetrun --plan replays it)\n"
+        "  --weights, --seed   only for loading the model (its hash selects the sweep)\n"
+        "\n"
+        "explain: the plan's predicted table: layer, device or ratio, predicted time,\n"
+        "transfers in and out, stage.\n");
+}
+
+typedef struct opts {
+    const char *cmd, *db, *model, *objective, *out, *platform, *plan;
+    bool mapping, split, pipeline, image_parallel, corun, allow_missing, calibrate;
+    int max_stages;
+    long long sweep;
+} opts;
+
+static int bad(const char *fmt, const char *a)
+{
+    fprintf(stderr, "hetpart: ");
+    fprintf(stderr, fmt, a);
+    fprintf(stderr, " (see hetpart --help)\n");
+    return 2;
+}
+
+static int parse(int argc, char **argv, opts *o)
+{
+    *o = (opts){.mapping = true, .split = true, .pipeline = true, .image_parallel = true, .corun = true,
+                .calibrate = true, .max_stages = 2, .sweep = -1};
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 1;
+    }
+    o->cmd = argv[1];
+    if (strcmp(o->cmd, "solve") && strcmp(o->cmd, "explain"))
+        return bad("unknown command '%s' (expected solve or explain)", o->cmd);
+    enum { O_DB = 256, O_MODEL, O_OBJ, O_MODES, O_K, O_NOCORUN, O_MISSING, O_PLATFORM, O_SWEEP, O_OUT, O_NOCAL, O_W, O_S };
+    static const struct option lo[] = {
+        {"db", 1, 0, O_DB}, {"model", 1, 0, O_MODEL}, {"objective", 1, 0, O_OBJ}, {"modes", 1, 0, O_MODES},
+        {"max-stages", 1, 0, O_K}, {"no-corun", 0, 0, O_NOCORUN}, {"allow-missing", 0, 0, O_MISSING},
+        {"platform", 1, 0, O_PLATFORM}, {"sweep", 1, 0, O_SWEEP}, {"out", 1, 0, O_OUT},
+        {"no-calibration", 0, 0, O_NOCAL}, {"weights", 1, 0, O_W}, {"seed", 1, 0, O_S}, {"help", 0, 0, 'h'},
+        {0, 0, 0, 0}};
+    optind = 2;
+    opterr = 0;
+    int c;
+    char *end;
+    while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+        switch (c) {
+        case O_DB: o->db = optarg; break;
+        case O_MODEL: o->model = optarg; break;
+        case O_OBJ: o->objective = optarg; break;
+        case O_MODES: {
+            o->mapping = o->split = o->pipeline = o->image_parallel = false;
+            char buf[128];
+            snprintf(buf, sizeof buf, "%s", optarg);
+            for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) {
+                if (!strcmp(t, "mapping")) o->mapping = true;
+                else if (!strcmp(t, "split")) o->split = true;
+                else if (!strcmp(t, "pipeline")) o->pipeline = true;
+                else if (!strcmp(t, "image-parallel")) o->image_parallel = true;
+                else return bad("--modes: unknown mode '%s' (expected mapping, split, pipeline, image-parallel)", t);
+            }
+            break;
+        }
+        case O_K: {
+            long k = strtol(optarg, &end, 10);
+            if (!*optarg || *end || k < 1 || k > 64) return bad("--max-stages '%s': expected 1 to 64", optarg);
+            o->max_stages = (int)k;
+            break;
+        }
+        case O_NOCORUN: o->corun = false; break;
+        case O_MISSING: o->allow_missing = true; break;
+        case O_PLATFORM: o->platform = optarg; break;
+        case O_SWEEP: {
+            long long v = strtoll(optarg, &end, 10);
+            if (!*optarg || *end || v < 1) return bad("--sweep '%s': expected a sweep id", optarg);
+            o->sweep = v;
+            break;
+        }
+        case O_OUT: o->out = optarg; break;
+        case O_NOCAL: o->calibrate = false; break;
+        case O_W:
+        case O_S: break; // the structure alone selects the sweep
+        case 'h': usage(stdout); return 1;
+        case ':': return bad("%s needs a value", argv[optind - 1]);
+        default: return bad("unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (!strcmp(o->cmd, "explain")) {
+        if (optind != argc - 1) return bad("%s", "explain needs exactly one PLAN.json");
+        o->plan = argv[optind];
+        return 0;
+    }
+    if (optind < argc) return bad("unexpected argument '%s'", argv[optind]);
+    if (!o->db) return bad("%s needs --db DB", o->cmd);
+    if (!o->model) return bad("%s needs --model M.prototxt", o->cmd);
+    if (!o->objective) return bad("%s needs --objective latency|throughput", o->cmd);
+    if (strcmp(o->objective, "latency") && strcmp(o->objective, "throughput"))
+        return bad("unknown objective '%s' (expected latency or throughput)", o->objective);
+    if (!strcmp(o->objective, "latency") && !o->mapping && !o->split)
+        return bad("%s", "--objective latency needs mapping or split among --modes (pipelines and image-parallel "
+                         "raise throughput, not latency)");
+    return 0;
+}
+
+// A layer's device in a plan: "cpu", "gpu" or the GPU share.
+static cJSON *dev_json(const hp_model *m, hp_choice c)
+{
+    return c == HP_CPU ? cJSON_CreateString("cpu") : c == HP_GPU ? cJSON_CreateString("gpu")
+                                                                 : cJSON_CreateNumber(m->ratio[c - 2]);
+}
+
+static void dev_text(const hp_model *m, hp_choice c, char *buf, size_t cap)
+{
+    if (c < 2) snprintf(buf, cap, "%s", c == HP_CPU ? "cpu" : "gpu");
+    else snprintf(buf, cap, "split %.2f", m->ratio[c - 2]);
+}
+
+typedef struct result {
+    const char *mode; // plan mode
+    double latency_ms, images_per_s;
+    hp_choice *choice;
+    hp_pipeline pipe;
+    bool single;
+    hp_choice single_dev;
+} result;
+
+// Per unit: predicted time, and transfer time in (before it ran) and out
+// (moving its output), replaying the choice; for pipelines stage by stage.
+static void explain_units(const hp_model *m, const result *r, cJSON *arr, const het_graph *g, const int *stage_of)
+{
+    float *res = malloc(sizeof(float) * 2 * (size_t)m->n_blobs);
+    unsigned char *touched = calloc((size_t)m->n_blobs, 1);
+    double *by_blob = calloc((size_t)m->n_blobs, sizeof *by_blob), *in = calloc((size_t)m->n_units, sizeof *in),
+           *own = calloc((size_t)m->n_units, sizeof *own);
+    if (!res || !touched || !by_blob || !in || !own) goto done;
+    hp_residence_init(m, res);
+    hp_sim s = {.res = res, .touched = touched, .xfer_by_blob = by_blob};
+    bool pipe = !strcmp(r->mode, "pipeline");
+    for (int i = 0; i < m->n_units; i++) {
+        if (pipe && i > 0 && stage_of[i] != stage_of[i - 1]) {
+            hp_sim_sync(m, &s);
+            s.clk[0] = s.clk[1] = 0;
+        }
+        double x0 = s.xfer_ms, before = s.clk[0] > s.clk[1] ? s.clk[0] : s.clk[1];
+        hp_sim_step(m, &s, i, r->choice[i], pipe && r->pipe.n_stages > 1);
+        double after = s.clk[0] > s.clk[1] ? s.clk[0] : s.clk[1];
+        in[i] = s.xfer_ms - x0;
+        own[i] = after - before - in[i];
+    }
+    hp_sim_finish(m, &s);
+    for (int i = 0; i < m->n_units; i++) {
+        const hp_unit *u = &m->u[i];
+        char name[300], dev[32];
+        snprintf(name, sizeof name, "%s%s%s", g->layers[u->first].name, u->last > u->first ? "+" : "",
+                 u->last > u->first ? g->layers[u->last].name : "");
+        dev_text(m, r->choice[i], dev, sizeof dev);
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "layers", name);
+        cJSON_AddStringToObject(e, "device", dev);
+        cJSON_AddNumberToObject(e, "ms", own[i] < 0 ? 0 : own[i]);
+        cJSON_AddNumberToObject(e, "transfer_in_ms", in[i]);
+        cJSON_AddNumberToObject(e, "transfer_out_ms", by_blob[u->out]);
+        if (pipe) cJSON_AddNumberToObject(e, "stage", stage_of[i] + 1);
+        cJSON_AddItemToArray(arr, e);
+    }
+done:
+    free(res), free(touched), free(by_blob), free(in), free(own);
+}
+
+static int write_plan(const opts *o, const het_graph *g, const hp_loaded *L, const result *r, double solve_ms)
+{
+    const hp_model *m = &L->m;
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddNumberToObject(root, "het_plan", 1);
+    cJSON_AddStringToObject(root, "model_hash", g->hash);
+    cJSON_AddStringToObject(root, "mode", r->mode);
+    int *stage_of = calloc((size_t)m->n_units, sizeof *stage_of);
+    if (!strcmp(r->mode, "single")) {
+        cJSON_AddItemToObject(root, "device", dev_json(m, r->single_dev));
+    } else if (!strcmp(r->mode, "image-parallel")) {
+        cJSON *d = cJSON_AddArrayToObject(root, "devices");
+        cJSON_AddItemToArray(d, cJSON_CreateString("cpu"));
+        cJSON_AddItemToArray(d, cJSON_CreateString("gpu"));
+    } else if (!strcmp(r->mode, "pipeline")) {
+        cJSON *st = cJSON_AddArrayToObject(root, "stages");
+        for (int s = 0; s < r->pipe.n_stages; s++) {
+            cJSON *e = cJSON_CreateObject();
+            cJSON_AddStringToObject(e, "first", g->layers[m->u[r->pipe.first[s]].first].name);
+            cJSON_AddStringToObject(e, "last", g->layers[m->u[r->pipe.first[s + 1] - 1].last].name);
+            cJSON_AddItemToObject(e, "device", dev_json(m, r->pipe.dev[s]));
+            cJSON_AddItemToArray(st, e);
+            for (int i = r->pipe.first[s]; stage_of && i < r->pipe.first[s + 1]; i++) stage_of[i] = s;
+        }
+    } else {
+        cJSON *ly = cJSON_AddObjectToObject(root, "layers");
+        for (int i = 0; i < m->n_units; i++)
+            for (int l = m->u[i].first; l <= m->u[i].last; l++)
+                cJSON_AddItemToObject(ly, g->layers[l].name, dev_json(m, r->choice[i]));
+    }
+    cJSON *pr = cJSON_AddObjectToObject(root, "predicted");
+    cJSON_AddStringToObject(pr, "objective", o->objective);
+    cJSON_AddNumberToObject(pr, "latency_ms", r->latency_ms);
+    cJSON_AddNumberToObject(pr, "images_per_s", r->images_per_s);
+    cJSON_AddStringToObject(pr, "from", L->desc);
+    cJSON_AddNumberToObject(pr, "sweep", (double)L->sweep);
+    cJSON_AddBoolToObject(pr, "corun", m->corun);
+    cJSON_AddNumberToObject(pr, "solve_ms", solve_ms);
+    if (!strcmp(r->mode, "pipeline")) {
+        cJSON *sm = cJSON_AddArrayToObject(pr, "stage_ms");
+        for (int s = 0; s < r->pipe.n_stages; s++) cJSON_AddItemToArray(sm, cJSON_CreateNumber(r->pipe.stage_ms[s]));
+    }
+    if (strcmp(r->mode, "image-parallel") != 0 && stage_of)
+        explain_units(m, r, cJSON_AddArrayToObject(pr, "units"), g, stage_of);
+    free(stage_of);
+    char *text = cJSON_Print(root);
+    cJSON_Delete(root);
+    if (!text) return 1;
+    int rc = 0;
+    if (o->out) {
+        // Written whole or not at all.
+        char tmp[4200];
+        snprintf(tmp, sizeof tmp, "%s.tmp.%ld", o->out, (long)getpid());
+        FILE *f = fopen(tmp, "w");
+        if (!f || fputs(text, f) < 0 || fputc('\n', f) < 0 || fclose(f) != 0 || rename(tmp, o->out) != 0) {
+            fprintf(stderr, "hetpart: cannot write %s\n", o->out);
+            remove(tmp);
+            rc = 1;
+        } else {
+            printf("plan written to %s\n", o->out);
+        }
+    }
+    free(text);
+    return rc;
+}
+
+static double now_ms(void) { return het_now_ns() / 1e6; }
+
+static int solve(const opts *o)
+{
+    het_graph *g = NULL;
+    het_db *db = NULL;
+    hp_loaded L = {0};
+    int rc = 1;
+    if (access(o->db, F_OK) != 0) {
+        fprintf(stderr, "hetpart: database %s does not exist (hetprof sweep creates it)\n", o->db);
+        return 1;
+    }
+    if (het_graph_load(o->model, NULL, 1, &g) != HET_OK) return 1;
+    if (het_db_open(o->db, HET_DB_TIMEOUT_MS, &db) != HET_OK) goto done;
+    hp_load_opts lo = {.platform = o->platform, .sweep_id = o->sweep, .corun = o->corun,
+                       .allow_missing = o->allow_missing, .calibrate = o->calibrate};
+    if (hp_load(db, o->db, g, &lo, &L) != HET_OK) goto done;
+    hp_model *m = &L.m;
+    int n = m->n_units;
+    hp_choice *lat_c = malloc(sizeof *lat_c * (size_t)n), *pipe_c = malloc(sizeof *pipe_c * (size_t)n);
+    if (!lat_c || !pipe_c) {
+        free(lat_c), free(pipe_c);
+        goto done;
+    }
+    double t0 = now_ms();
+    bool thr = !strcmp(o->objective, "throughput");
+    result best = {.latency_ms = INFINITY, .images_per_s = 0};
+    // One image at a time: mapping (and split) by the latency solver.
+    if (o->mapping || o->split) {
+        double lat = hp_solve_latency(m, o->split, lat_c);
+        if (isfinite(lat)) {
+            best = (result){.latency_ms = lat, .images_per_s = 1e3 / lat, .choice = lat_c};
+            bool any_split = false, all_same = true;
+            for (int i = 0; i < n; i++) any_split |= lat_c[i] >= 2, all_same &= lat_c[i] == lat_c[0];
+            best.mode = any_split ? "split" : all_same ? "single" : "mapping";
+            best.single_dev = lat_c[0];
+        }
+    }
+    if (thr && o->pipeline) {
+        hp_pipeline p;
+        double cyc = hp_solve_pipeline(m, o->max_stages, o->split, &p);
+        if (isfinite(cyc) && 1e3 / cyc > best.images_per_s) {
+            hp_pipeline_choices(m, &p, pipe_c);
+            best = (result){.mode = "pipeline", .latency_ms = p.latency_ms, .images_per_s = 1e3 / cyc,
+                            .choice = pipe_c, .pipe = p};
+            if (p.n_stages == 1 && p.dev[0] < 2) best.mode = "single", best.single_dev = p.dev[0];
+        }
+    }
+    if (thr && o->image_parallel) {
+        double rate = hp_image_parallel_rate(m);
+        if (rate > best.images_per_s) {
+            // Each image runs on one device: its latency is that device's network.
+            double l0 = m->net[0] * (o->corun ? 1 : 1), l1 = m->net[1];
+            best = (result){.mode = "image-parallel", .latency_ms = (l0 + l1) / 2, .images_per_s = rate,
+                            .choice = lat_c};
+        }
+    }
+    double solve_ms = now_ms() - t0;
+    if (!best.mode) {
+        fprintf(stderr, "hetpart: no feasible plan: some layer can run on neither device in %s\n", L.desc);
+        goto done_c;
+    }
+    printf("%s, %s: objective %s -> %s plan: predicted %.3f ms per image, %.1f images/s (solved in %.1f ms; "
+           "calibration cpu %.2f, gpu %.2f; co-run %s)\n",
+           g->name, L.desc, o->objective, best.mode, best.latency_ms, best.images_per_s, solve_ms, L.calibration[0],
+           L.calibration[1], o->corun ? "on" : "off");
+    if (!strcmp(best.mode, "pipeline"))
+        for (int s = 0; s < best.pipe.n_stages; s++) {
+            char dev[32];
+            dev_text(m, best.pipe.dev[s], dev, sizeof dev);
+            printf("  stage %d: %s .. %s on %s: %.3f ms\n", s + 1, g->layers[m->u[best.pipe.first[s]].first].name,
+                   g->layers[m->u[best.pipe.first[s + 1] - 1].last].name, dev, best.pipe.stage_ms[s]);
+        }
+    rc = write_plan(o, g, &L, &best, solve_ms);
+done_c:
+    free(lat_c), free(pipe_c);
+done:
+    hp_loaded_free(&L);
+    het_db_close(db);
+    het_graph_destroy(g);
+    return rc;
+}
+
+static int explain(const opts *o)
+{
+    FILE *f = fopen(o->plan, "rb");
+    if (!f) {
+        fprintf(stderr, "hetpart: cannot read %s\n", o->plan);
+        return 1;
+    }
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *text = len >= 0 ? malloc((size_t)len + 1) : NULL;
+    size_t got = text ? fread(text, 1, (size_t)len, f) : 0;
+    fclose(f);
+    if (!text) return 1;
+    text[got] = 0;
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    const cJSON *pr = cJSON_GetObjectItemCaseSensitive(root, "predicted");
+    const cJSON *units = cJSON_GetObjectItemCaseSensitive(pr, "units");
+    if (!root || !cJSON_IsObject(pr)) {
+        fprintf(stderr, "hetpart: %s is %s; explain reads plans that hetpart solve wrote\n", o->plan,
+                root ? "a plan without a \"predicted\" block" : "not valid JSON");
+        cJSON_Delete(root);
+        return 1;
+    }
+    const cJSON *mode = cJSON_GetObjectItemCaseSensitive(root, "mode");
+    printf("%s: %s plan, objective %s, from %s\n", o->plan, cJSON_IsString(mode) ? mode->valuestring : "?",
+           cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(pr, "objective")),
+           cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(pr, "from")));
+    printf("predicted: %.3f ms per image, %.1f images/s\n",
+           cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(pr, "latency_ms")),
+           cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(pr, "images_per_s")));
+    if (cJSON_IsArray(units)) {
+        printf("%-44s %-10s %9s %9s %9s %5s\n", "layer", "device", "ms", "xfer in", "xfer out", "stage");
+        const cJSON *u;
+        cJSON_ArrayForEach(u, units)
+        {
+            const cJSON *st = cJSON_GetObjectItemCaseSensitive(u, "stage");
+            char stage[16] = "-";
+            if (cJSON_IsNumber(st)) snprintf(stage, sizeof stage, "%d", st->valueint);
+            printf("%-44.44s %-10s %9.3f %9.3f %9.3f %5s\n",
+                   cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(u, "layers")),
+                   cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(u, "device")),
+                   cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(u, "ms")),
+                   cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(u, "transfer_in_ms")),
+                   cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(u, "transfer_out_ms")), stage);
+        }
+    }
+    const cJSON *sm = cJSON_GetObjectItemCaseSensitive(pr, "stage_ms");
+    int s = 0;
+    const cJSON *v;
+    cJSON_ArrayForEach(v, sm) printf("stage %d: %.3f ms\n", ++s, v->valuedouble);
+    cJSON_Delete(root);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    opts o;
+    int rc = parse(argc, argv, &o);
+    if (rc) return rc == 1 ? 0 : rc;
+    return !strcmp(o.cmd, "solve") ? solve(&o) : explain(&o);
+}

@@ -1,0 +1,206 @@
+// load.c: the cost model of one model from a sweep in the database.
+#define _POSIX_C_SOURCE 200809L
+#include "load.h"
+
+#include "het/exec.h"
+#include "het/plan.h"
+
+#include <math.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static double one(sqlite3 *sq, const char *sql, int64_t sweep, int layer, const char *dev, int fused, double ratio)
+{
+    sqlite3_stmt *q = NULL;
+    double v = NAN;
+    if (sqlite3_prepare_v2(sq, sql, -1, &q, NULL) != SQLITE_OK) return NAN;
+    sqlite3_bind_int64(q, 1, sweep);
+    sqlite3_bind_int(q, 2, layer);
+    if (dev) sqlite3_bind_text(q, 3, dev, -1, SQLITE_STATIC);
+    sqlite3_bind_int(q, 4, fused);
+    sqlite3_bind_double(q, 5, ratio);
+    if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_type(q, 0) != SQLITE_NULL) v = sqlite3_column_double(q, 0);
+    sqlite3_finalize(q);
+    return v;
+}
+
+// The sweep to use: given by id, or the latest of this model with both
+// devices on a platform matching `platform` (a substring of the CPU model
+// or OpenCL device; NULL: any).
+static het_status find_sweep(sqlite3 *sq, const het_graph *g, const char *db_path, const char *platform,
+                             long long want, int64_t *sweep, char *desc, size_t cap)
+{
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(sq,
+            "SELECT s.id, p.cpu_model, p.opencl_device, s.finished_at FROM sweeps s JOIN models m ON m.id = s.model_id"
+            " JOIN platforms p ON p.id = s.platform_id WHERE m.hash = ?1 AND (?2 < 0 OR s.id = ?2)"
+            " AND s.cpu_device_id IS NOT NULL AND s.gpu_device_id IS NOT NULL"
+            " AND (?3 IS NULL OR instr(p.cpu_model, ?3) > 0 OR instr(p.opencl_device, ?3) > 0)"
+            " ORDER BY s.id DESC LIMIT 1", -1, &q, NULL) != SQLITE_OK) {
+        het_log(HET_LOG_ERROR, "database %s: cannot read the sweeps (is it het's, version 2?): %s", db_path,
+                sqlite3_errmsg(sq));
+        return HET_E_DB;
+    }
+    sqlite3_bind_text(q, 1, g->hash, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, want);
+    if (platform) sqlite3_bind_text(q, 3, platform, -1, SQLITE_STATIC);
+    het_status st = HET_OK;
+    if (sqlite3_step(q) == SQLITE_ROW) {
+        *sweep = sqlite3_column_int64(q, 0);
+        snprintf(desc, cap, "sweep %lld: %s + %s%s", (long long)*sweep, sqlite3_column_text(q, 1),
+                 sqlite3_column_text(q, 2), sqlite3_column_type(q, 3) == SQLITE_NULL ? " (not finished)" : "");
+    } else {
+        het_log(HET_LOG_ERROR, "database %s holds no CPU+GPU sweep of model '%s' (hash %s)%s%s%s; run hetprof sweep "
+                "first", db_path, g->name, g->hash, platform ? " on a platform matching '" : "",
+                platform ? platform : "", platform ? "'" : "");
+        st = HET_E_INVALID;
+    }
+    sqlite3_finalize(q);
+    return st;
+}
+
+het_status hp_load(het_db *db, const char *db_path, const het_graph *g, const hp_load_opts *o, hp_loaded *out)
+{
+    sqlite3 *sq = het_db_sqlite(db);
+    memset(out, 0, sizeof *out);
+    het_status st = find_sweep(sq, g, db_path, o->platform, o->sweep_id, &out->sweep, out->desc, sizeof out->desc);
+    if (st != HET_OK) return st;
+    hp_model *m = &out->m;
+    out->unit_of = malloc(sizeof(int) * (size_t)g->n_layers);
+    m->u = calloc((size_t)g->n_layers, sizeof *m->u);
+    m->b = calloc((size_t)g->n_blobs, sizeof *m->b);
+    het_workspace *ws = NULL;
+    if (!out->unit_of || !m->u || !m->b || het_workspace_create(g, &ws) != HET_OK) {
+        het_workspace_destroy(ws);
+        hp_loaded_free(out);
+        return HET_E_NOMEM;
+    }
+    const het_blob_data *t = het_workspace_table(ws);
+    m->n_blobs = g->n_blobs;
+    for (int b = 0; b < g->n_blobs; b++)
+        m->b[b] = (hp_blob){.bytes = (double)het_shape_count(&g->blobs[b].shape) * sizeof(float), .root = t[b].root,
+                            .is_input = g->blobs[b].is_input, .is_output = g->blobs[b].is_output};
+    het_workspace_destroy(ws);
+    // The ratios the sweep measured.
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(sq, "SELECT DISTINCT ratio FROM split_measurements WHERE sweep_id = ? ORDER BY ratio", -1,
+                           &q, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(q, 1, out->sweep);
+        while (sqlite3_step(q) == SQLITE_ROW && m->n_ratios < HP_MAX_RATIOS)
+            m->ratio[m->n_ratios++] = sqlite3_column_double(q, 0);
+    }
+    sqlite3_finalize(q);
+    static const char *const dev_name[2] = {"cpu", "gpu"};
+    double net_sum[2] = {0, 0};
+    int missing = 0;
+    for (int i = 0; i < g->n_layers; i++) {
+        const het_layer *l = &g->layers[i];
+        const het_layer *relu = het_exec_fusable_relu(g, l);
+        hp_unit *u = &m->u[m->n_units];
+        out->unit_of[i] = m->n_units;
+        u->first = u->last = i;
+        if (relu) out->unit_of[++i] = m->n_units, u->last = i;
+        int fused = relu != NULL;
+        for (int k = 0; k < l->n_bottom && u->n_in < HP_MAX_IN; k++) {
+            bool dup = false;
+            for (int j = 0; j < u->n_in; j++) dup |= u->in[j] == l->bottom[k];
+            if (!dup) u->in[u->n_in++] = l->bottom[k];
+        }
+        u->out = l->top[0];
+        for (int d = 0; d < 2; d++) {
+            u->t[d] = one(sq, "SELECT median_ms FROM measurements WHERE sweep_id = ?1 AND layer_idx = ?2 AND device = ?3 "
+                              "AND fused = ?4 AND status = 'ok'", out->sweep, u->first, dev_name[d], fused, 0);
+            if (isnan(u->t[d])) {
+                double un = one(sq, "SELECT 1 FROM measurements WHERE sweep_id = ?1 AND layer_idx = ?2 AND device = ?3 "
+                                    "AND fused = ?4 AND status = 'unsupported'", out->sweep, u->first, dev_name[d], fused, 0);
+                if (!isnan(un)) {
+                    u->t[d] = INFINITY; // cannot run there: the solvers avoid it
+                } else if (!o->allow_missing) {
+                    het_log(HET_LOG_ERROR, "%s has no %s measurement of layer '%s'%s; run hetprof sweep again to complete "
+                            "it, or pass --allow-missing to estimate it", out->desc, dev_name[d], l->name,
+                            fused ? " (fused with its ReLU)" : "");
+                    hp_loaded_free(out);
+                    return HET_E_INVALID;
+                } else {
+                    missing++;
+                }
+            }
+            double s = one(sq, "SELECT slowdown FROM corun WHERE sweep_id = ?1 AND layer_idx = ?2 AND device = ?3 "
+                               "AND fused = ?4 AND status = 'ok'", out->sweep, u->first, dev_name[d], fused, 0);
+            u->slow[d] = isnan(s) || s < 1.0 ? 1.0 : s; // a "speed-up" under load is noise
+        }
+        int C = het_layer_out_channels(g, l);
+        for (int j = 0; j < m->n_ratios; j++) {
+            int k = het_split_cpu_channels(C, (float)m->ratio[j]);
+            u->cpu_share[j] = (double)k / C;
+            double ts = one(sq, "SELECT compute_ms FROM split_measurements WHERE sweep_id = ?1 AND layer_idx = ?2 "
+                                "AND fused = ?4 AND abs(ratio - ?5) < 1e-6 AND status = 'ok'",
+                            out->sweep, u->first, NULL, fused, m->ratio[j]);
+            u->t_split[j] = isnan(ts) ? INFINITY : ts;
+        }
+        m->n_units++;
+    }
+    // Estimates for what is missing: the device's measured rate over the
+    // units it ran (FLOPs per ms), never silently.
+    if (missing) {
+        for (int d = 0; d < 2; d++) {
+            double fl = 0, ms = 0;
+            for (int k = 0; k < m->n_units; k++)
+                if (isfinite(m->u[k].t[d]) && !isnan(m->u[k].t[d]))
+                    for (int l = m->u[k].first; l <= m->u[k].last; l++) fl += (double)g->layers[l].flops, ms += m->u[k].t[d];
+            double rate = ms > 0 && fl > 0 ? fl / ms : 1e6;
+            for (int k = 0; k < m->n_units; k++)
+                if (isnan(m->u[k].t[d])) {
+                    double f = 0;
+                    for (int l = m->u[k].first; l <= m->u[k].last; l++) f += (double)g->layers[l].flops;
+                    m->u[k].t[d] = f / rate + 0.001;
+                }
+        }
+        het_log(HET_LOG_WARN, "hetpart: %d layer time%s missing from %s; estimated from the device's measured FLOP rate",
+                missing, missing == 1 ? " is" : "s are", out->desc);
+    }
+    for (int d = 0; d < 2; d++) {
+        for (int k = 0; k < m->n_units; k++)
+            if (isfinite(m->u[k].t[d])) net_sum[d] += m->u[k].t[d];
+        m->net[d] = one(sq, "SELECT median_ms FROM networks WHERE sweep_id = ?1 AND ?2 = ?2 AND device = ?3 AND ?4 = ?4 "
+                            "AND status = 'ok'", out->sweep, 0, dev_name[d], 0, 0);
+        // Calibration: the whole network measured against the sum of its
+        // layers measured one by one (launch gaps, caches). Unit times are
+        // scaled so that a single-device plan predicts the measured network.
+        out->calibration[d] = o->calibrate && m->net[d] > 0 && net_sum[d] > 0 ? m->net[d] / net_sum[d] : 1.0;
+        for (int k = 0; k < m->n_units; k++) m->u[k].t[d] *= out->calibration[d];
+    }
+    double lat[2] = {NAN, NAN}, mpb[2] = {NAN, NAN};
+    if (sqlite3_prepare_v2(sq, "SELECT direction = 'h2d', latency_ms, ms_per_mb FROM transfer_models WHERE sweep_id = ?",
+                           -1, &q, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(q, 1, out->sweep);
+        while (sqlite3_step(q) == SQLITE_ROW) {
+            int d = sqlite3_column_int(q, 0);
+            lat[d] = sqlite3_column_double(q, 1);
+            mpb[d] = sqlite3_column_double(q, 2) / 1e6;
+        }
+    }
+    sqlite3_finalize(q);
+    for (int d = 0; d < 2; d++) {
+        if (isnan(lat[d])) {
+            het_log(HET_LOG_ERROR, "%s has no transfer model (%s); run hetprof sweep again to complete it", out->desc,
+                    d ? "host to GPU" : "GPU to host");
+            hp_loaded_free(out);
+            return HET_E_INVALID;
+        }
+        m->x_lat[d] = lat[d];
+        m->x_ms_per_byte[d] = mpb[d];
+    }
+    m->corun = o->corun;
+    return HET_OK;
+}
+
+void hp_loaded_free(hp_loaded *l)
+{
+    free(l->m.u);
+    free(l->m.b);
+    free(l->unit_of);
+    memset(l, 0, sizeof *l);
+}

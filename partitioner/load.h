@@ -1,0 +1,33 @@
+// load.h: reading a cost model (part.h) from the profiler's database.
+#ifndef HET_PARTITIONER_LOAD_H
+#define HET_PARTITIONER_LOAD_H
+
+#include "db.h"
+#include "het/graph.h"
+#include "part.h"
+
+typedef struct hp_load_opts {
+    const char *platform; // substring of the CPU model or OpenCL device the sweep must match (NULL: any)
+    long long sweep_id;   // a given sweep (< 0: the latest that fits)
+    bool corun;           // apply co-run slowdowns
+    bool allow_missing;   // estimate missing layer times instead of failing
+    bool calibrate;       // scale layer times so single-device sums match the measured networks
+} hp_load_opts;
+
+typedef struct hp_loaded {
+    hp_model m;
+    int64_t sweep;
+    char desc[512];       // "sweep N: CPU + GPU"
+    int *unit_of;         // per graph layer: its unit
+    double calibration[2];
+} hp_loaded;
+
+/// Builds the cost model of `g` from the sweep: units (a convolution and
+/// the ReLU executors fuse into it are one), their median times, split
+/// times (both halves computed; the merge is priced as transfers), co-run
+/// slowdowns, the fitted transfer models and the whole-network times.
+/// A missing measurement is an error naming it, unless allow_missing.
+het_status hp_load(het_db *db, const char *db_path, const het_graph *g, const hp_load_opts *o, hp_loaded *out);
+void hp_loaded_free(hp_loaded *l);
+
+#endif

@@ -1,0 +1,109 @@
+// part.h: the partitioner's cost model and its exact solvers.
+//
+// The network is a sequence of units in topological order: a layer, or a
+// convolution with the in-place ReLU the executors fuse into it. Each unit
+// has a time on each device and, where measured, a time split between them
+// at some GPU shares. Blobs carry their size; transfers cost latency +
+// bytes x time-per-byte per direction.
+//
+// The cost of an assignment is defined by hp_simulate, which replays the
+// heterogeneous executor's rules (engine/exec/hetero.c) on two clocks:
+// GPU work is enqueued and runs while the host goes on; a transfer first
+// waits for the GPU, then blocks the host; a CPU unit that touches storage
+// the GPU touched since the last wait waits first; a split runs both
+// halves from a common start. The solvers are exact for this cost: they
+// return an assignment whose simulated cost no other assignment beats
+// (tests/unit/test_partition.c checks that against brute force).
+#ifndef HET_PARTITIONER_PART_H
+#define HET_PARTITIONER_PART_H
+
+#include "het/het.h"
+
+#include <stdbool.h>
+
+#define HP_MAX_IN 8
+#define HP_MAX_RATIOS 32
+
+enum { HP_CPU = 0, HP_GPU = 1 };
+
+typedef struct hp_unit {
+    int first, last;       // graph layers [first, last] (last > first: a fused ReLU)
+    int n_in;
+    int in[HP_MAX_IN];     // bottom blobs (distinct)
+    int out;               // top blob
+    double t[2];           // time alone on CPU, GPU (ms); INFINITY: cannot run there
+    // At the model's ratio j: the fraction of output channels on the CPU
+    // (k / C; 1 or 0 when the ratio leaves all on one device) and the time
+    // with both halves computed (INFINITY: not a split, or not measured).
+    double cpu_share[HP_MAX_RATIOS];
+    double t_split[HP_MAX_RATIOS];
+    double slow[2];        // co-run slowdown on CPU, GPU (1: none)
+} hp_unit;
+
+typedef struct hp_blob {
+    double bytes;
+    int root;       // blobs sharing storage (zero-copy concat) share a root
+    bool is_input, is_output;
+} hp_blob;
+
+typedef struct hp_model {
+    int n_units;
+    hp_unit *u;
+    int n_blobs;
+    hp_blob *b;
+    int n_ratios;
+    double ratio[HP_MAX_RATIOS];       // GPU shares of the output channels, as in plans
+    double x_lat[2], x_ms_per_byte[2]; // transfers: [HP_CPU] to host, [HP_GPU] to the GPU
+    double net[2];                     // whole network measured alone (ms), for image-parallel
+    bool corun;                        // apply co-run slowdowns where both devices work
+} hp_model;
+
+/// A choice per unit: HP_CPU, HP_GPU, or 2 + j: split at the model's ratio j.
+typedef int hp_choice;
+#define HP_SPLIT(j) (2 + (j))
+
+/// Latency of one image under `choice` (per unit), inputs starting in host
+/// memory and outputs ending there. INFINITY if a unit cannot run where
+/// it is put.
+double hp_simulate(const hp_model *m, const hp_choice *choice);
+
+/// Time of units [first, end) as one pipeline stage (clocks start together,
+/// the stage ends with a wait for the GPU), starting from residence `res`
+/// (2 floats per blob, see hp_residence_init) which it updates; `both`:
+/// the other device works meanwhile (co-run slowdowns apply).
+double hp_simulate_range(const hp_model *m, const hp_choice *choice, int first, int end, float *res, bool both,
+                         bool last);
+/// Residence at the start of an image: inputs valid in host memory only.
+void hp_residence_init(const hp_model *m, float *res);
+
+/// Exact minimum-latency assignment: each unit's choice among CPU, GPU and
+/// its splits (allow_split), by dynamic programming over the topological
+/// order with the residence of live blobs as state and a Pareto set of
+/// clock pairs per state. Returns the latency; choice[n_units] is filled.
+double hp_solve_latency(const hp_model *m, bool allow_split, hp_choice *choice);
+
+typedef struct hp_pipeline {
+    int n_stages;
+    int first[64 + 1];       // stage s: units [first[s], first[s+1])
+    hp_choice dev[64];       // HP_CPU, HP_GPU or HP_SPLIT(j) for every unit of the stage at ratio j
+    double stage_ms[64];
+    double cycle_ms;         // time between images: the busier device's total
+    double latency_ms;       // one image through every stage
+} hp_pipeline;
+
+/// Exact best division into at most `max_stages` (<= 64) contiguous stages,
+/// each on the CPU, the GPU or (allow_split) split at one ratio, minimising
+/// the cycle: stages on one device take turns, so the cycle is the larger
+/// of the two devices' total stage time (a split stage counts on both).
+/// Returns the cycle time (ms).
+double hp_solve_pipeline(const hp_model *m, int max_stages, bool allow_split, hp_pipeline *out);
+
+/// Images per second when each device runs whole images on its own
+/// (co-run slowdowns applied unless disabled).
+double hp_image_parallel_rate(const hp_model *m);
+
+/// The choice vector of a pipeline (every unit of a stage gets its device,
+/// or the stage's ratio, or the one device the ratio leaves it on).
+void hp_pipeline_choices(const hp_model *m, const hp_pipeline *p, hp_choice *choice);
+
+#endif

@@ -1,0 +1,211 @@
+// pipeline.c: the exact best division into contiguous stages, and the
+// image-parallel rate (part.h).
+//
+// A pipeline's stages each replay their units (hp_simulate_range) and end
+// with a wait for the GPU, so a stage's time depends on what came before
+// only through the residence at its first unit. Dynamic programming over
+// (boundary, stages used, residence at the boundary) keeps, per state, the
+// pairs (CPU total, GPU total) that no other pair beats on both; the cycle
+// is the larger total (stages on one device take turns; a split stage
+// occupies both). Both totals only grow, so pruning beaten pairs is exact.
+// In a pipeline of two or more stages the devices work at once, so co-run
+// slowdowns apply to every stage; a single stage is one device alone.
+#include "sim.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct node {
+    float *res;          // residence at the boundary
+    double load[2];      // CPU, GPU totals so far
+    double latency;      // sum of the stage times so far
+    int parent, stages;  // previous node, stages used
+    int start;           // the boundary's unit
+    hp_choice dev;       // the stage that ended here
+    double stage_ms;
+} node;
+
+typedef struct pool {
+    node *v;
+    int n, cap;
+} pool;
+
+static int push(pool *p, node nd)
+{
+    if (p->n == p->cap) {
+        int cap = p->cap ? 2 * p->cap : 1024;
+        node *nv = realloc(p->v, (size_t)cap * sizeof *nv);
+        if (!nv) return -1;
+        p->v = nv, p->cap = cap;
+    }
+    p->v[p->n] = nd;
+    return p->n++;
+}
+
+// Every unit of a stage gets the stage's choice; at a ratio that leaves a
+// unit whole on one device, it runs there.
+static hp_choice unit_choice(const hp_model *m, int unit, hp_choice dev)
+{
+    if (dev < 2) return dev;
+    const hp_unit *u = &m->u[unit];
+    int j = dev - 2;
+    // As the executor rounds: all channels on one side runs there alone.
+    return u->cpu_share[j] >= 1.0 ? HP_CPU : u->cpu_share[j] <= 0.0 ? HP_GPU : dev;
+}
+
+void hp_pipeline_choices(const hp_model *m, const hp_pipeline *p, hp_choice *choice)
+{
+    for (int s = 0; s < p->n_stages; s++)
+        for (int i = p->first[s]; i < p->first[s + 1]; i++) choice[i] = unit_choice(m, i, p->dev[s]);
+}
+
+// Whether node a is no worse than b on both totals (same boundary state).
+static bool dominates(const node *a, const node *b)
+{
+    return a->load[0] <= b->load[0] && a->load[1] <= b->load[1];
+}
+
+double hp_solve_pipeline(const hp_model *m, int max_stages, bool allow_split, hp_pipeline *out)
+{
+    int n = m->n_units, nb = m->n_blobs;
+    if (max_stages > 64) max_stages = 64;
+    if (max_stages < 1 || n == 0 || nb > HP_SIM_MAX_BLOBS) return NAN;
+    int n_dev = 2 + (allow_split ? m->n_ratios : 0);
+    size_t rbytes = sizeof(float) * 2 * (size_t)nb;
+    pool P = {0};
+    node root = {.parent = -1};
+    int *cnt = calloc((size_t)n + 1, sizeof *cnt);
+    int **idx = calloc((size_t)n + 1, sizeof *idx);
+    float *work = malloc(rbytes);
+    unsigned char *touched = malloc((size_t)nb);
+    double best = INFINITY;
+    int best_node = -1;
+    // rest[i]: a lower bound on the work of units [i, n) (each on its
+    // cheaper side; a split occupies both devices, so it counts twice).
+    double *rest = calloc((size_t)n + 1, sizeof *rest);
+    if (!rest || !cnt || !idx || !work || !touched || !(root.res = malloc(rbytes))) goto done;
+    hp_residence_init(m, root.res);
+    for (int i = n - 1; i >= 0; i--) {
+        const hp_unit *u = &m->u[i];
+        double lo_t = u->t[0] < u->t[1] ? u->t[0] : u->t[1];
+        for (int j = 0; allow_split && j < m->n_ratios; j++)
+            if (2 * u->t_split[j] < lo_t) lo_t = 2 * u->t_split[j];
+        rest[i] = rest[i + 1] + (isfinite(lo_t) ? lo_t : 0);
+    }
+    // Nodes live in P; idx[i] lists the kept nodes at boundary i.
+    for (int pass = 0; pass < 2; pass++) {
+        // pass 0: one stage, devices alone; pass 1: two or more stages, co-run.
+        bool both = pass == 1;
+        int lo = pass == 0 ? 1 : 2, hi = pass == 0 ? 1 : max_stages;
+        if (lo > hi) continue;
+        for (int i = 0; i <= n; i++) {
+            for (int k = 0; k < cnt[i]; k++) free(P.v[idx[i][k]].res);
+            free(idx[i]);
+            idx[i] = NULL, cnt[i] = 0;
+        }
+        P.n = 0;
+        node r0 = root;
+        r0.res = malloc(rbytes);
+        if (!r0.res) goto done;
+        memcpy(r0.res, root.res, rbytes);
+        int id = push(&P, r0);
+        if (id < 0 || !(idx[0] = malloc(sizeof(int)))) goto done;
+        idx[0][0] = id, cnt[0] = 1;
+        for (int i = 0; i < n; i++) {
+            for (int k = 0; k < cnt[i]; k++) {
+                int from = idx[i][k];
+                if (P.v[from].stages >= hi) continue;
+                for (hp_choice dev = 0; dev < n_dev; dev++) {
+                    // One replay per (start, device), extended unit by unit:
+                    // every end is a candidate stage.
+                    memcpy(work, P.v[from].res, rbytes);
+                    memset(touched, 0, (size_t)nb);
+                    hp_sim sim = {.res = work, .touched = touched};
+                    for (int end = i + 1; end <= n; end++) {
+                        if (!hp_sim_step(m, &sim, end - 1, unit_choice(m, end - 1, dev), both)) break;
+                        double t;
+                        if (end == n) {
+                            hp_sim_finish(m, &sim);
+                            t = sim.clk[0];
+                        } else {
+                            t = sim.clk[0] > sim.clk[1] ? sim.clk[0] : sim.clk[1];
+                        }
+                        node nd = {.load = {P.v[from].load[0], P.v[from].load[1]}, .parent = from,
+                                   .stages = P.v[from].stages + 1, .start = i, .dev = dev, .stage_ms = t,
+                                   .latency = P.v[from].latency + t};
+                        if (nd.stages < lo && end == n) continue;
+                        if (dev != HP_GPU) nd.load[0] += t;
+                        if (dev != HP_CPU) nd.load[1] += t;
+                        // Bound: the cycle is at least the larger total, and at
+                        // least half of all the work; both only grow. A node
+                        // that cannot beat the best complete plan is dropped.
+                        double cyc = nd.load[0] > nd.load[1] ? nd.load[0] : nd.load[1];
+                        double half = (nd.load[0] + nd.load[1] + rest[end]) / 2;
+                        if (cyc >= best || half >= best) continue;
+                        if (end == n) best = cyc, best_node = -2; // rebuilt below
+                        // Same boundary, same residence, no more stages, no
+                        // larger totals: this one can be dropped.
+                        bool beaten = false;
+                        for (int q = 0; q < cnt[end] && !beaten; q++) {
+                            node *o = &P.v[idx[end][q]];
+                            beaten = o->stages <= nd.stages && dominates(o, &nd) && !memcmp(o->res, work, rbytes);
+                        }
+                        if (beaten) continue;
+                        if (!(nd.res = malloc(rbytes))) goto done;
+                        memcpy(nd.res, work, rbytes);
+                        int nid = push(&P, nd);
+                        int *ni = nid < 0 ? NULL : realloc(idx[end], sizeof(int) * (size_t)(cnt[end] + 1));
+                        if (!ni) goto done;
+                        idx[end] = ni;
+                        idx[end][cnt[end]++] = nid;
+                    }
+                }
+            }
+        }
+        for (int k = 0; k < cnt[n]; k++) {
+            node *e = &P.v[idx[n][k]];
+            double cyc = e->load[0] > e->load[1] ? e->load[0] : e->load[1];
+            if (e->stages >= lo && cyc <= best) {
+                best = cyc;
+                // Rebuild now: the pool is reused by the next pass.
+                int s = e->stages;
+                out->n_stages = s;
+                out->cycle_ms = cyc;
+                out->latency_ms = e->latency;
+                out->first[s] = n;
+                for (int id2 = idx[n][k]; P.v[id2].parent >= 0; id2 = P.v[id2].parent) {
+                    s--;
+                    out->first[s] = P.v[id2].start;
+                    out->dev[s] = P.v[id2].dev;
+                    out->stage_ms[s] = P.v[id2].stage_ms;
+                }
+                best_node = 1;
+            }
+        }
+    }
+done:
+    for (int i = 0; idx && i <= n; i++) {
+        for (int k = 0; k < cnt[i]; k++) free(P.v[idx[i][k]].res);
+        free(idx[i]);
+    }
+    free(root.res);
+    free(P.v), free(cnt), free(idx), free(work), free(touched), free(rest);
+    return best_node < 0 ? INFINITY : best;
+}
+
+double hp_image_parallel_rate(const hp_model *m)
+{
+    double rate = 0;
+    for (int d = 0; d < 2; d++) {
+        if (!(m->net[d] > 0) || !isfinite(m->net[d])) continue;
+        double sum = 0, slowed = 0;
+        for (int i = 0; i < m->n_units; i++) {
+            sum += m->u[i].t[d];
+            slowed += m->u[i].t[d] * (m->corun ? m->u[i].slow[d] : 1.0);
+        }
+        double f = sum > 0 && isfinite(slowed) ? slowed / sum : 1.0;
+        rate += 1e3 / (m->net[d] * f);
+    }
+    return rate;
+}

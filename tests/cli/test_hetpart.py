@@ -1,0 +1,104 @@
+#!/usr/bin/python3
+"""hetpart end to end: solve from a real sweep, the plan replays in hetrun
+with the prediction recorded next to the measurement, explain, and one
+clear line for each bad input. (The solvers' optimality is checked against
+brute force in tests/unit/test_partition.c.)
+usage: test_hetpart.py HETPART HETPROF HETRUN SOURCE_DIR WORKDIR
+"""
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+
+HETPART, HETPROF, HETRUN, SRC, WORK = sys.argv[1:6]
+os.makedirs(WORK, exist_ok=True)
+passed = failed = 0
+
+
+def check(cond, what):
+    global passed, failed
+    if cond:
+        passed += 1
+    else:
+        failed += 1
+        print("FAIL: " + what)
+
+
+def out(name):
+    return os.path.join(WORK, name)
+
+
+def run(tool, *args):
+    r = subprocess.run([tool] + [str(a) for a in args], capture_output=True, timeout=600)
+    r.stdout, r.stderr = r.stdout.decode("utf-8", "replace"), r.stderr.decode("utf-8", "replace")
+    return r
+
+
+def one_line_error(r, what, needle):
+    lines = [l for l in r.stderr.splitlines() if l.strip()]
+    check(r.returncode > 0 and len(lines) == 1 and needle in lines[0],
+          "%s: rc %d, stderr %r" % (what, r.returncode, r.stderr[-500:]))
+
+
+MODEL = out("tiny.prototxt")
+open(MODEL, "w").write('''name: "tiny"
+input: "data"
+input_shape { dim: 1 dim: 3 dim: 32 dim: 32 }
+layer { name: "conv1" type: "Convolution" bottom: "data" top: "conv1" convolution_param { num_output: 16 kernel_size: 3 pad: 1 } }
+layer { name: "relu1" type: "ReLU" bottom: "conv1" top: "conv1" }
+layer { name: "a" type: "Convolution" bottom: "conv1" top: "a" convolution_param { num_output: 8 kernel_size: 1 } }
+layer { name: "b" type: "Convolution" bottom: "conv1" top: "b" convolution_param { num_output: 8 kernel_size: 3 pad: 1 } }
+layer { name: "cat" type: "Concat" bottom: "a" bottom: "b" top: "cat" }
+layer { name: "pool" type: "Pooling" bottom: "cat" top: "pool" pooling_param { pool: AVE global_pooling: true } }
+layer { name: "prob" type: "Softmax" bottom: "pool" top: "prob" }
+''')
+OTHER = out("other.prototxt")
+open(OTHER, "w").write(open(MODEL).read().replace("num_output: 8 kernel_size: 1", "num_output: 4 kernel_size: 1"))
+DB = out("het.db")
+for s in ("", "-wal", "-shm"):
+    if os.path.exists(DB + s):
+        os.remove(DB + s)
+r = run(HETPROF, "sweep", "--model", MODEL, "--db", DB, "--ratios", "0.25,0.5,0.75", "--reps", "6", "--min-reps", "3",
+        "--max-time", "0.05", "-q")
+check(r.returncode == 0, "sweep for the partitioner: %s" % r.stderr[-500:])
+
+for obj in ("latency", "throughput"):
+    plan = out("plan_%s.json" % obj)
+    r = run(HETPART, "solve", "--db", DB, "--model", MODEL, "--objective", obj, "--out", plan)
+    check(r.returncode == 0 and os.path.exists(plan), "solve %s: %s %s" % (obj, r.stdout, r.stderr))
+    if r.returncode:
+        continue
+    p = json.load(open(plan))
+    pred = p.get("predicted", {})
+    check(p.get("het_plan") == 1 and pred.get("latency_ms", 0) > 0 and pred.get("images_per_s", 0) > 0,
+          "%s plan carries its prediction: %r" % (obj, pred))
+    r = run(HETRUN, "--model", MODEL, "--plan", plan, "--images", 20, "-q", "--db", out("runs.db"))
+    check(r.returncode == 0 and "predicted by hetpart" in r.stdout, "hetrun replays the %s plan: %s" % (obj, r.stderr[-300:]))
+    r = run(HETPART, "explain", plan)
+    check(r.returncode == 0 and "predicted" in r.stdout, "explain %s: %s" % (obj, r.stderr))
+    if p.get("mode") != "image-parallel":
+        check(all(n in r.stdout for n in ("conv1+relu1", "cat", "prob")), "explain lists the layers: %s" % r.stdout)
+con = sqlite3.connect(out("runs.db"))
+rows = con.execute("SELECT predicted_latency_ms, predicted_images_per_s, images_per_s FROM runs").fetchall()
+con.close()
+check(len(rows) == 2 and all(a > 0 and b > 0 and c > 0 for a, b, c in rows), "runs record predicted next to measured: %r" % rows)
+
+# Bad input: one line, non-zero exit, no plan written.
+base = ["solve", "--db", DB, "--model", MODEL]
+one_line_error(run(HETPART, *base, "--objective", "speed"), "unknown objective", "unknown objective 'speed'")
+one_line_error(run(HETPART, *base), "no objective", "needs --objective")
+one_line_error(run(HETPART, "solve", "--db", DB, "--model", OTHER, "--objective", "latency", "--out", out("x.json")),
+               "model not in the database", "no CPU+GPU sweep")
+check(not os.path.exists(out("x.json")), "no plan written for a model not in the database")
+one_line_error(run(HETPART, *base, "--objective", "latency", "--platform", "Cray-1"), "another platform", "Cray-1")
+one_line_error(run(HETPART, *base, "--objective", "throughput", "--max-stages", "0"), "K < 1", "--max-stages")
+one_line_error(run(HETPART, *base, "--objective", "latency", "--modes", "pipeline"), "infeasible constraint",
+               "needs mapping or split")
+one_line_error(run(HETPART, *base, "--objective", "latency", "--modes", "warp"), "unknown mode", "'warp'")
+one_line_error(run(HETPART, "solve", "--db", out("none.db"), "--model", MODEL, "--objective", "latency"),
+               "missing database", "does not exist")
+one_line_error(run(HETPART, "explain", os.path.join(SRC, "experiments", "plans", "squeezenet_v1.1", "mapping.json")),
+               "explain of a hand-written plan", "without a \"predicted\" block")
+print("%d passed, %d failed" % (passed, failed))
+sys.exit(1 if failed else 0)
