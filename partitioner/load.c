@@ -11,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+// One value of a query over the sweep's tables, or NaN. Parameters: ?1
+// sweep, ?2 layer, ?3 device, ?4 fused, ?5 ratio; a query uses those it
+// needs (binding the others fails harmlessly with SQLITE_RANGE).
 static double one(sqlite3 *sq, const char *sql, int64_t sweep, int layer, const char *dev, int fused, double ratio)
 {
     sqlite3_stmt *q = NULL;
@@ -68,11 +71,10 @@ het_status hp_load(het_db *db, const char *db_path, const het_graph *g, const hp
     het_status st = find_sweep(sq, g, db_path, o->platform, o->sweep_id, &out->sweep, out->desc, sizeof out->desc);
     if (st != HET_OK) return st;
     hp_model *m = &out->m;
-    out->unit_of = malloc(sizeof(int) * (size_t)g->n_layers);
     m->u = calloc((size_t)g->n_layers, sizeof *m->u);
     m->b = calloc((size_t)g->n_blobs, sizeof *m->b);
     het_workspace *ws = NULL;
-    if (!out->unit_of || !m->u || !m->b || het_workspace_create(g, &ws) != HET_OK) {
+    if (!m->u || !m->b || het_workspace_create(g, &ws) != HET_OK) {
         het_workspace_destroy(ws);
         hp_loaded_free(out);
         return HET_E_NOMEM;
@@ -99,9 +101,8 @@ het_status hp_load(het_db *db, const char *db_path, const het_graph *g, const hp
         const het_layer *l = &g->layers[i];
         const het_layer *relu = het_exec_fusable_relu(g, l);
         hp_unit *u = &m->u[m->n_units];
-        out->unit_of[i] = m->n_units;
         u->first = u->last = i;
-        if (relu) out->unit_of[++i] = m->n_units, u->last = i;
+        if (relu) u->last = ++i;
         int fused = relu != NULL;
         for (int k = 0; k < l->n_bottom && u->n_in < HP_MAX_IN; k++) {
             bool dup = false;
@@ -164,8 +165,7 @@ het_status hp_load(het_db *db, const char *db_path, const het_graph *g, const hp
     for (int d = 0; d < 2; d++) {
         for (int k = 0; k < m->n_units; k++)
             if (isfinite(m->u[k].t[d])) net_sum[d] += m->u[k].t[d];
-        m->net[d] = one(sq, "SELECT median_ms FROM networks WHERE sweep_id = ?1 AND ?2 = ?2 AND device = ?3 AND ?4 = ?4 "
-                            "AND status = 'ok'", out->sweep, 0, dev_name[d], 0, 0);
+        m->net[d] = one(sq, "SELECT median_ms FROM networks WHERE sweep_id = ?1 AND device = ?3 AND status = 'ok'", out->sweep, 0, dev_name[d], 0, 0);
         // Calibration: the whole network measured against the sum of its
         // layers measured one by one (launch gaps, caches). Unit times are
         // scaled so that a single-device plan predicts the measured network.
@@ -201,6 +201,5 @@ void hp_loaded_free(hp_loaded *l)
 {
     free(l->m.u);
     free(l->m.b);
-    free(l->unit_of);
     memset(l, 0, sizeof *l);
 }

@@ -18,7 +18,6 @@ typedef struct hp_loaded {
     hp_model m;
     int64_t sweep;
     char desc[512];       // "sweep N: CPU + GPU"
-    int *unit_of;         // per graph layer: its unit
     double calibration[2];
 } hp_loaded;
 

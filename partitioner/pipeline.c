@@ -80,7 +80,7 @@ double hp_solve_pipeline(const hp_model *m, int max_stages, bool allow_split, hp
     float *work = malloc(rbytes);
     unsigned char *touched = malloc((size_t)nb);
     double best = INFINITY;
-    int best_node = -1;
+    bool found = false;
     // rest[i]: a lower bound on the work of units [i, n) (each on its
     // cheaper side; a split occupies both devices, so it counts twice).
     double *rest = calloc((size_t)n + 1, sizeof *rest);
@@ -143,7 +143,7 @@ double hp_solve_pipeline(const hp_model *m, int max_stages, bool allow_split, hp
                         double cyc = nd.load[0] > nd.load[1] ? nd.load[0] : nd.load[1];
                         double half = (nd.load[0] + nd.load[1] + rest[end]) / 2;
                         if (cyc >= best || half >= best) continue;
-                        if (end == n) best = cyc, best_node = -2; // rebuilt below
+                        if (end == n) best = cyc; // the plan is rebuilt after the pass
                         // Same boundary, same residence, no more stages, no
                         // larger totals: this one can be dropped.
                         bool beaten = false;
@@ -180,7 +180,7 @@ double hp_solve_pipeline(const hp_model *m, int max_stages, bool allow_split, hp
                     out->dev[s] = P.v[id2].dev;
                     out->stage_ms[s] = P.v[id2].stage_ms;
                 }
-                best_node = 1;
+                found = true;
             }
         }
     }
@@ -191,7 +191,7 @@ done:
     }
     free(root.res);
     free(P.v), free(cnt), free(idx), free(work), free(touched), free(rest);
-    return best_node < 0 ? INFINITY : best;
+    return found ? best : INFINITY;
 }
 
 double hp_image_parallel_rate(const hp_model *m)

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/utsname.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <math.h>
 
@@ -135,6 +136,15 @@ het_status het_db_open(const char *path, int timeout_ms, het_db **db_out)
     }
     *db_out = db;
     return HET_OK;
+}
+
+het_status het_db_open_existing(const char *path, het_db **db_out)
+{
+    if (access(path, F_OK) != 0) {
+        het_log(HET_LOG_ERROR, "database %s does not exist (hetprof sweep creates it)", path);
+        return HET_E_IO;
+    }
+    return het_db_open(path, HET_DB_TIMEOUT_MS, db_out);
 }
 
 struct sqlite3 *het_db_sqlite(het_db *db) { return db->sq; }

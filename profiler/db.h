@@ -21,6 +21,10 @@ typedef struct het_db het_db;
 het_status het_db_open(const char *path, int timeout_ms, het_db **db_out);
 void het_db_close(het_db *db);
 
+/// As het_db_open, for readers: a missing file is an error ("does not exist;
+/// hetprof sweep creates it"), never a new empty database.
+het_status het_db_open_existing(const char *path, het_db **db_out);
+
 /// The SQLite connection, for readers that query the documented schema
 /// (docs/database.md) directly: the partitioner, reports.
 struct sqlite3 *het_db_sqlite(het_db *db);

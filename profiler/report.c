@@ -14,12 +14,8 @@
 // Opens an existing database (show and export never create one).
 static het_db *open_existing(const char *path)
 {
-    if (access(path, F_OK) != 0) {
-        fprintf(stderr, "hetprof: database %s does not exist (hetprof sweep creates it)\n", path);
-        return NULL;
-    }
     het_db *db = NULL;
-    return het_db_open(path, HET_DB_TIMEOUT_MS, &db) == HET_OK ? db : NULL;
+    return het_db_open_existing(path, &db) == HET_OK ? db : NULL;
 }
 
 typedef struct layer_row {

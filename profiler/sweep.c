@@ -40,12 +40,8 @@ static int add(units *us, enum phase ph, het_db_item it)
     return 0;
 }
 
-// A convolution that executors run fused with its ReLU on this device.
-static bool fusable(het_prof *p, const het_graph *g, int layer)
-{
-    (void)p;
-    return het_exec_fusable_relu(g, &g->layers[layer]) != NULL;
-}
+// A convolution that executors run fused with the ReLU after it.
+static bool fusable(const het_graph *g, int layer) { return het_exec_fusable_relu(g, &g->layers[layer]) != NULL; }
 
 // A ReLU that the executors fold into the convolution before it: for
 // splits, it is measured as part of that convolution.
@@ -55,13 +51,13 @@ static bool folded_relu(const het_graph *g, int layer)
 }
 
 // Every measurement a full sweep owes, in phase order.
-static int list_units(het_prof *p, const het_graph *g, const het_sweep_opts *o, units *us)
+static int list_units(const het_graph *g, const het_sweep_opts *o, units *us)
 {
     int err = 0;
     for (int d = 0; d < 2; d++) {
         if (!o->dev[d]) continue;
         for (int i = 0; i < g->n_layers; i++)
-            for (int f = 0; f <= (fusable(p, g, i) ? 1 : 0); f++)
+            for (int f = 0; f <= (fusable(g, i) ? 1 : 0); f++)
                 err |= add(us, d ? PH_LAYER_GPU : PH_LAYER_CPU, (het_db_item){HET_DB_LAYER, i, d, f, 0, 0});
         err |= add(us, d ? PH_NET_GPU : PH_NET_CPU, (het_db_item){.kind = HET_DB_NETWORK, .device = d});
     }
@@ -73,7 +69,7 @@ static int list_units(het_prof *p, const het_graph *g, const het_sweep_opts *o, 
         for (int r = 0; r < o->n_ratios; r++) {
             int k = het_split_cpu_channels(C, (float)o->ratios[r]);
             if (k <= 0 || k >= C) continue; // all on one device at this ratio: not a split
-            err |= add(us, PH_SPLIT, (het_db_item){HET_DB_SPLIT, i, 0, fusable(p, g, i), o->ratios[r], 0});
+            err |= add(us, PH_SPLIT, (het_db_item){HET_DB_SPLIT, i, 0, fusable(g, i), o->ratios[r], 0});
         }
     }
     // Transfers: every blob whole, each way; and, for a sweep of sizes down
@@ -89,7 +85,7 @@ static int list_units(het_prof *p, const het_graph *g, const het_sweep_opts *o, 
     if (!o->corun) return err;
     for (int d = 0; d < 2; d++)
         for (int i = 0; i < g->n_layers; i++)
-            for (int f = 0; f <= (fusable(p, g, i) ? 1 : 0); f++)
+            for (int f = 0; f <= (fusable(g, i) ? 1 : 0); f++)
                 err |= add(us, d ? PH_CORUN_GPU : PH_CORUN_CPU, (het_db_item){HET_DB_CORUN, i, d, f, 0, 0});
     return err;
 }
@@ -236,7 +232,7 @@ het_status het_sweep_run(het_db *db, int64_t sweep, het_prof *p, const het_graph
 {
     *sum = (het_sweep_summary){0};
     units all = {0};
-    if (list_units(p, g, o, &all)) {
+    if (list_units(g, o, &all)) {
         free(all.u);
         return HET_E_NOMEM;
     }

@@ -426,12 +426,17 @@ static het_status load_input(const opts *o, const het_npy *input, char **paths, 
     return HET_OK;
 }
 
-// Appends the run to --db (nothing when it is not given). The database was
+// Prints the plan's prediction (if it has one) next to the measurement, and
+// appends the run to --db (nothing when it is not given). The database was
 // checked before the run; the write is one transaction.
 static int record_run(const opts *o, const het_graph *g, const het_plan *plan, const char *desc, het_backend *gpu_be,
                       int images, double wall_ms, double ips, double p50, double p90, double mn,
                       const het_xfer_stats *xs, int n_lanes, const char *const *lane_names, const double *busy)
 {
+    if (plan && !isnan(plan->predicted_images_per_s))
+        printf("predicted by hetpart: %.3f ms latency, %.1f images/s; measured %.3f ms (p50), %.1f images/s "
+               "(throughput error %+.1f%%)\n", plan->predicted_latency_ms, plan->predicted_images_per_s, p50, ips,
+               (plan->predicted_images_per_s - ips) / ips * 100);
     if (!o->db) return 0;
     char plat[256], dev[256], drv[256], weights[64];
     het_opencl_identity(gpu_be, plat, dev, drv, sizeof plat);
@@ -449,10 +454,6 @@ static int record_run(const opts *o, const het_graph *g, const het_plan *plan, c
                     .d2h_ms = xs->d2h_ns / 1e6, .n_lanes = n_lanes, .lane_names = lane_names, .lane_busy_ms = busy,
                     .predicted_latency_ms = plan ? plan->predicted_latency_ms : NAN,
                     .predicted_images_per_s = plan ? plan->predicted_images_per_s : NAN};
-    if (plan && !isnan(plan->predicted_images_per_s))
-        printf("predicted by hetpart: %.3f ms latency, %.1f images/s; measured %.3f ms (p50), %.1f images/s "
-               "(throughput error %+.1f%%)\n", plan->predicted_latency_ms, plan->predicted_images_per_s, p50, ips,
-               (plan->predicted_images_per_s - ips) / ips * 100);
     int64_t id;
     if (het_db_add_run(o->db, &r, &id) != HET_OK) return 1;
     printf("recorded as run %lld in %s\n", (long long)id, o->db);
