@@ -8,37 +8,17 @@ usage: test_hetpart.py HETPART HETPROF HETRUN SOURCE_DIR WORKDIR
 import json
 import os
 import sqlite3
-import subprocess
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from clitest import check, finish, one_line_error, run  # noqa: E402
 
 HETPART, HETPROF, HETRUN, SRC, WORK = sys.argv[1:6]
 os.makedirs(WORK, exist_ok=True)
-passed = failed = 0
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL: " + what)
 
 
 def out(name):
     return os.path.join(WORK, name)
-
-
-def run(tool, *args):
-    r = subprocess.run([tool] + [str(a) for a in args], capture_output=True, timeout=600)
-    r.stdout, r.stderr = r.stdout.decode("utf-8", "replace"), r.stderr.decode("utf-8", "replace")
-    return r
-
-
-def one_line_error(r, what, needle):
-    lines = [l for l in r.stderr.splitlines() if l.strip()]
-    check(r.returncode > 0 and len(lines) == 1 and needle in lines[0],
-          "%s: rc %d, stderr %r" % (what, r.returncode, r.stderr[-500:]))
 
 
 MODEL = out("tiny.prototxt")
@@ -56,9 +36,10 @@ layer { name: "prob" type: "Softmax" bottom: "pool" top: "prob" }
 OTHER = out("other.prototxt")
 open(OTHER, "w").write(open(MODEL).read().replace("num_output: 8 kernel_size: 1", "num_output: 4 kernel_size: 1"))
 DB = out("het.db")
-for s in ("", "-wal", "-shm"):
-    if os.path.exists(DB + s):
-        os.remove(DB + s)
+for db in (DB, out("runs.db")):  # left by an earlier run of this test
+    for s in ("", "-wal", "-shm"):
+        if os.path.exists(db + s):
+            os.remove(db + s)
 r = run(HETPROF, "sweep", "--model", MODEL, "--db", DB, "--ratios", "0.25,0.5,0.75", "--reps", "6", "--min-reps", "3",
         "--max-time", "0.05", "-q")
 check(r.returncode == 0, "sweep for the partitioner: %s" % r.stderr[-500:])
@@ -100,5 +81,4 @@ one_line_error(run(HETPART, "solve", "--db", out("none.db"), "--model", MODEL, "
                "missing database", "does not exist")
 one_line_error(run(HETPART, "explain", os.path.join(SRC, "experiments", "plans", "squeezenet_v1.1", "mapping.json")),
                "explain of a hand-written plan", "without a \"predicted\" block")
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+finish("test_hetpart")

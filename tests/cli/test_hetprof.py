@@ -20,21 +20,15 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "ref"))
 from prototxt import layers_of  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import clitest  # noqa: E402
+from clitest import check, one_line_error  # noqa: E402
+
 HETPROF, SRC, SHARED, WORK = sys.argv[1:5]
 os.makedirs(WORK, exist_ok=True)
-passed = failed = 0
 SQ11 = os.path.join(SRC, "models", "squeezenet_v1.1", "deploy.prototxt")
 # Short measurements: the tests check what is stored, not how precise it is.
 FAST = ["--reps", "6", "--min-reps", "3", "--warmup", "1", "--max-time", "0.05"]
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL: " + what)
 
 
 def out(name):
@@ -49,15 +43,7 @@ def fresh(name):
 
 
 def run(*args, **kw):
-    r = subprocess.run([HETPROF] + [str(a) for a in args], capture_output=True, timeout=kw.pop("timeout", 900), **kw)
-    r.stdout, r.stderr = r.stdout.decode("utf-8", "replace"), r.stderr.decode("utf-8", "replace")
-    return r
-
-
-def one_line_error(r, what, needle):
-    lines = [l for l in r.stderr.splitlines() if l.strip()]
-    check(r.returncode > 0 and len(lines) == 1 and needle in lines[0],
-          "%s: rc %d, stderr %r" % (what, r.returncode, r.stderr[-500:]))
+    return clitest.run(HETPROF, *args, timeout=kw.pop("timeout", 900), **kw)
 
 
 def sha(path):
@@ -399,5 +385,4 @@ check(r.returncode == 0 and st == {"cpu": "ok", "gpu": "unsupported"}
       and q(DBB, "SELECT status FROM networks WHERE device = 'gpu'") == [("unsupported",)]
       and "cannot hold" in r.stderr, "GPU cannot hold the model: unsupported rows: rc %d %r %r" % (r.returncode, st, r.stderr[-400:]))
 
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+clitest.finish("test_hetprof")

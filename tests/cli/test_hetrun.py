@@ -16,25 +16,16 @@ except ImportError:
     print("numpy missing for /usr/bin/python3 (apt-get install python3-numpy)", file=sys.stderr)
     sys.exit(2 if os.environ.get("CI") == "true" else 77)
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import clitest  # noqa: E402
+from clitest import check  # noqa: E402
+
 HETRUN, SRC, SHARED, WORK = sys.argv[1:5]
 os.makedirs(WORK, exist_ok=True)
-passed = failed = 0
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL: " + what)
 
 
 def run(*args):
-    r = subprocess.run([HETRUN] + [str(a) for a in args], capture_output=True, timeout=300)
-    # Decode leniently: a non-UTF-8 byte in a message is itself checked below.
-    r.stdout, r.stderr = r.stdout.decode("utf-8", "replace"), r.stderr.decode("utf-8", "replace")
-    return r
+    return clitest.run(HETRUN, *args, timeout=300)
 
 
 def w(name, text, mode="w"):
@@ -363,5 +354,4 @@ if has_gpu:
 elif os.environ.get("CI") == "true":
     check(False, "no OpenCL device under CI (PoCL should be installed)")
 
-print("test_hetrun: %d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+clitest.finish("test_hetrun")
