@@ -49,7 +49,8 @@ static const char *const kernel_names[K_COUNT] = {"conv_gemm", "conv_depthwise",
 typedef struct cl_ctx {
     cl_dev_info dev;
     cl_context ctx;
-    cl_command_queue q;
+    cl_command_queue q0; // until a workspace is bound
+    cl_command_queue q;  // the current call's: its workspace's queue
     cl_program prog;
     cl_kernel k[K_COUNT];
     cl_mem dummy;         // bound to unused pointer arguments
@@ -61,11 +62,20 @@ typedef struct cl_ctx {
     cl_layer_state *ls;
     bool *prepared;
     // Bound workspaces: device storage mirroring each, selected by table.
+    // Each has its own in-order queue: work on one workspace stays ordered
+    // (a transfer waits for the kernels that wrote its blob), while images
+    // in flight in a pipeline do not wait for each other. With one queue,
+    // a stage's blocking read of image i waited behind the kernels another
+    // stage had already enqueued for image i+1: the stages ran in turn.
     int n_bind, cap_bind;
     struct cl_binding {
         const het_blob_data *blobs; // borrowed workspace table
         cl_mem *root_buf;           // per blob id, non-NULL for roots
+        cl_command_queue q;
+        bool pending;               // commands enqueued since its last finish
     } *bind;
+    int cur;             // the current call's binding, -1: none (q0)
+    bool q0_pending;
     // The binding of the current call (set by select_binding).
     const het_blob_data *blobs;
     cl_mem *root_buf;
@@ -102,12 +112,22 @@ static void a_blob(args *a, const cl_ctx *cx, int blob)
     a_int(a, (long)cx->blobs[blob].offset);
 }
 
+// Notes that the current queue has work a sync must wait for: a sync
+// finishes only such queues (clFinish on an idle PoCL queue is not free,
+// and sweeps sync after every layer).
+static void queued(cl_ctx *cx)
+{
+    if (cx->cur >= 0) cx->bind[cx->cur].pending = true;
+    else cx->q0_pending = true;
+}
+
 static het_status enqueue(cl_ctx *cx, args *a, int dims, const size_t *global, const size_t *local)
 {
     if (a->err != CL_SUCCESS) return het_cl_fail("clSetKernelArg", a->err, __func__);
     for (int d = 0; d < dims; d++)
         if (global[d] == 0) return HET_OK;
     HET_CL(clEnqueueNDRangeKernel(cx->q, a->k, (cl_uint)dims, NULL, global, local, 0, NULL, NULL));
+    queued(cx);
     return HET_OK;
 }
 
@@ -281,9 +301,11 @@ static het_status run_layer(cl_ctx *cx, const het_graph *g, const het_layer *l, 
             int ck = g->blobs[l->bottom[k]].shape.c;
             int lo = c0 > base ? c0 : base, hi = c1 < base + ck ? c1 : base + ck;
             size_t src = ib->offset + (size_t)(lo - base) * hw, dst = ob->offset + (size_t)lo * hw;
-            if (hi > lo && !(ib->root == ob->root && src == dst))
+            if (hi > lo && !(ib->root == ob->root && src == dst)) {
                 HET_CL(clEnqueueCopyBuffer(cx->q, cx->root_buf[ib->root], cx->root_buf[ob->root], src * sizeof(float),
                                            dst * sizeof(float), (size_t)(hi - lo) * hw * sizeof(float), 0, NULL, NULL));
+                queued(cx);
+            }
             base += ck;
         }
         return HET_OK;
@@ -325,12 +347,17 @@ static void release_binding(cl_ctx *cx, struct cl_binding *b)
 
 static void release_bound(cl_ctx *cx)
 {
-    for (int i = 0; i < cx->n_bind; i++) release_binding(cx, &cx->bind[i]);
+    for (int i = 0; i < cx->n_bind; i++) {
+        release_binding(cx, &cx->bind[i]);
+        if (cx->bind[i].q) clReleaseCommandQueue(cx->bind[i].q);
+    }
     free(cx->bind);
     cx->bind = NULL;
     cx->n_bind = cx->cap_bind = 0;
     cx->root_buf = NULL;
     cx->blobs = NULL;
+    cx->q = cx->q0;
+    cx->cur = -1;
 }
 
 // Makes the device storage bound to workspace table `blobs` current.
@@ -340,6 +367,8 @@ static het_status select_binding(cl_ctx *cx, const het_blob_data *blobs, const c
         if (cx->bind[i].blobs == blobs) {
             cx->blobs = blobs;
             cx->root_buf = cx->bind[i].root_buf;
+            cx->q = cx->bind[i].q;
+            cx->cur = i;
             return HET_OK;
         }
     het_log(HET_LOG_ERROR, "opencl backend: %s on a workspace that was not bound", what);
@@ -350,7 +379,9 @@ static void cl_destroy(het_backend *be)
 {
     cl_ctx *cx = be->ctx;
     if (cx) {
-        if (cx->q) clFinish(cx->q);
+        for (int i = 0; i < cx->n_bind; i++)
+            if (cx->bind[i].q) clFinish(cx->bind[i].q);
+        if (cx->q0) clFinish(cx->q0);
         release_bound(cx);
         if (cx->ls && cx->graph)
             for (int i = 0; i < cx->graph->n_layers; i++) {
@@ -363,7 +394,7 @@ static void cl_destroy(het_backend *be)
             if (cx->k[i]) clReleaseKernel(cx->k[i]);
         if (cx->dummy) clReleaseMemObject(cx->dummy);
         if (cx->prog) clReleaseProgram(cx->prog);
-        if (cx->q) clReleaseCommandQueue(cx->q);
+        if (cx->q0) clReleaseCommandQueue(cx->q0);
         if (cx->ctx) clReleaseContext(cx->ctx);
         free(cx);
     }
@@ -466,10 +497,17 @@ static het_status cl_bind(het_backend *be, const het_graph *g, const het_blob_da
             cx->bind = nb;
             cx->cap_bind = cap;
         }
+        cl_int err;
+        cl_command_queue q = clCreateCommandQueue(cx->ctx, cx->dev.device, 0, &err);
+        if (!q) return het_cl_fail("clCreateCommandQueue", err, __func__);
         b = &cx->bind[cx->n_bind++];
         b->root_buf = NULL;
+        b->q = q;
+        b->pending = false;
     }
     b->blobs = blobs;
+    cx->q = b->q;
+    cx->cur = (int)(b - cx->bind);
     b->root_buf = calloc((size_t)g->n_blobs, sizeof(cl_mem));
     if (!b->root_buf) return HET_E_NOMEM;
     cx->blobs = blobs;
@@ -523,10 +561,18 @@ static het_status cl_run_with_relu(het_backend *be, const het_graph *g, const he
     return st != HET_OK ? st : run_layer(cx, g, conv, c0, c1, true, relu->p.relu.negative_slope);
 }
 
+// Waits for all work on the device, on every workspace's queue: callers
+// sync before using results, and cannot know which queue holds them.
 static het_status cl_sync(het_backend *be)
 {
     cl_ctx *cx = be->ctx;
-    HET_CL(clFinish(cx->q));
+    for (int i = 0; i < cx->n_bind; i++)
+        if (cx->bind[i].pending) {
+            HET_CL(clFinish(cx->bind[i].q));
+            cx->bind[i].pending = false;
+        }
+    if (cx->q0_pending) HET_CL(clFinish(cx->q0));
+    cx->q0_pending = false;
     return HET_OK;
 }
 
@@ -557,6 +603,7 @@ static het_status cl_transfer(cl_ctx *cx, const het_graph *g, const het_blob_dat
             HET_CL(clEnqueueWriteBuffer(cx->q, buf, CL_TRUE, first * sizeof(float), n * sizeof(float), host, 0, NULL, NULL));
         else
             HET_CL(clEnqueueReadBuffer(cx->q, buf, CL_TRUE, first * sizeof(float), n * sizeof(float), host, 0, NULL, NULL));
+        cx->bind[cx->cur].pending = false; // blocking, in order: the queue is idle
         return HET_OK;
     }
     cl_int err;
@@ -574,6 +621,7 @@ static het_status cl_transfer(cl_ctx *cx, const het_graph *g, const het_blob_dat
         return HET_E_OPENCL;
     }
     if (to_dev) HET_CL(clFinish(cx->q));
+    cx->bind[cx->cur].pending = false;
     return HET_OK;
 }
 
@@ -680,8 +728,9 @@ het_status het_opencl_backend_create(const het_gpu_cfg *cfg, het_backend **be_ou
         st = het_cl_fail("clCreateContext", err, __func__);
         goto fail;
     }
-    cx->q = clCreateCommandQueue(cx->ctx, cx->dev.device, CL_QUEUE_PROFILING_ENABLE, &err);
-    if (!cx->q) {
+    cx->cur = -1;
+    cx->q = cx->q0 = clCreateCommandQueue(cx->ctx, cx->dev.device, 0, &err);
+    if (!cx->q0) {
         st = het_cl_fail("clCreateCommandQueue", err, __func__);
         goto fail;
     }
