@@ -28,6 +28,8 @@ static void usage(FILE *f)
         "  --objective O       latency or throughput (required)\n"
         "  --modes LIST        among mapping,split,pipeline,image-parallel (default all)\n"
         "  --max-stages K      pipeline stages at most (default 2, the thesis' layer groups)\n"
+        "  --min-stages M      pipeline stages at least (default 1; 2 with --max-stages 2\n"
+        "                      and --modes pipeline: exactly the thesis' two groups)\n"
         "  --no-corun          ignore co-run slowdowns (ablation)\n"
         "  --allow-missing     estimate missing layer times from the device's FLOP rate\n"
         "  --platform TEXT     use a sweep whose CPU model or OpenCL device contains TEXT\n"
@@ -43,7 +45,7 @@ static void usage(FILE *f)
 typedef struct opts {
     const char *cmd, *db, *model, *objective, *out, *platform, *plan;
     bool mapping, split, pipeline, image_parallel, corun, allow_missing, calibrate;
-    int max_stages;
+    int min_stages, max_stages;
     long long sweep;
 } opts;
 
@@ -58,7 +60,7 @@ static int bad(const char *fmt, const char *a)
 static int parse(int argc, char **argv, opts *o)
 {
     *o = (opts){.mapping = true, .split = true, .pipeline = true, .image_parallel = true, .corun = true,
-                .calibrate = true, .max_stages = 2, .sweep = -1};
+                .calibrate = true, .min_stages = 1, .max_stages = 2, .sweep = -1};
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 1;
@@ -66,10 +68,10 @@ static int parse(int argc, char **argv, opts *o)
     o->cmd = argv[1];
     if (strcmp(o->cmd, "solve") && strcmp(o->cmd, "explain"))
         return bad("unknown command '%s' (expected solve or explain)", o->cmd);
-    enum { O_DB = 256, O_MODEL, O_OBJ, O_MODES, O_K, O_NOCORUN, O_MISSING, O_PLATFORM, O_SWEEP, O_OUT, O_NOCAL, O_W, O_S };
+    enum { O_DB = 256, O_MODEL, O_OBJ, O_MODES, O_K, O_KMIN, O_NOCORUN, O_MISSING, O_PLATFORM, O_SWEEP, O_OUT, O_NOCAL, O_W, O_S };
     static const struct option lo[] = {
         {"db", 1, 0, O_DB}, {"model", 1, 0, O_MODEL}, {"objective", 1, 0, O_OBJ}, {"modes", 1, 0, O_MODES},
-        {"max-stages", 1, 0, O_K}, {"no-corun", 0, 0, O_NOCORUN}, {"allow-missing", 0, 0, O_MISSING},
+        {"max-stages", 1, 0, O_K}, {"min-stages", 1, 0, O_KMIN}, {"no-corun", 0, 0, O_NOCORUN}, {"allow-missing", 0, 0, O_MISSING},
         {"platform", 1, 0, O_PLATFORM}, {"sweep", 1, 0, O_SWEEP}, {"out", 1, 0, O_OUT},
         {"no-calibration", 0, 0, O_NOCAL}, {"weights", 1, 0, O_W}, {"seed", 1, 0, O_S}, {"help", 0, 0, 'h'},
         {0, 0, 0, 0}};
@@ -95,10 +97,13 @@ static int parse(int argc, char **argv, opts *o)
             }
             break;
         }
-        case O_K: {
+        case O_K:
+        case O_KMIN: {
             long k = strtol(optarg, &end, 10);
-            if (!*optarg || *end || k < 1 || k > 64) return bad("--max-stages '%s': expected 1 to 64", optarg);
-            o->max_stages = (int)k;
+            if (!*optarg || *end || k < 1 || k > 64)
+                return bad(c == O_K ? "--max-stages '%s': expected 1 to 64" : "--min-stages '%s': expected 1 to 64",
+                           optarg);
+            *(c == O_K ? &o->max_stages : &o->min_stages) = (int)k;
             break;
         }
         case O_NOCORUN: o->corun = false; break;
@@ -130,6 +135,9 @@ static int parse(int argc, char **argv, opts *o)
     if (!o->objective) return bad("%s needs --objective latency|throughput", o->cmd);
     if (strcmp(o->objective, "latency") && strcmp(o->objective, "throughput"))
         return bad("unknown objective '%s' (expected latency or throughput)", o->objective);
+    if (o->min_stages > o->max_stages) return bad("%s", "--min-stages is larger than --max-stages");
+    if (o->min_stages > 1 && (o->mapping || o->split || o->image_parallel || !o->pipeline))
+        return bad("%s", "--min-stages above 1 asks for a pipeline: give --modes pipeline alone");
     if (!strcmp(o->objective, "latency") && !o->mapping && !o->split)
         return bad("%s", "--objective latency needs mapping or split among --modes (pipelines and image-parallel "
                          "raise throughput, not latency)");
@@ -302,7 +310,7 @@ static int solve(const opts *o)
     }
     if (thr && o->pipeline) {
         hp_pipeline p;
-        double cyc = hp_solve_pipeline(m, o->max_stages, o->split, &p);
+        double cyc = hp_solve_pipeline(m, o->min_stages, o->max_stages, o->split, &p);
         if (isfinite(cyc) && 1e3 / cyc > best.images_per_s) {
             hp_pipeline_choices(m, &p, pipe_c);
             best = (result){.mode = "pipeline", .latency_ms = p.latency_ms, .images_per_s = 1e3 / cyc,
@@ -321,7 +329,11 @@ static int solve(const opts *o)
     }
     double solve_ms = now_ms() - t0;
     if (!best.mode) {
-        fprintf(stderr, "hetpart: no feasible plan: some layer can run on neither device in %s\n", L.desc);
+        if (o->min_stages > n)
+            fprintf(stderr, "hetpart: no plan of %d or more stages: %s has %d units (a conv and its ReLU are one)\n",
+                    o->min_stages, g->name, n);
+        else
+            fprintf(stderr, "hetpart: no feasible plan: some layer can run on neither device in %s\n", L.desc);
         goto done_c;
     }
     printf("%s, %s: objective %s -> %s plan: predicted %.3f ms per image, %.1f images/s (solved in %.1f ms; "

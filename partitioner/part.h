@@ -91,12 +91,13 @@ typedef struct hp_pipeline {
     double latency_ms;       // one image through every stage
 } hp_pipeline;
 
-/// Exact best division into at most `max_stages` (<= 64) contiguous stages,
+/// Exact best division into at least `min_stages` and at most `max_stages`
+/// (<= 64) contiguous stages (min 2, max 2: the thesis' two layer groups),
 /// each on the CPU, the GPU or (allow_split) split at one ratio, minimising
 /// the cycle: stages on one device take turns, so the cycle is the larger
 /// of the two devices' total stage time (a split stage counts on both).
-/// Returns the cycle time (ms).
-double hp_solve_pipeline(const hp_model *m, int max_stages, bool allow_split, hp_pipeline *out);
+/// Returns the cycle time (ms), INFINITY when no division is feasible.
+double hp_solve_pipeline(const hp_model *m, int min_stages, int max_stages, bool allow_split, hp_pipeline *out);
 
 /// Images per second when each device runs whole images on its own
 /// (co-run slowdowns applied unless disabled).

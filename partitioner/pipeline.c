@@ -66,11 +66,12 @@ static bool dominates(const node *a, const node *b)
     return a->load[0] <= b->load[0] && a->load[1] <= b->load[1];
 }
 
-double hp_solve_pipeline(const hp_model *m, int max_stages, bool allow_split, hp_pipeline *out)
+double hp_solve_pipeline(const hp_model *m, int min_stages, int max_stages, bool allow_split, hp_pipeline *out)
 {
     int n = m->n_units, nb = m->n_blobs;
     if (max_stages > 64) max_stages = 64;
-    if (max_stages < 1 || n == 0 || nb > HP_SIM_MAX_BLOBS) return NAN;
+    if (min_stages < 1) min_stages = 1;
+    if (max_stages < min_stages || n == 0 || nb > HP_SIM_MAX_BLOBS) return NAN;
     int n_dev = 2 + (allow_split ? m->n_ratios : 0);
     size_t rbytes = sizeof(float) * 2 * (size_t)nb;
     pool P = {0};
@@ -97,7 +98,8 @@ double hp_solve_pipeline(const hp_model *m, int max_stages, bool allow_split, hp
     for (int pass = 0; pass < 2; pass++) {
         // pass 0: one stage, devices alone; pass 1: two or more stages, co-run.
         bool both = pass == 1;
-        int lo = pass == 0 ? 1 : 2, hi = pass == 0 ? 1 : max_stages;
+        int lo = pass == 0 ? 1 : (min_stages > 2 ? min_stages : 2), hi = pass == 0 ? 1 : max_stages;
+        if (pass == 0 && min_stages > 1) continue;
         if (lo > hi) continue;
         for (int i = 0; i <= n; i++) {
             for (int k = 0; k < cnt[i]; k++) free(P.v[idx[i][k]].res);
@@ -145,11 +147,14 @@ double hp_solve_pipeline(const hp_model *m, int max_stages, bool allow_split, hp
                         if (cyc >= best || half >= best) continue;
                         if (end == n) best = cyc; // the plan is rebuilt after the pass
                         // Same boundary, same residence, no more stages, no
-                        // larger totals: this one can be dropped.
+                        // larger totals: this one can be dropped. Fewer
+                        // stages only beat more when every continuation (at
+                        // least one more stage) still reaches the minimum.
                         bool beaten = false;
                         for (int q = 0; q < cnt[end] && !beaten; q++) {
                             node *o = &P.v[idx[end][q]];
-                            beaten = o->stages <= nd.stages && dominates(o, &nd) && !memcmp(o->res, work, rbytes);
+                            bool fewer_ok = o->stages == nd.stages || (o->stages < nd.stages && o->stages + 1 >= lo);
+                            beaten = fewer_ok && dominates(o, &nd) && !memcmp(o->res, work, rbytes);
                         }
                         if (beaten) continue;
                         if (!(nd.res = malloc(rbytes))) goto done;

@@ -60,6 +60,14 @@ for obj in ("latency", "throughput"):
     check(r.returncode == 0 and "predicted" in r.stdout, "explain %s: %s" % (obj, r.stderr))
     if p.get("mode") != "image-parallel":
         check(all(n in r.stdout for n in ("conv1+relu1", "cat", "prob")), "explain lists the layers: %s" % r.stdout)
+# Exactly two stages (the thesis' two layer groups), even if fewer were better.
+plan = out("plan_two.json")
+r = run(HETPART, "solve", "--db", DB, "--model", MODEL, "--objective", "throughput", "--modes", "pipeline",
+        "--min-stages", 2, "--max-stages", 2, "--out", plan)
+p = json.load(open(plan)) if r.returncode == 0 else {}
+check(p.get("mode") == "pipeline" and len(p.get("stages", [])) == 2 and
+      len(p["predicted"].get("stage_ms", [])) == 2, "--min-stages 2 --max-stages 2: two stages: %r %s" % (p, r.stderr))
+
 con = sqlite3.connect(out("runs.db"))
 rows = con.execute("SELECT predicted_latency_ms, predicted_images_per_s, images_per_s FROM runs").fetchall()
 con.close()
@@ -77,6 +85,12 @@ one_line_error(run(HETPART, *base, "--objective", "throughput", "--max-stages", 
 one_line_error(run(HETPART, *base, "--objective", "latency", "--modes", "pipeline"), "infeasible constraint",
                "needs mapping or split")
 one_line_error(run(HETPART, *base, "--objective", "latency", "--modes", "warp"), "unknown mode", "'warp'")
+one_line_error(run(HETPART, *base, "--objective", "throughput", "--modes", "pipeline", "--min-stages", 3,
+                   "--max-stages", 2), "min > max stages", "--min-stages is larger")
+one_line_error(run(HETPART, *base, "--objective", "throughput", "--min-stages", 2), "min stages without pipeline only",
+               "--modes pipeline alone")
+one_line_error(run(HETPART, *base, "--objective", "throughput", "--modes", "pipeline", "--min-stages", 9,
+                   "--max-stages", 9), "more stages than units", "has 6 units")
 one_line_error(run(HETPART, "solve", "--db", out("none.db"), "--model", MODEL, "--objective", "latency"),
                "missing database", "does not exist")
 one_line_error(run(HETPART, "explain", os.path.join(SRC, "experiments", "plans", "squeezenet_v1.1", "mapping.json")),

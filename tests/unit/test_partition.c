@@ -83,7 +83,7 @@ static double brute_latency(const hp_model *m, int n_choices, hp_choice *c, int 
 
 // Every division into at most K stages with a device each, costed as the
 // solver defines it: stage times from the replay, cycle = the larger total.
-static double brute_pipeline(const hp_model *m, int K, int n_dev)
+static double brute_pipeline(const hp_model *m, int K_min, int K, int n_dev)
 {
     int n = m->n_units;
     double best = INFINITY;
@@ -91,7 +91,7 @@ static double brute_pipeline(const hp_model *m, int K, int n_dev)
     for (unsigned cuts = 0; cuts < (1u << (n - 1)); cuts++) {
         int S = 1;
         for (unsigned x = cuts; x; x >>= 1) S += (int)(x & 1);
-        if (S > K) continue;
+        if (S > K || S < K_min) continue;
         int first[17], s = 0;
         first[0] = 0;
         for (int i = 1; i < n; i++)
@@ -168,14 +168,19 @@ static void test_pipeline_exact(void)
     for (int seed = 1; seed <= 500; seed++) {
         rng_state = (unsigned long long)seed * 0xA0761D6478BD642Full;
         int n = 2 + irand(6), R = irand(3), K = 1 + irand(4);
+        // Every other case asks for a minimum too (the thesis' exactly-2).
+        int K_min = seed % 2 ? 1 : 1 + irand(K);
         random_model(&m, u, b, n, R);
         hp_pipeline p;
-        double bf = brute_pipeline(&m, K, 2 + R);
-        double dp = hp_solve_pipeline(&m, K, true, &p);
+        double bf = brute_pipeline(&m, K_min, K, 2 + R);
+        double dp = hp_solve_pipeline(&m, K_min, K, true, &p);
         cases++;
-        bool ok = (isinf(bf) && isinf(dp)) || (fabs(dp - bf) <= 1e-9 * bf && p.n_stages <= K);
+        bool ok = (isinf(bf) && isinf(dp)) ||
+                  (fabs(dp - bf) <= 1e-9 * bf && p.n_stages <= K && p.n_stages >= K_min);
         agree += ok;
-        if (!ok) fprintf(stderr, "seed %d (n %d, R %d, K %d): dp %.9g, brute force %.9g\n", seed, n, R, K, dp, bf);
+        if (!ok)
+            fprintf(stderr, "seed %d (n %d, R %d, K %d..%d): dp %.9g, brute force %.9g\n", seed, n, R, K_min, K, dp,
+                    bf);
     }
     HET_CHECK(agree == cases, "pipeline solver = brute force on %d/%d random DAGs", agree, cases);
 }
