@@ -2,10 +2,17 @@
 #   make run    installs what is missing, builds, runs SqueezeNet v1.1 on the CPU
 #   make test   installs what is missing, builds, runs the whole test suite,
 #               then again under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make study  installs, builds, runs the thesis' study on this machine into
+#               results/$(PLATFORM) and draws its figures (experiments/study.py)
+#   make figures  redraws every results/*/ study's figures into plots/
 SHARED ?= $(abspath ../shared)
+# The study's results folder, results/PLATFORM (default: architecture and cores).
+PLATFORM ?=
+# Extra options for experiments/study.py, e.g. STUDY_ARGS="--models squeezenet_v1.1 --images 20".
+STUDY_ARGS ?=
 JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps build build-asan run test test-release test-asan bench clean
+.PHONY: all deps build build-asan run test test-release test-asan bench study figures clean
 
 all: build
 
@@ -31,6 +38,12 @@ test-asan: build-asan
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j $(JOBS)
 
 test: test-release test-asan
+
+study: build
+	/usr/bin/python3 experiments/study.py --shared $(SHARED) $(if $(PLATFORM),--platform $(PLATFORM)) $(STUDY_ARGS)
+
+figures: deps
+	/usr/bin/python3 plots/figures.py
 
 bench: build
 	/usr/bin/python3 scripts/bench_cpu.py

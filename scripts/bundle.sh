@@ -20,10 +20,10 @@ OUT=${1:-bundle/het}
 BUILD=build-bundle
 ./scripts/install-deps.sh
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DHET_BUNDLE_RPATH=ON -DHET_NATIVE=OFF >/dev/null
-cmake --build "$BUILD" -j "$(nproc)" --target hetrun test_opencl_layers >/dev/null
+cmake --build "$BUILD" -j "$(nproc)" --target hetrun hetprof hetpart test_opencl_layers >/dev/null
 rm -rf "$OUT"
-mkdir -p "$OUT/bin" "$OUT/lib" "$OUT/tests"
-cp "$BUILD/bin/hetrun" "$BUILD/tests/test_opencl_layers" "$OUT/bin/"
+mkdir -p "$OUT/bin" "$OUT/lib" "$OUT/tests" "$OUT/experiments" "$OUT/scripts"
+cp "$BUILD/bin/hetrun" "$BUILD/bin/hetprof" "$BUILD/bin/hetpart" "$BUILD/tests/test_opencl_layers" "$OUT/bin/"
 # The CLBlast comparison tool, where libclblast-dev is installed.
 if cmake --build "$BUILD" --target clblast_bench >/dev/null 2>&1; then cp "$BUILD/bin/clblast_bench" "$OUT/bin/"; fi
 # Libraries the target is expected to have: the C runtime, and the OpenCL
@@ -40,5 +40,8 @@ done
 cp -r tests/ref tests/cli "$OUT/tests/"
 cp -r models "$OUT/models"
 cp scripts/bench_cpu.py scripts/bench_gpu.py scripts/benchlib.py scripts/bench_modes.py "$OUT/tests/"
-cp experiments/gpu_machine/run.sh experiments/gpu_machine/peers.py "$OUT/"
+cp experiments/gpu_machine/run.sh experiments/gpu_machine/peers.py experiments/gpu_machine/study.sh "$OUT/"
+# The study (experiments/study.py finds bin/, scripts/ and models/ from its own place).
+cp experiments/study.py "$OUT/experiments/"
+cp scripts/benchlib.py "$OUT/scripts/"
 echo "bundle: $OUT ($(du -sh "$OUT" | cut -f1)); libraries: $(ls "$OUT/lib" | tr '\n' ' ')"

@@ -1,0 +1,37 @@
+#!/bin/bash
+# The study (experiments/study.py) on the GPU machine, in one command: run it
+# from the bundle folder made by scripts/bundle.sh, with ./shared holding the
+# models and images; the results folder goes to $OUT as PLATFORM.tgz (one
+# file: the device tool returns few files), the log as study-log.txt.
+# Unpack it under results/ and draw the figures on the build machine
+# (make figures). See docs/gpu-machine.md.
+#   MODELS   models in order (each is complete in $OUT before the next starts)
+#   PLATFORM results folder name (default h100)
+#   BUDGET   seconds the study may take before it is stopped (default 480)
+set -u
+OUT=${OUT:-/tmp/het-out}
+cd "$(dirname "$0")"
+unset OPENBLAS_CORETYPE   # set to Haswell it halves OpenBLAS on AVX-512 cores
+if ldconfig -p | grep -q libnvidia-opencl.so.1 && [ ! -f /etc/OpenCL/vendors/nvidia.icd ]; then
+    mkdir -p /etc/OpenCL/vendors && echo libnvidia-opencl.so.1 > /etc/OpenCL/vendors/nvidia.icd
+fi
+export HET_CL_CACHE=/tmp/het-clcache
+N=$(nproc)
+# A busy core skews every timing (OpenBLAS threads wait for the slowest):
+# show the load, and what else runs.
+echo "load: $(cat /proc/loadavg); other het processes: $(pgrep -c -x 'het(run|prof|part)' || true)"
+# A real GPU needs one host core; the CPU backend gets the rest.
+P=${PLATFORM:-h100}
+RES=$(mktemp -d)
+timeout "${BUDGET:-480}" python3 experiments/study.py --platform "$P" --out "$RES/$P" \
+    --bin bin --shared shared --models "${MODELS:-squeezenet_v1.1,squeezenet_v1.0,mobilenet_v1,bvlc_googlenet}" \
+    --gpu "${GPU:-NVIDIA}" --cpu-cores "0-$((N - 2))" --gpu-cores "$((N - 1))" --no-figures "$@" 2>&1 |
+    tee "$OUT/study-log.txt" | grep -v "^hetprof: \[" | tail -40
+rc=${PIPESTATUS[0]}
+echo "rc=$rc"
+# timeout stops the study, not the tool it was waiting for: stop those too,
+# or they keep a core busy for the next run.
+[ "$rc" = 0 ] || pkill -KILL -x 'het(run|prof|part)' || true
+# Whatever models finished are complete (summary.md is rewritten after each).
+tar czf "$OUT/$P.tgz" -C "$RES" "$P" && ls -la "$OUT"
+exit "$rc"

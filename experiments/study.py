@@ -1,0 +1,443 @@
+#!/usr/bin/python3
+"""The thesis' study, end to end, on this machine: sweep -> solve -> replay.
+
+For each model: `hetprof sweep` measures every layer on each device, split
+ratios, transfers, co-run and the whole network into results/PLATFORM/het.db;
+`hetpart solve` finds the best plan of each execution mode; `hetrun --plan`
+replays every plan over --images images (--reps times, the modes alternating,
+median kept) and records measured next to predicted. Writes, under
+results/PLATFORM/:
+
+  machine.txt            what ran: CPU, cores, OpenCL devices, core sets
+  het.db, csv/           the database (sweeps and runs) and one CSV per table
+  summary.md             every model's table of modes, speedups and errors
+  MODEL/modes.csv        mode, plan, predicted and measured images/s and latency
+  MODEL/layers.csv       per-unit CPU and GPU time (conv+ReLU fused as run)
+  MODEL/splits.csv       split-ratio curves of the heaviest layers
+  MODEL/timeline_*.csv   (stage, image, start, end) of the streamed modes
+  MODEL/counters.csv     PAPI counters per layer, where the machine has them
+  MODEL/plans/*.json     the plans replayed
+
+then draws the figures (plots/figures.py, gnuplot) unless --no-figures.
+OPENBLAS_CORETYPE is unset for every tool (see scripts/benchlib.py).
+"""
+import argparse
+import csv
+import json
+import os
+import platform as pyplatform
+import re
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+from benchlib import bench_env  # noqa: E402
+
+# The modes of the study, in the order they are shown. Each: key, label,
+# how its plan is made (a single device, or hetpart solve arguments).
+MODES = [
+    ("cpu", "CPU alone", {"single": "cpu"}),
+    ("gpu", "GPU alone", {"single": "gpu"}),
+    ("mapping", "best per-layer mapping", {"objective": "latency", "modes": "mapping"}),
+    ("split", "best intra-layer split", {"objective": "latency", "modes": "mapping,split"}),
+    ("pipeline2", "two-group pipeline (thesis)", {"objective": "throughput", "modes": "pipeline", "stages": 2,
+                                                        "min_stages": 2}),
+    ("pipelineK", "best K-stage pipeline", {"objective": "throughput", "modes": "pipeline", "stages": "K"}),
+    ("image-parallel", "image-parallel", {"objective": "throughput", "modes": "image-parallel"}),
+]
+MODES_BY_KEY = {k: how for k, _, how in MODES}
+STREAMED = ("pipeline", "image-parallel")  # plan modes whose runs have a timeline
+THESIS = {"vs_gpu": 1.97, "vs_cpu": 1.7}   # layer-group pipelining on the Exynos 5422, 100 images
+
+
+def log(msg):
+    print("[study %s] %s" % (time.strftime("%H:%M:%S"), msg), flush=True)
+
+
+def fail(msg):
+    sys.exit("study: " + msg)
+
+
+def platform_slug():
+    """A folder name for this machine: architecture, cores and OpenCL device."""
+    return "%s-%dcores" % (pyplatform.machine(), os.cpu_count())
+
+
+def model_name(m):
+    """A model's folder name in the results: its name, or a prototxt's stem."""
+    return os.path.splitext(os.path.basename(m))[0] if m.endswith(".prototxt") else m
+
+
+def model_path(shared, name):
+    """The upstream deploy file in ../shared/models, else het's own models/;
+    or a .prototxt path as given."""
+    if name.endswith(".prototxt"):
+        if not os.path.exists(name):
+            fail("model %s: no such file" % name)
+        return os.path.abspath(name)
+    for d in (os.path.join(shared, "models", name), os.path.join(ROOT, "models", name)):
+        p = os.path.join(d, "deploy.prototxt")
+        if os.path.exists(p):
+            return p
+    fail("model %s: no deploy.prototxt in %s/models/%s or models/%s" % (name, shared, name, name))
+
+
+def default_core_sets():
+    """As het's executors divide the cores when both devices work: the first
+    half for the CPU backend, the second for the OpenCL host threads (and
+    PoCL's workers). The study gives every mode the same sets, single-device
+    ones too, so that modes compare on equal hardware."""
+    n = os.cpu_count() or 1
+    if n < 2:
+        fail("the study needs at least 2 cores (one for each device's host side)")
+    h = n // 2
+    fmt_ = lambda lo, hi: str(lo) if lo == hi else "%d-%d" % (lo, hi)
+    return fmt_(0, h - 1), fmt_(h, n - 1)
+
+
+class Tools:
+    def __init__(self, a, env):
+        self.a, self.env = a, env
+        self.cores = ["--cpu-cores", a.cpu_cores, "--gpu-cores", a.gpu_cores]
+        if a.gpu:
+            self.cores += ["--gpu", a.gpu]
+
+    def run(self, name, *args, show=False):
+        cmd = [os.path.join(self.a.bin, name)] + [str(x) for x in args]
+        r = subprocess.run(cmd, env=self.env, text=True, stdout=subprocess.PIPE,
+                           stderr=None if show else subprocess.PIPE)
+        if r.returncode:
+            fail("%s failed (exit %d): %s\n  command: %s" % (name, r.returncode, (r.stderr or "").strip()[-800:],
+                                                              " ".join(cmd)))
+        return r.stdout
+
+
+def latest_sweep(db, proto_hash):
+    con = sqlite3.connect(db)
+    row = con.execute("SELECT s.id FROM sweeps s JOIN models m ON m.id = s.model_id WHERE m.hash = ? AND"
+                      " s.cpu_device_id IS NOT NULL AND s.gpu_device_id IS NOT NULL ORDER BY s.id DESC LIMIT 1",
+                      (proto_hash,)).fetchone()
+    con.close()
+    if not row:
+        fail("no CPU+GPU sweep of model %s in %s" % (proto_hash, db))
+    return row[0]
+
+
+def network_ms(db, sweep, device):
+    con = sqlite3.connect(db)
+    row = con.execute("SELECT median_ms FROM networks WHERE sweep_id = ? AND device = ? AND status = 'ok'",
+                      (sweep, device)).fetchone()
+    con.close()
+    return row[0] if row else None
+
+
+def write_csv(path, header, rows):
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        w.writerows(rows)
+
+
+def layer_rows(db, sweep):
+    """Per executor unit (a layer, or a conv with the ReLU fused into it):
+    index, name, kind, CPU ms, GPU ms, GFLOP."""
+    con = sqlite3.connect(db)
+    layers = con.execute("SELECT l.idx, l.name, l.kind, l.fused_relu, l.flops FROM layers l JOIN sweeps s ON"
+                         " s.model_id = l.model_id WHERE s.id = ? ORDER BY l.idx", (sweep,)).fetchall()
+    t = {}
+    for idx, dev, fused, ms in con.execute("SELECT layer_idx, device, fused, median_ms FROM measurements"
+                                           " WHERE sweep_id = ? AND status = 'ok'", (sweep,)):
+        t[(idx, dev, fused)] = ms
+    con.close()
+    folded = {f for _, _, _, f, _ in layers if f is not None}
+    rows = []
+    for idx, name, kind, fr, flops in layers:
+        if idx in folded or kind in ("Input",):
+            continue
+        fused = 1 if fr is not None else 0
+        label = name + ("+relu" if fused else "")
+        rows.append((idx, label, kind, t.get((idx, "cpu", fused)), t.get((idx, "gpu", fused)), (flops or 0) / 1e9))
+    return rows
+
+
+def split_rows(db, sweep, plan_layers, n_heavy):
+    """Wall time of the n_heavy slowest splittable layers at each ratio, with
+    ratio 0 (all CPU) and 1 (all GPU) from the single-device measurements,
+    and the ratio the split plan chose for each."""
+    con = sqlite3.connect(db)
+    heavy = con.execute(
+        "SELECT l.idx, l.name, l.fused_relu IS NOT NULL FROM layers l JOIN sweeps s ON s.model_id = l.model_id"
+        " JOIN measurements m ON m.sweep_id = s.id AND m.layer_idx = l.idx AND m.fused = (l.fused_relu IS NOT NULL)"
+        " WHERE s.id = ? AND l.splittable AND m.status = 'ok' GROUP BY l.idx ORDER BY MIN(m.median_ms) DESC LIMIT ?",
+        (sweep, n_heavy)).fetchall()
+    rows = []
+    for idx, name, fused in heavy:
+        pts = {}
+        for dev, r in (("cpu", 0.0), ("gpu", 1.0)):
+            x = con.execute("SELECT median_ms FROM measurements WHERE sweep_id = ? AND layer_idx = ? AND device = ?"
+                            " AND fused = ? AND status = 'ok'", (sweep, idx, dev, fused)).fetchone()
+            if x:
+                pts[r] = x[0]
+        for r, ms in con.execute("SELECT ratio, median_ms FROM split_measurements WHERE sweep_id = ? AND"
+                                 " layer_idx = ? AND fused = ? AND status = 'ok'", (sweep, idx, fused)):
+            pts[r] = ms
+        chosen = plan_layers.get(name, "")
+        chosen = {"cpu": 0.0, "gpu": 1.0}.get(chosen, chosen)
+        for r in sorted(pts):
+            rows.append((name, r, pts[r], "" if chosen == "" else chosen))
+    con.close()
+    return rows
+
+
+def counter_rows(db, sweep):
+    con = sqlite3.connect(db)
+    rows = con.execute("SELECT l.name, c.event, c.value FROM counters c JOIN sweeps s ON s.id = c.sweep_id JOIN layers"
+                       " l ON l.model_id = s.model_id AND l.idx = c.layer_idx WHERE c.sweep_id = ? AND c.value IS NOT"
+                       " NULL ORDER BY c.layer_idx, c.event", (sweep,)).fetchall()
+    con.close()
+    return rows
+
+
+def describe(p):
+    m = p["mode"]
+    if m == "single":
+        return "all on " + p["device"]
+    if m == "pipeline":
+        return " | ".join("%s..%s on %s" % (s["first"], s["last"],
+                                            s["device"] if isinstance(s["device"], str) else "split %.2f" % s["device"])
+                          for s in p["stages"])
+    if m == "image-parallel":
+        return "whole images on " + " and ".join(p["devices"])
+    vals = list(p["layers"].values())
+    n_gpu = sum(1 for v in vals if v == "gpu")
+    n_split = sum(1 for v in vals if not isinstance(v, str))
+    return "%d of %d layers on gpu, %d split" % (n_gpu, len(vals), n_split)
+
+
+def study_model(a, tools, model, out, db):
+    proto, name = model_path(a.shared, model), model_name(model)
+    mdir = os.path.join(out, name)
+    os.makedirs(os.path.join(mdir, "plans"), exist_ok=True)
+    log("%s: sweep (%s)" % (name, proto))
+    t0 = time.time()
+    tools.run("hetprof", "sweep", "--model", proto, "--db", db, *tools.cores, *a.sweep_args.split(), show=not a.quiet)
+    sweep_s = time.time() - t0
+    # The model's hash, from a one-image run (it selects the sweep).
+    js = os.path.join(mdir, "plans", ".hash.json")
+    tools.run("hetrun", "--model", proto, "--images", "1", "--warmup", "0", "--top", "0", "-q", "--summary-json", js)
+    model_hash = json.load(open(js))["model_hash"]
+    os.remove(js)
+    sweep = latest_sweep(db, model_hash)
+    # One plan per mode.
+    plans = {}
+    for key, label, how in MODES:
+        path = os.path.join(mdir, "plans", key + ".json")
+        if "single" in how:
+            ms = network_ms(db, sweep, how["single"])
+            p = {"het_plan": 1, "model_hash": model_hash, "mode": "single", "device": how["single"]}
+            if ms:
+                p["predicted"] = {"objective": "latency", "latency_ms": ms, "images_per_s": 1000.0 / ms,
+                                  "from": "the sweep's whole-network measurement", "sweep": sweep}
+            json.dump(p, open(path, "w"), indent=1)
+        else:
+            k = a.max_stages if how.get("stages") == "K" else how.get("stages", 2)
+            t = time.time()
+            tools.run("hetpart", "solve", "--db", db, "--model", proto, "--sweep", sweep, "--objective",
+                      how["objective"], "--modes", how["modes"], "--min-stages", how.get("min_stages", 1),
+                      "--max-stages", k, "--out", path)
+            log("%s: solved %s in %.2f s" % (name, key, time.time() - t))
+        plans[key] = json.load(open(path))
+    # hetpart's choice for each objective: the best prediction among the
+    # solved modes, which is what `hetpart solve` over those modes returns.
+    # (Not a solve over every mode at once: pipelines with split stages make
+    # the pipeline search slow on large networks; see docs/hetpart.md.)
+    pred = lambda k, f: plans[k].get("predicted", {}).get(f)
+    solved = [k for k, _, how in MODES if "single" not in how]
+    picks = {"latency": min((k for k in solved if MODES_BY_KEY[k]["objective"] == "latency"),
+                            key=lambda k: pred(k, "latency_ms")),
+             "throughput": max(solved, key=lambda k: pred(k, "images_per_s"))}
+    # Replays, the modes alternating within each repetition.
+    keys = list(plans)
+    meas = {k: [] for k in keys}
+    for rep in range(a.reps):
+        for k in keys:
+            path = os.path.join(mdir, "plans", k + ".json")
+            js = os.path.join(mdir, "plans", ".run.json")
+            args = ["--model", proto, "--plan", path, "--images", a.images, "--warmup", a.warmup, "--top", "0", "-q",
+                    "--summary-json", js, "--db", db] + tools.cores
+            tl = None
+            if plans[k]["mode"] in STREAMED and rep == a.reps - 1:
+                tl = os.path.join(mdir, "timeline_%s.csv" % k)
+                args += ["--timeline", tl]
+            tools.run("hetrun", *args)
+            s = json.load(open(js))
+            os.remove(js)
+            lat = s["latency_ms"].get("p50", s["latency_ms"].get("median"))
+            meas[k].append((s["images_per_s"], lat))
+        log("%s: replays %d/%d done (%s)" % (name, rep + 1, a.reps, ", ".join(
+            "%s %.1f/s" % (k, meas[k][-1][0]) for k in keys)))
+    # The table.
+    rows = []
+    for k in keys:
+        label = dict((m[0], m[1]) for m in MODES)[k]
+        ips = statistics.median(x[0] for x in meas[k])
+        lat = statistics.median(x[1] for x in meas[k])
+        pr = plans[k].get("predicted", {})
+        rows.append({"key": k, "label": label, "images": a.images, "plan_mode": plans[k]["mode"], "plan": describe(plans[k]),
+                     "measured_ips": ips, "measured_latency_ms": lat,
+                     "predicted_ips": pr.get("images_per_s"), "predicted_latency_ms": pr.get("latency_ms"),
+                     "ips_runs": " ".join("%.2f" % x[0] for x in meas[k])})
+    cpu_ips = rows[0]["measured_ips"]
+    gpu_ips = rows[1]["measured_ips"]
+    for r in rows:
+        r["vs_cpu"] = r["measured_ips"] / cpu_ips
+        r["vs_gpu"] = r["measured_ips"] / gpu_ips
+        r["vs_bound"] = r["measured_ips"] / (cpu_ips + gpu_ips)
+        p = r["predicted_ips"]
+        r["ips_error"] = (p - r["measured_ips"]) / r["measured_ips"] if p else None
+    fields = ["key", "label", "images", "plan_mode", "plan", "predicted_ips", "measured_ips", "ips_error",
+              "predicted_latency_ms", "measured_latency_ms", "vs_cpu", "vs_gpu", "vs_bound", "ips_runs"]
+    write_csv(os.path.join(mdir, "modes.csv"), fields, [[r[f] if r[f] is not None else "" for f in fields]
+                                                         for r in rows])
+    write_csv(os.path.join(mdir, "layers.csv"), ["idx", "unit", "kind", "cpu_ms", "gpu_ms", "gflop"],
+              [[x if x is not None else "" for x in r] for r in layer_rows(db, sweep)])
+    split_layers = plans["split"].get("layers", {})
+    write_csv(os.path.join(mdir, "splits.csv"), ["layer", "gpu_share", "wall_ms", "chosen_share"],
+              split_rows(db, sweep, split_layers, a.split_layers))
+    cr = counter_rows(db, sweep)
+    if cr:
+        write_csv(os.path.join(mdir, "counters.csv"), ["layer", "event", "value"], cr)
+    elif os.path.exists(os.path.join(mdir, "counters.csv")):
+        os.remove(os.path.join(mdir, "counters.csv"))
+    return {"name": name, "proto": proto, "hash": model_hash, "sweep": sweep, "sweep_s": sweep_s, "rows": rows,
+            "picks": picks, "counters": bool(cr)}
+
+
+def fmt(x, f="%.1f"):
+    return "-" if x is None else f % x
+
+
+def summary_md(a, out, machine, results, elapsed):
+    L = ["# het study: %s" % a.platform, "",
+         "Generated by `experiments/study.py` on %s (git %s), %.0f s in all." % (
+             time.strftime("%Y-%m-%d %H:%M"), git_rev(), elapsed), "",
+         "```", machine.strip(), "```", "",
+         "Command: `%s`" % " ".join(["experiments/study.py"] + sys.argv[1:]), "",
+         "Each mode's plan was replayed over %d images, %d times with the modes alternating; the median run is "
+         "shown. Predicted: hetpart's cost model (CPU and GPU alone: the sweep's whole-network measurement). "
+         "Error: (predicted - measured) / measured images/s. Bound: 1/T_cpu + 1/T_gpu images/s, what two devices "
+         "that never wait could reach." % (a.images, a.reps), ""]
+    for res in results:
+        rows = res["rows"]
+        cpu, gpu = rows[0]["measured_ips"], rows[1]["measured_ips"]
+        L += ["## %s" % res["name"], "",
+              "`%s`, model hash %s, sweep %d (%.0f s)." % (os.path.relpath(res["proto"], ROOT), res["hash"],
+                                                         res["sweep"], res["sweep_s"]), "",
+              "| mode | plan | predicted img/s | measured img/s | error | latency ms (p50) | vs CPU alone |"
+              " vs GPU alone | of bound |", "|---|---|---|---|---|---|---|---|---|"]
+        for r in rows:
+            mark = "".join(" (hetpart's %s pick)" % o for o, k in res["picks"].items() if k == r["key"])
+            L.append("| %s%s | %s | %s | %.1f | %s | %.3f | %.2fx | %.2fx | %.0f%% |" % (
+                r["label"], mark, r["plan"], fmt(r["predicted_ips"]), r["measured_ips"],
+                fmt(r["ips_error"] and r["ips_error"] * 100, "%+.0f%%") if r["ips_error"] is not None else "-",
+                r["measured_latency_ms"], r["vs_cpu"], r["vs_gpu"], r["vs_bound"] * 100))
+        p2 = next(r for r in rows if r["key"] == "pipeline2")
+        L += ["", "Two-group pipeline: %.2fx GPU alone and %.2fx CPU alone (thesis, Exynos 5422: %.2fx and %.2fx). "
+              "Best possible with these two devices: %.2fx GPU alone and %.2fx CPU alone (1 + T_gpu/T_cpu and "
+              "1 + T_cpu/T_gpu); the pipeline reached %.0f%% of it." % (
+                  p2["vs_gpu"], p2["vs_cpu"], THESIS["vs_gpu"], THESIS["vs_cpu"], 1 + cpu / gpu, 1 + gpu / cpu,
+                  p2["vs_bound"] * 100), ""]
+        errs = [abs(r["ips_error"]) for r in rows[2:] if r["ips_error"] is not None]
+        if errs:
+            L += ["Prediction error of the solved plans (|error|, images/s): median %.0f%%, max %.0f%%." % (
+                statistics.median(errs) * 100, max(errs) * 100), ""]
+        if not res["counters"]:
+            L += ["No PAPI counters on this machine (see the sweeps table's counters_note).", ""]
+    with open(os.path.join(out, "summary.md"), "w") as f:
+        f.write("\n".join(L))
+
+
+def git_rev():
+    r = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    return r.stdout.strip() or "unknown"
+
+
+def machine_text(tools, a):
+    cpu = "?"
+    try:
+        cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return "\n".join([
+        "platform: %s" % a.platform,
+        "cpu: %s, %d cores online (%s)" % (cpu, os.cpu_count(), pyplatform.machine()),
+        "core sets: cpu backend %s, OpenCL host threads %s" % (a.cpu_cores, a.gpu_cores),
+        "opencl devices:", tools.run("hetrun", "--list-gpus").rstrip(),
+        "OPENBLAS_CORETYPE: unset for the study (was %s)" % os.environ.get("OPENBLAS_CORETYPE", "unset"), ""])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--platform", default=platform_slug(),
+                    help="name of the results folder, results/PLATFORM (default: %(default)s)")
+    ap.add_argument("--out", help="results folder (default results/PLATFORM)")
+    ap.add_argument("--models", default="squeezenet_v1.1,squeezenet_v1.0",
+                    help="comma-separated names under ../shared/models or models/, or .prototxt paths "
+                         "(default %(default)s)")
+    ap.add_argument("--images", type=int, default=100, help="images per replay (default %(default)s)")
+    ap.add_argument("--reps", type=int, default=3, help="replays of each mode, alternating (default %(default)s)")
+    ap.add_argument("--warmup", type=int, default=5, help="untimed images before each replay (default %(default)s)")
+    ap.add_argument("--max-stages", type=int, default=3, help="K of the best K-stage pipeline (default %(default)s)")
+    ap.add_argument("--split-layers", type=int, default=4, help="layers in the split-curve figure (default 4)")
+    ap.add_argument("--sweep-args", default="", help="extra hetprof sweep options, e.g. '--reps 10 --ratios 0.5'")
+    ap.add_argument("--cpu-cores", help="cores of the CPU backend, every mode (default: the first half)")
+    ap.add_argument("--gpu-cores", help="cores of the OpenCL host threads, every mode (default: the second half)")
+    ap.add_argument("--gpu", help="OpenCL device, index or name substring (hetrun --list-gpus)")
+    # build/bin in a checkout, bin/ in a bundle (scripts/bundle.sh)
+    own_bin = os.path.join(ROOT, "build", "bin")
+    ap.add_argument("--bin", default=own_bin if os.path.isdir(own_bin) else os.path.join(ROOT, "bin"),
+                    help="where hetrun, hetprof and hetpart are (default %(default)s)")
+    ap.add_argument("--shared", default=os.path.join(ROOT, "..", "shared"), help="the shared models and images")
+    ap.add_argument("--no-figures", action="store_true", help="do not draw the figures")
+    ap.add_argument("-q", "--quiet", action="store_true", help="no sweep progress")
+    a = ap.parse_args()
+    if a.images < 1 or a.reps < 1 or a.max_stages < 1 or a.warmup < 0:
+        fail("--images, --reps and --max-stages must be at least 1, --warmup at least 0")
+    if not re.fullmatch(r"[A-Za-z0-9._+-]+", a.platform):
+        fail("--platform %r: use letters, digits and . _ + - (it names a folder)" % a.platform)
+    for t in ("hetrun", "hetprof", "hetpart"):
+        if not os.access(os.path.join(a.bin, t), os.X_OK):
+            fail("%s/%s not found: build first (make build) or give --bin" % (a.bin, t))
+    dc, dg = default_core_sets()
+    a.cpu_cores, a.gpu_cores = a.cpu_cores or dc, a.gpu_cores or dg
+    out = a.out or os.path.join(ROOT, "results", a.platform)
+    os.makedirs(out, exist_ok=True)
+    env = bench_env()
+    tools = Tools(a, env)
+    t0 = time.time()
+    machine = machine_text(tools, a)
+    open(os.path.join(out, "machine.txt"), "w").write(machine)
+    log("platform %s -> %s" % (a.platform, out))
+    db = os.path.join(out, "het.db")
+    names = [m for m in a.models.split(",") if m]
+    results = []
+    for i, name in enumerate(names):
+        log("model %d/%d: %s" % (i + 1, len(names), name))
+        results.append(study_model(a, tools, name, out, db))
+        summary_md(a, out, machine, results, time.time() - t0)  # kept current: an interrupted study keeps its models
+    tools.run("hetprof", "export", "--db", db, "--csv", os.path.join(out, "csv"))
+    summary_md(a, out, machine, results, time.time() - t0)
+    log("summary: %s" % os.path.join(out, "summary.md"))
+    if not a.no_figures:
+        r = subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "plots", "figures.py"), "--results", out])
+        if r.returncode:
+            fail("drawing the figures failed")
+    log("done in %.0f s" % (time.time() - t0))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+#!/usr/bin/python3
+"""The study end to end on a small model: sweep, solve, replay every mode,
+the results folder, and the figures (PNG and SVG, through gnuplot); and one
+clear line for bad input. The figures of the real study are looked at by a
+person (docs/RESULTS.md); here they must exist and be well-formed.
+usage: test_study.py BIN_DIR SOURCE_DIR WORKDIR
+"""
+import csv
+import json
+import os
+import shutil
+import sys
+import xml.etree.ElementTree as ET
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from clitest import check, finish, one_line_error, run  # noqa: E402
+
+BIN, SRC, WORK = sys.argv[1:4]
+if not shutil.which("gnuplot"):
+    print("gnuplot is not installed (scripts/install-deps.sh installs gnuplot-nox)")
+    sys.exit(1 if os.environ.get("CI") == "true" else 77)
+shutil.rmtree(WORK, ignore_errors=True)
+os.makedirs(WORK)
+STUDY = os.path.join(SRC, "experiments", "study.py")
+FIGS = os.path.join(SRC, "plots", "figures.py")
+MODEL = os.path.join(WORK, "tiny.prototxt")
+open(MODEL, "w").write('''name: "tiny"
+input: "data"
+input_shape { dim: 1 dim: 3 dim: 32 dim: 32 }
+layer { name: "conv1" type: "Convolution" bottom: "data" top: "conv1" convolution_param { num_output: 16 kernel_size: 3 pad: 1 } }
+layer { name: "relu1" type: "ReLU" bottom: "conv1" top: "conv1" }
+layer { name: "a" type: "Convolution" bottom: "conv1" top: "a" convolution_param { num_output: 8 kernel_size: 1 } }
+layer { name: "b" type: "Convolution" bottom: "conv1" top: "b" convolution_param { num_output: 8 kernel_size: 3 pad: 1 } }
+layer { name: "cat" type: "Concat" bottom: "a" bottom: "b" top: "cat" }
+layer { name: "pool" type: "Pooling" bottom: "cat" top: "pool" pooling_param { pool: AVE global_pooling: true } }
+layer { name: "prob" type: "Softmax" bottom: "pool" top: "prob" }
+''')
+RES = os.path.join(WORK, "test")  # figures name their folder after it
+base = ["/usr/bin/python3", STUDY, "--bin", BIN, "--platform", "test", "--out", RES, "-q"]
+r = run(*base, "--models", MODEL, "--images", 8, "--reps", 2, "--warmup", 1, "--max-stages", 3,
+        "--sweep-args", "--ratios 0.25,0.5,0.75 --reps 6 --min-reps 3 --max-time 0.05", "--no-figures", timeout=900)
+check(r.returncode == 0, "study runs: %s" % (r.stdout[-800:] + r.stderr[-800:]))
+M = os.path.join(RES, "tiny")
+for f in ("summary.md", "machine.txt", "het.db", "csv/runs.csv", "csv/measurements.csv"):
+    check(os.path.exists(os.path.join(RES, f)), "results have %s" % f)
+rows = list(csv.DictReader(open(os.path.join(M, "modes.csv")))) if os.path.exists(os.path.join(M, "modes.csv")) else []
+keys = [x["key"] for x in rows]
+check(keys == ["cpu", "gpu", "mapping", "split", "pipeline2", "pipelineK", "image-parallel"], "every mode: %r" % keys)
+check(all(float(x["measured_ips"]) > 0 and len(x["ips_runs"].split()) == 2 for x in rows),
+      "each mode measured twice: %r" % [x["ips_runs"] for x in rows])
+check(all(x["predicted_ips"] for x in rows), "each mode has a prediction")
+if rows:
+    check(float(rows[0]["vs_cpu"]) == 1.0 and float(rows[1]["vs_gpu"]) == 1.0, "speedups are relative to one device")
+    # vs_bound is measured / (cpu + gpu): recompute it from the rows themselves.
+    cpu, gpu = float(rows[0]["measured_ips"]), float(rows[1]["measured_ips"])
+    check(all(abs(float(x["vs_bound"]) - float(x["measured_ips"]) / (cpu + gpu)) < 1e-9 for x in rows), "bound ratio")
+p2 = json.load(open(os.path.join(M, "plans", "pipeline2.json"))) if os.path.exists(os.path.join(M, "plans")) else {}
+check(p2.get("mode") == "pipeline" and len(p2.get("stages", [])) == 2, "the thesis' mode has two stages: %r" % p2)
+layers = list(csv.DictReader(open(os.path.join(M, "layers.csv")))) if os.path.exists(os.path.join(M, "layers.csv")) else []
+check([x["unit"] for x in layers] == ["conv1+relu", "a", "b", "cat", "pool", "prob"], "units: %r" %
+      [x["unit"] for x in layers])
+summary = open(os.path.join(RES, "summary.md")).read() if os.path.exists(os.path.join(RES, "summary.md")) else ""
+check("| two-group pipeline (thesis) |" in summary and "1.97x" in summary, "summary table")
+# The runs went into the database with their predictions (7 modes x 2).
+con_rows = list(csv.DictReader(open(os.path.join(RES, "csv", "runs.csv")))) if os.path.exists(
+    os.path.join(RES, "csv", "runs.csv")) else []
+check(len(con_rows) == 14 and all(x["predicted_images_per_s"] for x in con_rows), "runs: %d" % len(con_rows))
+
+# Figures.
+PL = os.path.join(WORK, "plots")
+r = run("/usr/bin/python3", FIGS, "--results", RES, "--out", PL, timeout=300)
+check(r.returncode == 0, "figures: %s" % r.stderr[-800:])
+for name in ("tiny-layers", "tiny-splits", "tiny-modes", "tiny-gantt-pipeline2", "tiny-gantt-image-parallel",
+             "predicted"):
+    png, svg = (os.path.join(PL, "test", name + e) for e in (".png", ".svg"))
+    ok_png = os.path.exists(png) and open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n" and os.path.getsize(png) > 5000
+    check(ok_png, "%s.png is a PNG" % name)
+    try:
+        root = ET.parse(svg).getroot()
+        check(root.tag.endswith("svg") and len(list(root.iter())) > 20, "%s.svg has content" % name)
+    except (OSError, ET.ParseError) as e:
+        check(False, "%s.svg: %s" % (name, e))
+
+# Bad input: one line, non-zero exit, nothing written.
+one_line_error(run(*base, "--models", os.path.join(WORK, "none.prototxt")), "missing model", "no such file")
+one_line_error(run(*base, "--models", MODEL, "--images", 0), "zero images", "--images")
+one_line_error(run("/usr/bin/python3", STUDY, "--bin", BIN, "--platform", "a/b", "--models", MODEL), "bad platform",
+               "names a folder")
+one_line_error(run(*base[:-1], "--bin", WORK, "--models", MODEL), "no binaries", "build first")
+one_line_error(run("/usr/bin/python3", FIGS, "--results", WORK), "figures without results", "no study results")
+finish("test_study")
