@@ -13,18 +13,71 @@
 #include "sim.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 typedef struct node {
     float *res;          // residence at the boundary
+    uint64_t res_hash;   // of res: most dominance checks end on it
     double load[2];      // CPU, GPU totals so far
     double latency;      // sum of the stage times so far
     int parent, stages;  // previous node, stages used
     int start;           // the boundary's unit
     hp_choice dev;       // the stage that ended here
     double stage_ms;
+    int next_same;       // the next node at this boundary with this residence hash
 } node;
+
+// Nodes by (boundary, residence hash): the dominance check of a new node
+// looks only at nodes that can share its residence. (A scan over every
+// node at the boundary made 3-stage plans with splits take minutes.)
+typedef struct bucket {
+    uint64_t h;
+    int end, head; // head -1: empty slot
+} bucket;
+
+typedef struct res_map {
+    bucket *v;
+    size_t cap, n;
+} res_map;
+
+static size_t map_home(const res_map *mp, int end, uint64_t h)
+{
+    return (size_t)((h ^ ((uint64_t)(unsigned)end * 0x9E3779B97F4A7C15ull)) & (mp->cap - 1));
+}
+
+// The slot of (end, h), made if missing; SIZE_MAX when out of memory.
+static size_t map_slot(res_map *mp, int end, uint64_t h)
+{
+    if (2 * (mp->n + 1) > mp->cap) {
+        res_map g = {.cap = mp->cap ? 2 * mp->cap : 4096};
+        if (!(g.v = malloc(g.cap * sizeof *g.v))) return SIZE_MAX;
+        for (size_t i = 0; i < g.cap; i++) g.v[i].head = -1;
+        for (size_t i = 0; i < mp->cap; i++) {
+            if (mp->v[i].head < 0) continue;
+            size_t j = map_home(&g, mp->v[i].end, mp->v[i].h);
+            while (g.v[j].head >= 0) j = (j + 1) & (g.cap - 1);
+            g.v[j] = mp->v[i];
+        }
+        g.n = mp->n;
+        free(mp->v);
+        *mp = g;
+    }
+    size_t j = map_home(mp, end, h);
+    for (; mp->v[j].head >= 0; j = (j + 1) & (mp->cap - 1))
+        if (mp->v[j].h == h && mp->v[j].end == end) return j;
+    // A new slot; head stays -1 until a node is linked (map_link).
+    mp->v[j] = (bucket){h, end, -1};
+    return j;
+}
+
+static void map_link(res_map *mp, size_t slot, node *v, int id)
+{
+    if (mp->v[slot].head < 0) mp->n++;
+    v[id].next_same = mp->v[slot].head;
+    mp->v[slot].head = id;
+}
 
 typedef struct pool {
     node *v;
@@ -60,6 +113,14 @@ void hp_pipeline_choices(const hp_model *m, const hp_pipeline *p, hp_choice *cho
         for (int i = p->first[s]; i < p->first[s + 1]; i++) choice[i] = unit_choice(m, i, p->dev[s]);
 }
 
+static uint64_t hash_res(const float *res, size_t bytes)
+{
+    const unsigned char *p = (const unsigned char *)res;
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < bytes; i++) h = (h ^ p[i]) * 1099511628211ull;
+    return h;
+}
+
 // Whether node a is no worse than b on both totals (same boundary state).
 static bool dominates(const node *a, const node *b)
 {
@@ -75,6 +136,7 @@ double hp_solve_pipeline(const hp_model *m, int min_stages, int max_stages, bool
     int n_dev = 2 + (allow_split ? m->n_ratios : 0);
     size_t rbytes = sizeof(float) * 2 * (size_t)nb;
     pool P = {0};
+    res_map M = {0};
     node root = {.parent = -1};
     int *cnt = calloc((size_t)n + 1, sizeof *cnt);
     int **idx = calloc((size_t)n + 1, sizeof *idx);
@@ -87,6 +149,7 @@ double hp_solve_pipeline(const hp_model *m, int min_stages, int max_stages, bool
     double *rest = calloc((size_t)n + 1, sizeof *rest);
     if (!rest || !cnt || !idx || !work || !touched || !(root.res = malloc(rbytes))) goto done;
     hp_residence_init(m, root.res);
+    root.res_hash = hash_res(root.res, rbytes);
     for (int i = n - 1; i >= 0; i--) {
         const hp_unit *u = &m->u[i];
         double lo_t = u->t[0] < u->t[1] ? u->t[0] : u->t[1];
@@ -107,6 +170,8 @@ double hp_solve_pipeline(const hp_model *m, int min_stages, int max_stages, bool
             idx[i] = NULL, cnt[i] = 0;
         }
         P.n = 0;
+        free(M.v);
+        M = (res_map){0};
         node r0 = root;
         r0.res = malloc(rbytes);
         if (!r0.res) goto done;
@@ -151,15 +216,20 @@ double hp_solve_pipeline(const hp_model *m, int min_stages, int max_stages, bool
                         // stages only beat more when every continuation (at
                         // least one more stage) still reaches the minimum.
                         bool beaten = false;
-                        for (int q = 0; q < cnt[end] && !beaten; q++) {
-                            node *o = &P.v[idx[end][q]];
+                        nd.res_hash = hash_res(work, rbytes);
+                        size_t slot = map_slot(&M, end, nd.res_hash);
+                        if (slot == SIZE_MAX) goto done;
+                        for (int q = M.v[slot].head; q >= 0 && !beaten; q = P.v[q].next_same) {
+                            node *o = &P.v[q];
                             bool fewer_ok = o->stages == nd.stages || (o->stages < nd.stages && o->stages + 1 >= lo);
-                            beaten = fewer_ok && dominates(o, &nd) && !memcmp(o->res, work, rbytes);
+                            beaten = fewer_ok && dominates(o, &nd) && o->res_hash == nd.res_hash &&
+                                     !memcmp(o->res, work, rbytes);
                         }
                         if (beaten) continue;
                         if (!(nd.res = malloc(rbytes))) goto done;
                         memcpy(nd.res, work, rbytes);
                         int nid = push(&P, nd);
+                        if (nid >= 0) map_link(&M, slot, P.v, nid);
                         int *ni = nid < 0 ? NULL : realloc(idx[end], sizeof(int) * (size_t)(cnt[end] + 1));
                         if (!ni) goto done;
                         idx[end] = ni;
@@ -196,6 +266,7 @@ done:
     }
     free(root.res);
     free(P.v), free(cnt), free(idx), free(work), free(touched), free(rest);
+    free(M.v);
     return found ? best : INFINITY;
 }
 
