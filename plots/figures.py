@@ -193,22 +193,23 @@ def interp(pts, x):
 def platform_figures(res_dir, out_root):
     platform = os.path.basename(os.path.normpath(res_dir))
     out_dir = os.path.join(out_root, platform)
-    os.makedirs(out_dir, exist_ok=True)
     models = sorted(d for d in os.listdir(res_dir) if os.path.exists(os.path.join(res_dir, d, "modes.csv")))
     if not models:
         sys.exit("figures: %s has no study results (MODEL/modes.csv): run experiments/study.py first" % res_dir)
+    os.makedirs(out_dir, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="het_fig_") as work:
         P = Plotter(out_dir, work)
         pred_rows, pred_names, vals = [], [], []
+        mode_keys = ["mapping", "split", "pipeline2", "pipelineK", "image-parallel"]
         for m in models:
             model_figures(P, platform, os.path.join(res_dir, m), m)
             pts = []
             for r in read_csv(os.path.join(res_dir, m, "modes.csv")):
-                if r["key"] in ("cpu", "gpu"):
-                    continue  # their "prediction" is the sweep's own measurement
+                if r["key"] not in mode_keys:
+                    continue  # CPU and GPU alone: their "prediction" is the sweep's own measurement
                 me, pr = num(r["measured_ips"]), num(r["predicted_ips"])
                 if me and pr:
-                    pts.append((me, pr, r["key"]))
+                    pts.append((me, pr, mode_keys.index(r["key"])))
                     vals += [me, pr]
             if pts:
                 pred_rows += pts + [None]
@@ -217,6 +218,7 @@ def platform_figures(res_dir, out_root):
             d = P.tmp("predicted.tsv")
             write_tsv(d, pred_rows)
             P.draw("predicted.gp", "predicted", 1000, 800, data=d, names=" ".join(pred_names),
+                   modes=" ".join(mode_keys),
                    lo=min(vals) / 1.3, hi=max(vals) * 1.3, log=int(max(vals) / min(vals) > 10),
                    ttl="%s: hetpart's predictions against hetrun's measurements" % platform)
     print("figures: %d in %s (PNG and SVG)" % (len(P.made), os.path.relpath(out_dir, ROOT)))

@@ -1,6 +1,8 @@
 # predicted.gp: predicted against measured images/s, every solved plan of
 # every model, with y = x and the +-10% band. data: one block per model
-# (measured <TAB> predicted <TAB> mode), names: the models.
+# (measured <TAB> predicted <TAB> mode index), names: the models (colour),
+# modes: the modes (point shape; shapes instead of text labels, which
+# overlapped where plans cluster).
 load "common.gp"
 set title ttl noenhanced
 # log: 1 for log axes (values over more than a decade)
@@ -20,7 +22,10 @@ set size square
 set key outside right top noenhanced
 set grid xtics ytics lc rgb "#dddddd"
 n = words(names)
+nm = words(modes)
+shape(k) = word("7 5 9 11 13 15", int(k) + 1) + 0
 plot '+' using 1:(0.9 * $1):(1.1 * $1) with filledcurves lc rgb "#e8e8e8" title "within 10%", \
      x with lines lc rgb "black" title "predicted = measured", \
-     for [i = 0:n - 1] data index i using 1:2 with points pt 7 ps 1.4 lc i + 1 title word(names, i + 1), \
-     for [i = 0:n - 1] data index i using 1:2:3 with labels offset 0.6, 0.6 left font ",8" noenhanced notitle
+     for [i = 0:n - 1] data index i using 1:2:(shape($3)) with points pt variable ps 1.6 lc i + 1 notitle, \
+     for [i = 0:n - 1] NaN with boxes fs solid lc i + 1 title word(names, i + 1), \
+     for [k = 0:nm - 1] NaN with points pt shape(k) ps 1.6 lc rgb "black" title word(modes, k + 1)

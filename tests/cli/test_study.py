@@ -87,5 +87,7 @@ one_line_error(run(*base, "--models", MODEL, "--images", 0), "zero images", "--i
 one_line_error(run("/usr/bin/python3", STUDY, "--bin", BIN, "--platform", "a/b", "--models", MODEL), "bad platform",
                "names a folder")
 one_line_error(run(*base[:-1], "--bin", WORK, "--models", MODEL), "no binaries", "build first")
-one_line_error(run("/usr/bin/python3", FIGS, "--results", WORK), "figures without results", "no study results")
+one_line_error(run("/usr/bin/python3", FIGS, "--results", WORK, "--out", PL), "figures without results",
+               "no study results")
+check(not os.path.exists(os.path.join(PL, os.path.basename(WORK))), "no figure folder for a failed platform")
 finish("test_study")
