@@ -55,11 +55,9 @@ static uint64_t fnv1a(const unsigned char *p, size_t n)
 static void pack(const dp *d, const hp_sim *s, unsigned char *key, int step)
 {
     const layout *L = &d->lay[step + 1];
-    float *f = (float *)(void *)key;
-    for (int k = 0; k < L->n_res; k++) {
-        int b = L->res[k];
-        f[2 * k] = s->res[2 * b], f[2 * k + 1] = s->res[2 * b + 1];
-    }
+    // Keys sit at any byte offset (their length is not a multiple of 4):
+    // floats go in and out by memcpy.
+    for (int k = 0; k < L->n_res; k++) memcpy(key + 8 * (size_t)k, &s->res[2 * L->res[k]], 8);
     unsigned char *t = key + 2 * sizeof(float) * (size_t)L->n_res;
     for (int k = 0; k < L->n_touch; k++) t[k] = s->touched[L->touch[k]];
     key[L->len - 1] = s->pending;
@@ -73,11 +71,7 @@ static void unpack(const dp *d, const unsigned char *key, hp_sim *s, int step)
     const layout *L = &d->lay[step + 1];
     for (int b = 0; b < m->n_blobs; b++) s->res[2 * b] = 0.0f, s->res[2 * b + 1] = 1.0f;
     memset(s->touched, 0, (size_t)m->n_blobs);
-    const float *f = (const float *)(const void *)key;
-    for (int k = 0; k < L->n_res; k++) {
-        int b = L->res[k];
-        s->res[2 * b] = f[2 * k], s->res[2 * b + 1] = f[2 * k + 1];
-    }
+    for (int k = 0; k < L->n_res; k++) memcpy(&s->res[2 * L->res[k]], key + 8 * (size_t)k, 8);
     const unsigned char *t = key + 2 * sizeof(float) * (size_t)L->n_res;
     for (int k = 0; k < L->n_touch; k++) s->touched[L->touch[k]] = t[k];
     s->pending = key[L->len - 1];
