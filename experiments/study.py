@@ -27,6 +27,7 @@ import json
 import os
 import platform as pyplatform
 import re
+import signal
 import sqlite3
 import statistics
 import subprocess
@@ -50,6 +51,7 @@ MODES = [
     ("image-parallel", "image-parallel", {"objective": "throughput", "modes": "image-parallel"}),
 ]
 MODES_BY_KEY = {k: how for k, _, how in MODES}
+LABELS = {k: label for k, label, _ in MODES}
 STREAMED = ("pipeline", "image-parallel")  # plan modes whose runs have a timeline
 THESIS = {"vs_gpu": 1.97, "vs_cpu": 1.7}   # layer-group pipelining on the Exynos 5422, 100 images
 
@@ -108,12 +110,27 @@ class Tools:
 
     def run(self, name, *args, show=False):
         cmd = [os.path.join(self.a.bin, name)] + [str(x) for x in args]
-        r = subprocess.run(cmd, env=self.env, text=True, stdout=subprocess.PIPE,
-                           stderr=None if show else subprocess.PIPE)
-        if r.returncode:
-            fail("%s failed (exit %d): %s\n  command: %s" % (name, r.returncode, (r.stderr or "").strip()[-800:],
+        with subprocess.Popen(cmd, env=self.env, text=True, stdout=subprocess.PIPE,
+                              stderr=None if show else subprocess.PIPE) as p:
+            self.child = p
+            out, err = p.communicate()
+            self.child = None
+        if p.returncode:
+            fail("%s failed (exit %d): %s\n  command: %s" % (name, p.returncode, (err or "").strip()[-800:],
                                                               " ".join(cmd)))
-        return r.stdout
+        return out
+
+    def stop_on_term(self):
+        """SIGTERM (from `timeout`, a batch system) stops the tool the study
+        waits for as well: left running, it kept a core busy and halved the
+        next run's CPU timings. (Ctrl-C reaches the tool by itself: it is in
+        the same foreground process group.)"""
+        def handler(signum, _frame):
+            if self.child and self.child.poll() is None:
+                self.child.kill()
+            fail("stopped by signal %d; the models finished before it are complete" % signum)
+        self.child = None
+        signal.signal(signal.SIGTERM, handler)
 
 
 def latest_sweep(db, proto_hash):
@@ -283,7 +300,7 @@ def study_model(a, tools, model, out, db):
     # The table.
     rows = []
     for k in keys:
-        label = dict((m[0], m[1]) for m in MODES)[k]
+        label = LABELS[k]
         ips = statistics.median(x[0] for x in meas[k])
         lat = statistics.median(x[1] for x in meas[k])
         pr = plans[k].get("predicted", {})
@@ -426,6 +443,7 @@ def main():
     os.makedirs(out, exist_ok=True)
     env = bench_env()
     tools = Tools(a, env)
+    tools.stop_on_term()
     t0 = time.time()
     machine = machine_text(tools, a)
     open(os.path.join(out, "machine.txt"), "w").write(machine)

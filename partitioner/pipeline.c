@@ -19,7 +19,6 @@
 
 typedef struct node {
     float *res;          // residence at the boundary
-    uint64_t res_hash;   // of res: most dominance checks end on it
     double load[2];      // CPU, GPU totals so far
     double latency;      // sum of the stage times so far
     int parent, stages;  // previous node, stages used
@@ -149,7 +148,6 @@ double hp_solve_pipeline(const hp_model *m, int min_stages, int max_stages, bool
     double *rest = calloc((size_t)n + 1, sizeof *rest);
     if (!rest || !cnt || !idx || !work || !touched || !(root.res = malloc(rbytes))) goto done;
     hp_residence_init(m, root.res);
-    root.res_hash = hash_res(root.res, rbytes);
     for (int i = n - 1; i >= 0; i--) {
         const hp_unit *u = &m->u[i];
         double lo_t = u->t[0] < u->t[1] ? u->t[0] : u->t[1];
@@ -216,14 +214,13 @@ double hp_solve_pipeline(const hp_model *m, int min_stages, int max_stages, bool
                         // stages only beat more when every continuation (at
                         // least one more stage) still reaches the minimum.
                         bool beaten = false;
-                        nd.res_hash = hash_res(work, rbytes);
-                        size_t slot = map_slot(&M, end, nd.res_hash);
+                        // Only nodes in this (boundary, hash) chain can hold the same residence.
+                        size_t slot = map_slot(&M, end, hash_res(work, rbytes));
                         if (slot == SIZE_MAX) goto done;
                         for (int q = M.v[slot].head; q >= 0 && !beaten; q = P.v[q].next_same) {
                             node *o = &P.v[q];
                             bool fewer_ok = o->stages == nd.stages || (o->stages < nd.stages && o->stages + 1 >= lo);
-                            beaten = fewer_ok && dominates(o, &nd) && o->res_hash == nd.res_hash &&
-                                     !memcmp(o->res, work, rbytes);
+                            beaten = fewer_ok && dominates(o, &nd) && !memcmp(o->res, work, rbytes);
                         }
                         if (beaten) continue;
                         if (!(nd.res = malloc(rbytes))) goto done;

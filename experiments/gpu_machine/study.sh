@@ -29,9 +29,6 @@ timeout "${BUDGET:-480}" python3 experiments/study.py --platform "$P" --out "$RE
     tee "$OUT/study-log.txt" | grep -v "^hetprof: \[" | tail -40
 rc=${PIPESTATUS[0]}
 echo "rc=$rc"
-# timeout stops the study, not the tool it was waiting for: stop those too,
-# or they keep a core busy for the next run.
-[ "$rc" = 0 ] || pkill -KILL -x 'het(run|prof|part)' || true
 # Whatever models finished are complete (summary.md is rewritten after each).
 tar czf "$OUT/$P.tgz" -C "$RES" "$P" && ls -la "$OUT"
 exit "$rc"

@@ -11,7 +11,7 @@ import sqlite3
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from clitest import check, finish, one_line_error, run  # noqa: E402
+from clitest import TINY_MODEL, check, finish, one_line_error, run, write_tiny_model  # noqa: E402
 
 HETPART, HETPROF, HETRUN, SRC, WORK = sys.argv[1:6]
 os.makedirs(WORK, exist_ok=True)
@@ -21,20 +21,9 @@ def out(name):
     return os.path.join(WORK, name)
 
 
-MODEL = out("tiny.prototxt")
-open(MODEL, "w").write('''name: "tiny"
-input: "data"
-input_shape { dim: 1 dim: 3 dim: 32 dim: 32 }
-layer { name: "conv1" type: "Convolution" bottom: "data" top: "conv1" convolution_param { num_output: 16 kernel_size: 3 pad: 1 } }
-layer { name: "relu1" type: "ReLU" bottom: "conv1" top: "conv1" }
-layer { name: "a" type: "Convolution" bottom: "conv1" top: "a" convolution_param { num_output: 8 kernel_size: 1 } }
-layer { name: "b" type: "Convolution" bottom: "conv1" top: "b" convolution_param { num_output: 8 kernel_size: 3 pad: 1 } }
-layer { name: "cat" type: "Concat" bottom: "a" bottom: "b" top: "cat" }
-layer { name: "pool" type: "Pooling" bottom: "cat" top: "pool" pooling_param { pool: AVE global_pooling: true } }
-layer { name: "prob" type: "Softmax" bottom: "pool" top: "prob" }
-''')
-OTHER = out("other.prototxt")
-open(OTHER, "w").write(open(MODEL).read().replace("num_output: 8 kernel_size: 1", "num_output: 4 kernel_size: 1"))
+MODEL = write_tiny_model(out("tiny.prototxt"))
+OTHER = write_tiny_model(out("other.prototxt"),
+                         TINY_MODEL.replace("num_output: 8 kernel_size: 1", "num_output: 4 kernel_size: 1"))
 DB = out("het.db")
 for db in (DB, out("runs.db")):  # left by an earlier run of this test
     for s in ("", "-wal", "-shm"):

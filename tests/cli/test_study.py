@@ -13,7 +13,7 @@ import sys
 import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from clitest import check, finish, one_line_error, run  # noqa: E402
+from clitest import check, finish, one_line_error, run, write_tiny_model  # noqa: E402
 
 BIN, SRC, WORK = sys.argv[1:4]
 if not shutil.which("gnuplot"):
@@ -23,18 +23,7 @@ shutil.rmtree(WORK, ignore_errors=True)
 os.makedirs(WORK)
 STUDY = os.path.join(SRC, "experiments", "study.py")
 FIGS = os.path.join(SRC, "plots", "figures.py")
-MODEL = os.path.join(WORK, "tiny.prototxt")
-open(MODEL, "w").write('''name: "tiny"
-input: "data"
-input_shape { dim: 1 dim: 3 dim: 32 dim: 32 }
-layer { name: "conv1" type: "Convolution" bottom: "data" top: "conv1" convolution_param { num_output: 16 kernel_size: 3 pad: 1 } }
-layer { name: "relu1" type: "ReLU" bottom: "conv1" top: "conv1" }
-layer { name: "a" type: "Convolution" bottom: "conv1" top: "a" convolution_param { num_output: 8 kernel_size: 1 } }
-layer { name: "b" type: "Convolution" bottom: "conv1" top: "b" convolution_param { num_output: 8 kernel_size: 3 pad: 1 } }
-layer { name: "cat" type: "Concat" bottom: "a" bottom: "b" top: "cat" }
-layer { name: "pool" type: "Pooling" bottom: "cat" top: "pool" pooling_param { pool: AVE global_pooling: true } }
-layer { name: "prob" type: "Softmax" bottom: "pool" top: "prob" }
-''')
+MODEL = write_tiny_model(os.path.join(WORK, "tiny.prototxt"))
 RES = os.path.join(WORK, "test")  # figures name their folder after it
 base = ["/usr/bin/python3", STUDY, "--bin", BIN, "--platform", "test", "--out", RES, "-q"]
 r = run(*base, "--models", MODEL, "--images", 8, "--reps", 2, "--warmup", 1, "--max-stages", 3,
