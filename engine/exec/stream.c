@@ -187,12 +187,14 @@ static void *stage_main(void *arg)
             sl->t_start = het_now_ns();
         }
         if (!atomic_load(&s->failed)) {
-            uint64_t a = het_now_ns();
             if (cpu_only) {
                 turn_acquire(&s->cpu_turn);
                 pthread_mutex_lock(&s->lock[0]);
                 het_hexec_set_locks(sl->hx, NULL, &s->lock[1]); // held here for the whole stage
             }
+            // Busy from here: the wait for the CPU's turn is idle time, not
+            // the stage's (the timeline and the stage's busy time say so).
+            uint64_t a = het_now_ns();
             het_status st = het_hexec_run_range(sl->hx, first, end, st_i == 0, st_i == S - 1, true);
             if (cpu_only) {
                 het_hexec_set_locks(sl->hx, &s->lock[0], &s->lock[1]);
