@@ -65,9 +65,17 @@ static int channels(const het_graph *g, int blob) { return g->blobs[blob].shape.
 static het_status gpu_sync(het_hexec *x)
 {
     if (!x->gpu_pending) return HET_OK;
-    lock_dev(x, DEV_GPU);
-    het_status st = x->be[DEV_GPU]->ops->sync ? x->be[DEV_GPU]->ops->sync(x->be[DEV_GPU]) : HET_OK;
-    unlock_dev(x, DEV_GPU);
+    het_backend *gpu = x->be[DEV_GPU];
+    het_status st = HET_OK;
+    if (gpu->ops->sync_workspace) {
+        // This image's queue only, and without the lock: other images'
+        // stages keep enqueueing while this one waits.
+        st = gpu->ops->sync_workspace(gpu, het_workspace_table(x->ws));
+    } else if (gpu->ops->sync) {
+        lock_dev(x, DEV_GPU);
+        st = gpu->ops->sync(gpu);
+        unlock_dev(x, DEV_GPU);
+    }
     x->gpu_pending = false;
     memset(x->gpu_touched, 0, (size_t)x->g->n_blobs);
     return st;

@@ -23,6 +23,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -72,7 +73,7 @@ typedef struct cl_ctx {
         const het_blob_data *blobs; // borrowed workspace table
         cl_mem *root_buf;           // per blob id, non-NULL for roots
         cl_command_queue q;
-        bool pending;               // commands enqueued since its last finish
+        atomic_bool pending;        // commands enqueued since its last finish (read by cl_sync_workspace unlocked)
     } *bind;
     int cur;             // the current call's binding, -1: none (q0)
     bool q0_pending;
@@ -503,7 +504,7 @@ static het_status cl_bind(het_backend *be, const het_graph *g, const het_blob_da
         b = &cx->bind[cx->n_bind++];
         b->root_buf = NULL;
         b->q = q;
-        b->pending = false;
+        atomic_init(&b->pending, false);
     }
     b->blobs = blobs;
     cx->q = b->q;
@@ -574,6 +575,22 @@ static het_status cl_sync(het_backend *be)
     if (cx->q0_pending) HET_CL(clFinish(cx->q0));
     cx->q0_pending = false;
     return HET_OK;
+}
+
+// One workspace's queue only, without the device lock (backend.h): the
+// binding table does not change while images are in flight, clFinish is
+// thread-safe, and only the thread working on this workspace enqueues on
+// its queue.
+static het_status cl_sync_workspace(het_backend *be, const het_blob_data *blobs)
+{
+    cl_ctx *cx = be->ctx;
+    for (int i = 0; i < cx->n_bind; i++)
+        if (cx->bind[i].blobs == blobs) {
+            if (atomic_exchange(&cx->bind[i].pending, false)) HET_CL(clFinish(cx->bind[i].q));
+            return HET_OK;
+        }
+    het_log(HET_LOG_ERROR, "opencl backend: sync on a workspace that was not bound");
+    return HET_E_STATE;
 }
 
 // The float range [first, first + n) of a blob's channels [c0, c1) inside
@@ -660,6 +677,7 @@ static const struct het_backend_ops cl_ops = {
     .prepare = cl_prepare,
     .run = cl_run,
     .sync = cl_sync,
+    .sync_workspace = cl_sync_workspace,
     .run_with_relu = cl_run_with_relu,
     .bind = cl_bind,
     .to_device = cl_to_device,

@@ -58,6 +58,13 @@ struct het_backend_ops {
     /// Optional: pins the calling thread where this backend's work belongs
     /// (the CPU backend: its first core; the caller becomes its worker 0).
     void (*pin_thread)(het_backend *be);
+    /// Optional (device backends): waits for the work issued on workspace
+    /// `blobs` only. Callers need not hold the device's lock while other
+    /// threads issue work on other workspaces: a pipeline stage that waits
+    /// for its image must not keep the next stage from enqueueing another
+    /// (with the lock held through the wait, a GPU stage followed by a CPU
+    /// stage ran in turn). NULL: callers use sync.
+    het_status (*sync_workspace)(het_backend *be, const het_blob_data *blobs);
 };
 
 struct het_backend {
