@@ -19,6 +19,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
         "usage: hetpart solve --db DB --model M.prototxt --objective latency|throughput [options]\n"
+        "       hetpart predict --db DB --model M.prototxt --plan PLAN.json [options]\n"
         "       hetpart explain PLAN.json\n"
         "\n"
         "solve: reads the model's latest CPU+GPU sweep (hetprof sweep) and finds the\n"
@@ -38,13 +39,23 @@ static void usage(FILE *f)
         "  --out PLAN.json     write the plan (hetrun --plan replays it)\n"
         "  --weights, --seed   only for loading the model (its hash selects the sweep)\n"
         "\n"
+        "predict: what the cost model says of any plan (hand-written or solved):\n"
+        "latency, images/s and, for pipelines, each stage's time. Takes --no-corun,\n"
+        "--platform, --sweep, --no-calibration, and:\n"
+        "  --plan PLAN.json    the plan (required)\n"
+        "  --cpu-ms X          calibrate CPU layer times to a whole network of X ms measured\n"
+        "                      now (e.g. by hetrun --device cpu) instead of the sweep's\n"
+        "  --gpu-ms X          the same for the GPU\n"
+        "  --json              print one JSON object instead of text\n"
+        "\n"
         "explain: the plan's predicted table: layer, device or ratio, predicted time,\n"
         "transfers in and out, stage.\n");
 }
 
 typedef struct opts {
     const char *cmd, *db, *model, *objective, *out, *platform, *plan;
-    bool mapping, split, pipeline, image_parallel, corun, allow_missing, calibrate;
+    bool mapping, split, pipeline, image_parallel, corun, allow_missing, calibrate, json;
+    double net_ms[2]; // predict --cpu-ms, --gpu-ms
     int min_stages, max_stages;
     long long sweep;
 } opts;
@@ -66,14 +77,16 @@ static int parse(int argc, char **argv, opts *o)
         return argc < 2 ? 2 : 1;
     }
     o->cmd = argv[1];
-    if (strcmp(o->cmd, "solve") && strcmp(o->cmd, "explain"))
-        return bad("unknown command '%s' (expected solve or explain)", o->cmd);
-    enum { O_DB = 256, O_MODEL, O_OBJ, O_MODES, O_K, O_KMIN, O_NOCORUN, O_MISSING, O_PLATFORM, O_SWEEP, O_OUT, O_NOCAL, O_W, O_S };
+    if (strcmp(o->cmd, "solve") && strcmp(o->cmd, "explain") && strcmp(o->cmd, "predict"))
+        return bad("unknown command '%s' (expected solve, predict or explain)", o->cmd);
+    enum { O_DB = 256, O_MODEL, O_OBJ, O_MODES, O_K, O_KMIN, O_NOCORUN, O_MISSING, O_PLATFORM, O_SWEEP, O_OUT, O_NOCAL, O_W, O_S,
+           O_PLAN, O_CPUMS, O_GPUMS, O_JSON };
     static const struct option lo[] = {
         {"db", 1, 0, O_DB}, {"model", 1, 0, O_MODEL}, {"objective", 1, 0, O_OBJ}, {"modes", 1, 0, O_MODES},
         {"max-stages", 1, 0, O_K}, {"min-stages", 1, 0, O_KMIN}, {"no-corun", 0, 0, O_NOCORUN}, {"allow-missing", 0, 0, O_MISSING},
         {"platform", 1, 0, O_PLATFORM}, {"sweep", 1, 0, O_SWEEP}, {"out", 1, 0, O_OUT},
         {"no-calibration", 0, 0, O_NOCAL}, {"weights", 1, 0, O_W}, {"seed", 1, 0, O_S}, {"help", 0, 0, 'h'},
+        {"plan", 1, 0, O_PLAN}, {"cpu-ms", 1, 0, O_CPUMS}, {"gpu-ms", 1, 0, O_GPUMS}, {"json", 0, 0, O_JSON},
         {0, 0, 0, 0}};
     optind = 2;
     opterr = 0;
@@ -117,6 +130,17 @@ static int parse(int argc, char **argv, opts *o)
         }
         case O_OUT: o->out = optarg; break;
         case O_NOCAL: o->calibrate = false; break;
+        case O_PLAN: o->plan = optarg; break;
+        case O_JSON: o->json = true; break;
+        case O_CPUMS:
+        case O_GPUMS: {
+            double v = strtod(optarg, &end);
+            if (!*optarg || *end || !(v > 0) || !isfinite(v))
+                return bad(c == O_CPUMS ? "--cpu-ms '%s': expected a time in ms above 0"
+                                        : "--gpu-ms '%s': expected a time in ms above 0", optarg);
+            o->net_ms[c == O_GPUMS] = v;
+            break;
+        }
         case O_W:
         case O_S: break; // the structure alone selects the sweep
         case 'h': usage(stdout); return 1;
@@ -132,6 +156,13 @@ static int parse(int argc, char **argv, opts *o)
     if (optind < argc) return bad("unexpected argument '%s'", argv[optind]);
     if (!o->db) return bad("%s needs --db DB", o->cmd);
     if (!o->model) return bad("%s needs --model M.prototxt", o->cmd);
+    bool predict = !strcmp(o->cmd, "predict");
+    if (predict != (o->plan != NULL)) return bad("%s", predict ? "predict needs --plan PLAN.json" : "--plan is for predict");
+    if (!predict && (o->json || o->net_ms[0] > 0 || o->net_ms[1] > 0))
+        return bad("%s", "--json, --cpu-ms and --gpu-ms are for predict");
+    if ((o->net_ms[0] > 0 || o->net_ms[1] > 0) && !o->calibrate)
+        return bad("%s", "--cpu-ms and --gpu-ms calibrate: they cannot go with --no-calibration");
+    if (predict) return 0;
     if (!o->objective) return bad("%s needs --objective latency|throughput", o->cmd);
     if (strcmp(o->objective, "latency") && strcmp(o->objective, "throughput"))
         return bad("unknown objective '%s' (expected latency or throughput)", o->objective);
@@ -276,6 +307,9 @@ static int write_plan(const opts *o, const het_graph *g, const hp_loaded *L, con
 
 static double now_ms(void) { return het_now_ns() / 1e6; }
 
+// The model's name for messages: its prototxt's name, else the file.
+static const char *model_name(const opts *o, const het_graph *g) { return g->name[0] ? g->name : o->model; }
+
 static int solve(const opts *o)
 {
     het_graph *g = NULL;
@@ -331,14 +365,14 @@ static int solve(const opts *o)
     if (!best.mode) {
         if (o->min_stages > n)
             fprintf(stderr, "hetpart: no plan of %d or more stages: %s has %d units (a conv and its ReLU are one)\n",
-                    o->min_stages, g->name, n);
+                    o->min_stages, model_name(o, g), n);
         else
             fprintf(stderr, "hetpart: no feasible plan: some layer can run on neither device in %s\n", L.desc);
         goto done_c;
     }
     printf("%s, %s: objective %s -> %s plan: predicted %.3f ms per image, %.1f images/s (solved in %.1f ms; "
            "calibration cpu %.2f, gpu %.2f; co-run %s)\n",
-           g->name, L.desc, o->objective, best.mode, best.latency_ms, best.images_per_s, solve_ms, L.calibration[0],
+           model_name(o, g), L.desc, o->objective, best.mode, best.latency_ms, best.images_per_s, solve_ms, L.calibration[0],
            L.calibration[1], o->corun ? "on" : "off");
     if (!strcmp(best.mode, "pipeline"))
         for (int s = 0; s < best.pipe.n_stages; s++) {
@@ -352,6 +386,117 @@ done_c:
     free(lat_c), free(pipe_c);
 done:
     hp_loaded_free(&L);
+    het_db_close(db);
+    het_graph_destroy(g);
+    return rc;
+}
+
+// The unit choices of a plan: every layer of a unit (a conv and its fused
+// ReLU) must carry one share, and every share must have been measured.
+static int plan_choices(const hp_model *m, const het_graph *g, const het_plan *p, hp_choice *c)
+{
+    for (int i = 0; i < m->n_units; i++) {
+        const hp_unit *u = &m->u[i];
+        double r = p->gpu_ratio[u->first];
+        if (p->gpu_ratio[u->last] != p->gpu_ratio[u->first]) {
+            fprintf(stderr, "hetpart: %s and %s run fused as one unit; give them the same device or ratio\n",
+                    g->layers[u->first].name, g->layers[u->last].name);
+            return 1;
+        }
+        if ((c[i] = hp_choice_of_share(m, i, r)) < 0) {
+            fprintf(stderr, "hetpart: layer %s: ratio %g was not measured (the sweep has", g->layers[u->first].name, r);
+            for (int j = 0; j < m->n_ratios; j++) fprintf(stderr, "%s%g", j ? ", " : " ", m->ratio[j]);
+            fprintf(stderr, "); hetprof sweep --ratios can add it\n");
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int predict(const opts *o)
+{
+    het_graph *g = NULL;
+    het_db *db = NULL;
+    het_plan *p = NULL;
+    hp_loaded L = {0};
+    hp_choice *c = NULL;
+    int rc = 1;
+    if (het_db_open_existing(o->db, &db) != HET_OK) return 1;
+    if (het_graph_load(o->model, NULL, 1, &g) != HET_OK || het_plan_read(o->plan, g, &p) != HET_OK) goto done;
+    hp_load_opts lo = {.platform = o->platform, .sweep_id = o->sweep, .corun = o->corun, .calibrate = o->calibrate,
+                       .net_ms = {o->net_ms[0], o->net_ms[1]}};
+    if (hp_load(db, o->db, g, &lo, &L) != HET_OK) goto done;
+    const hp_model *m = &L.m;
+    if (!(c = malloc(sizeof *c * (size_t)m->n_units)) || plan_choices(m, g, p, c)) goto done;
+    hp_pipeline pipe = {0};
+    double lat, ips;
+    if (p->mode == HET_MODE_IMAGE_PARALLEL) {
+        ips = hp_image_parallel_rate(m);
+        lat = (m->net[0] + m->net[1]) / 2; // as solve reports it: the mean image
+    } else if (p->mode == HET_MODE_PIPELINE) {
+        pipe.n_stages = p->n_stages;
+        for (int s = 0, i = 0; s <= p->n_stages; s++) {
+            int layer = s < p->n_stages ? p->stage_first[s] : g->n_layers;
+            while (i < m->n_units && m->u[i].first < layer) i++;
+            if (s < p->n_stages && (i == m->n_units || m->u[i].first != layer)) {
+                fprintf(stderr, "hetpart: stage %d starts at %s, inside a fused unit; start it at %s\n", s + 1,
+                        g->layers[layer].name, g->layers[m->u[i - 1].first].name);
+                goto done;
+            }
+            pipe.first[s] = i;
+            // The stage's choice: its first unit's share, before the
+            // rounding that may leave that unit whole on one device.
+            if (s < p->n_stages) {
+                double r = p->gpu_ratio[layer];
+                pipe.dev[s] = r <= 0 ? HP_CPU : r >= 1 ? HP_GPU : HP_SPLIT(0);
+                for (int j = 0; j < m->n_ratios && pipe.dev[s] >= 2; j++)
+                    if (fabs(m->ratio[j] - r) < 1e-6) pipe.dev[s] = HP_SPLIT(j);
+            }
+        }
+        double cyc = hp_pipeline_eval(m, &pipe);
+        lat = pipe.latency_ms;
+        ips = 1e3 / cyc;
+    } else {
+        lat = hp_simulate(m, c);
+        ips = 1e3 / lat;
+    }
+    if (!isfinite(lat) || !(ips > 0)) {
+        fprintf(stderr, "hetpart: %s puts a layer where %s has no time for it\n", o->plan, L.desc);
+        goto done;
+    }
+    const char *mode = het_plan_mode_name(p->mode);
+    if (o->json) {
+        cJSON *root = cJSON_CreateObject();
+        cJSON_AddStringToObject(root, "plan", o->plan);
+        cJSON_AddStringToObject(root, "mode", mode);
+        cJSON_AddNumberToObject(root, "latency_ms", lat);
+        cJSON_AddNumberToObject(root, "images_per_s", ips);
+        if (p->mode == HET_MODE_PIPELINE) {
+            cJSON *sm = cJSON_AddArrayToObject(root, "stage_ms");
+            for (int s = 0; s < pipe.n_stages; s++) cJSON_AddItemToArray(sm, cJSON_CreateNumber(pipe.stage_ms[s]));
+        }
+        cJSON_AddNumberToObject(root, "sweep", (double)L.sweep);
+        cJSON *cal = cJSON_AddArrayToObject(root, "calibration");
+        for (int d = 0; d < 2; d++) cJSON_AddItemToArray(cal, cJSON_CreateNumber(L.calibration[d]));
+        cJSON_AddBoolToObject(root, "corun", m->corun);
+        char *text = cJSON_PrintUnformatted(root);
+        cJSON_Delete(root);
+        if (!text) goto done;
+        puts(text);
+        free(text);
+    } else {
+        printf("%s, %s: %s plan %s: predicted %.3f ms per image, %.1f images/s (calibration cpu %.2f, gpu %.2f; "
+               "co-run %s)\n",
+               model_name(o, g), L.desc, mode, o->plan, lat, ips, L.calibration[0], L.calibration[1], m->corun ? "on" : "off");
+        for (int s = 0; p->mode == HET_MODE_PIPELINE && s < pipe.n_stages; s++)
+            printf("  stage %d: %s .. %s: %.3f ms\n", s + 1, g->layers[m->u[pipe.first[s]].first].name,
+                   g->layers[m->u[pipe.first[s + 1] - 1].last].name, pipe.stage_ms[s]);
+    }
+    rc = 0;
+done:
+    free(c);
+    hp_loaded_free(&L);
+    het_plan_destroy(p);
     het_db_close(db);
     het_graph_destroy(g);
     return rc;
@@ -418,5 +563,5 @@ int main(int argc, char **argv)
     opts o;
     int rc = parse(argc, argv, &o);
     if (rc) return rc == 1 ? 0 : rc;
-    return !strcmp(o.cmd, "solve") ? solve(&o) : explain(&o);
+    return !strcmp(o.cmd, "solve") ? solve(&o) : !strcmp(o.cmd, "predict") ? predict(&o) : explain(&o);
 }

@@ -162,16 +162,6 @@ het_status hp_load(het_db *db, const char *db_path, const het_graph *g, const hp
         het_log(HET_LOG_WARN, "hetpart: %d layer time%s missing from %s; estimated from the device's measured FLOP rate",
                 missing, missing == 1 ? " is" : "s are", out->desc);
     }
-    for (int d = 0; d < 2; d++) {
-        for (int k = 0; k < m->n_units; k++)
-            if (isfinite(m->u[k].t[d])) net_sum[d] += m->u[k].t[d];
-        m->net[d] = one(sq, "SELECT median_ms FROM networks WHERE sweep_id = ?1 AND device = ?3 AND status = 'ok'", out->sweep, 0, dev_name[d], 0, 0);
-        // Calibration: the whole network measured against the sum of its
-        // layers measured one by one (launch gaps, caches). Unit times are
-        // scaled so that a single-device plan predicts the measured network.
-        out->calibration[d] = o->calibrate && m->net[d] > 0 && net_sum[d] > 0 ? m->net[d] / net_sum[d] : 1.0;
-        for (int k = 0; k < m->n_units; k++) m->u[k].t[d] *= out->calibration[d];
-    }
     double lat[2] = {NAN, NAN}, mpb[2] = {NAN, NAN};
     if (sqlite3_prepare_v2(sq, "SELECT direction = 'h2d', latency_ms, ms_per_mb FROM transfer_models WHERE sweep_id = ?",
                            -1, &q, NULL) == SQLITE_OK) {
@@ -192,6 +182,26 @@ het_status hp_load(het_db *db, const char *db_path, const het_graph *g, const hp
         }
         m->x_lat[d] = lat[d];
         m->x_ms_per_byte[d] = mpb[d];
+    }
+    // Calibration: the whole network measured against the sum of its
+    // layers measured one by one (launch gaps, caches). Unit times are
+    // scaled so that a single-device plan predicts the measured network,
+    // which on the GPU includes moving the input there and the output back.
+    for (int d = 0; d < 2; d++) {
+        for (int k = 0; k < m->n_units; k++)
+            if (isfinite(m->u[k].t[d])) net_sum[d] += m->u[k].t[d];
+        m->net[d] = one(sq, "SELECT median_ms FROM networks WHERE sweep_id = ?1 AND device = ?3 AND status = 'ok'", out->sweep, 0, dev_name[d], 0, 0);
+        // A network time measured later (hetpart predict --cpu-ms): the
+        // layers keep their proportions, the device its present speed.
+        if (o->net_ms[d] > 0) m->net[d] = o->net_ms[d];
+        double moves = 0;
+        for (int b = 0; d == HP_GPU && b < m->n_blobs; b++) {
+            if (m->b[b].is_input) moves += m->x_lat[HP_GPU] + m->b[b].bytes * m->x_ms_per_byte[HP_GPU];
+            if (m->b[b].is_output) moves += m->x_lat[HP_CPU] + m->b[b].bytes * m->x_ms_per_byte[HP_CPU];
+        }
+        double own = m->net[d] - moves;
+        out->calibration[d] = o->calibrate && own > 0 && net_sum[d] > 0 ? own / net_sum[d] : 1.0;
+        for (int k = 0; k < m->n_units; k++) m->u[k].t[d] *= out->calibration[d];
     }
     m->corun = o->corun;
     return HET_OK;

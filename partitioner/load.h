@@ -12,6 +12,7 @@ typedef struct hp_load_opts {
     bool corun;           // apply co-run slowdowns
     bool allow_missing;   // estimate missing layer times instead of failing
     bool calibrate;       // scale layer times so single-device sums match the measured networks
+    double net_ms[2];     // > 0: calibrate to this whole-network time (CPU, GPU) instead of the sweep's
 } hp_load_opts;
 
 typedef struct hp_loaded {

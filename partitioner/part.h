@@ -99,6 +99,18 @@ typedef struct hp_pipeline {
 /// Returns the cycle time (ms), INFINITY when no division is feasible.
 double hp_solve_pipeline(const hp_model *m, int min_stages, int max_stages, bool allow_split, hp_pipeline *out);
 
+/// The cost of a given division (first[] and dev[] set, as the solver
+/// returns them): fills stage_ms, cycle_ms and latency_ms exactly as
+/// hp_solve_pipeline prices its answer. Returns the cycle (ms), INFINITY
+/// when a unit cannot run where its stage puts it, NAN if the model is too
+/// large for the replay.
+double hp_pipeline_eval(const hp_model *m, hp_pipeline *p);
+
+/// The choice a GPU share means for a unit: 0 the CPU, 1 the GPU, else the
+/// model's ratio within 1e-6 of it (HP_SPLIT(j), or the device that ratio
+/// leaves the unit whole on). -1: a share the sweep did not measure.
+hp_choice hp_choice_of_share(const hp_model *m, int unit, double gpu_share);
+
 /// Images per second when each device runs whole images on its own
 /// (co-run slowdowns applied unless disabled).
 double hp_image_parallel_rate(const hp_model *m);

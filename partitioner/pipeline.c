@@ -112,6 +112,41 @@ void hp_pipeline_choices(const hp_model *m, const hp_pipeline *p, hp_choice *cho
         for (int i = p->first[s]; i < p->first[s + 1]; i++) choice[i] = unit_choice(m, i, p->dev[s]);
 }
 
+hp_choice hp_choice_of_share(const hp_model *m, int unit, double gpu_share)
+{
+    if (gpu_share <= 0.0) return HP_CPU;
+    if (gpu_share >= 1.0) return HP_GPU;
+    for (int j = 0; j < m->n_ratios; j++)
+        if (fabs(m->ratio[j] - gpu_share) < 1e-6) return unit_choice(m, unit, HP_SPLIT(j));
+    return -1;
+}
+
+double hp_pipeline_eval(const hp_model *m, hp_pipeline *p)
+{
+    if (m->n_blobs > HP_SIM_MAX_BLOBS) return NAN;
+    float *res = malloc(sizeof(float) * 2 * (size_t)(m->n_blobs ? m->n_blobs : 1));
+    hp_choice *c = malloc(sizeof *c * (size_t)(m->n_units ? m->n_units : 1));
+    double load[2] = {0, 0}, lat = 0, cyc = NAN;
+    if (!res || !c || p->n_stages < 1 || p->first[0] != 0 || p->first[p->n_stages] != m->n_units) goto done;
+    hp_residence_init(m, res);
+    hp_pipeline_choices(m, p, c);
+    // As the solver: co-run factors once there are two stages; each stage
+    // counts on the devices its choice uses (a split stage on both).
+    for (int s = 0; s < p->n_stages; s++) {
+        double t = hp_simulate_range(m, c, p->first[s], p->first[s + 1], res, p->n_stages > 1, s == p->n_stages - 1);
+        p->stage_ms[s] = t;
+        lat += t;
+        if (p->dev[s] != HP_GPU) load[0] += t;
+        if (p->dev[s] != HP_CPU) load[1] += t;
+    }
+    cyc = load[0] > load[1] ? load[0] : load[1];
+    p->cycle_ms = cyc;
+    p->latency_ms = lat;
+done:
+    free(res), free(c);
+    return cyc;
+}
+
 static uint64_t hash_res(const float *res, size_t bytes)
 {
     const unsigned char *p = (const unsigned char *)res;

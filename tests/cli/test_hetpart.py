@@ -57,6 +57,52 @@ p = json.load(open(plan)) if r.returncode == 0 else {}
 check(p.get("mode") == "pipeline" and len(p.get("stages", [])) == 2 and
       len(p["predicted"].get("stage_ms", [])) == 2, "--min-stages 2 --max-stages 2: two stages: %r %s" % (p, r.stderr))
 
+# predict: the cost model on a plan read back from its file. On the solved
+# plans it must give what the solver said (the pipeline's cost is computed
+# by another path than the solver's); on hand-written single-device plans,
+# the sweep's whole-network times (the calibration's definition), read here
+# from the database; with --cpu-ms, that time instead.
+solved = [out("plan_latency.json"), out("plan_throughput.json"), out("plan_two.json")]
+for plan in solved:
+    if not os.path.exists(plan):
+        continue
+    pred = json.load(open(plan))["predicted"]
+    r = run(HETPART, "predict", "--db", DB, "--model", MODEL, "--plan", plan, "--json")
+    got = json.loads(r.stdout) if r.returncode == 0 else {}
+    close = all(abs(got.get(k, 0) - pred[k]) <= 1e-6 * pred[k] for k in ("latency_ms", "images_per_s"))
+    if "stage_ms" in pred:
+        close &= len(got.get("stage_ms", [])) == len(pred["stage_ms"]) and all(
+            abs(a - b) <= 1e-6 * b for a, b in zip(got["stage_ms"], pred["stage_ms"]))
+    check(close, "predict %s = what solve predicted: %r vs %r %s" % (os.path.basename(plan), got, pred, r.stderr))
+model_hash = json.load(open(solved[0]))["model_hash"] if os.path.exists(solved[0]) else "0"
+
+
+def hand_plan(name, body):
+    path = out(name)
+    body.update({"het_plan": 1, "model_hash": model_hash})
+    with open(path, "w") as f:
+        json.dump(body, f)
+    return path
+
+
+con = sqlite3.connect(DB)
+net = dict(con.execute("SELECT device, median_ms FROM networks WHERE sweep_id = (SELECT MAX(id) FROM sweeps)"))
+con.close()
+for dev in ("cpu", "gpu"):
+    r = run(HETPART, "predict", "--db", DB, "--model", MODEL, "--json",
+            "--plan", hand_plan("all_%s.json" % dev, {"mode": "single", "device": dev}))
+    got = json.loads(r.stdout).get("latency_ms", 0) if r.returncode == 0 else 0
+    check(abs(got - net[dev]) <= 1e-6 * net[dev], "predict all on %s = the sweep's network: %g vs %g %s"
+          % (dev, got, net[dev], r.stderr))
+r = run(HETPART, "predict", "--db", DB, "--model", MODEL, "--json", "--cpu-ms", "7.25", "--plan", out("all_cpu.json"))
+got = json.loads(r.stdout) if r.returncode == 0 else {}
+check(abs(got.get("latency_ms", 0) - 7.25) < 1e-9 and abs(got.get("images_per_s", 0) - 1000 / 7.25) < 1e-6,
+      "predict --cpu-ms 7.25 on the all-CPU plan: %r %s" % (got, r.stderr))
+r = run(HETPART, "predict", "--db", DB, "--model", MODEL, "--plan", out("plan_two.json"), "--cpu-ms", "1e3",
+        "--gpu-ms", "1e3")
+check(r.returncode == 0 and r.stdout.count("stage ") == 2, "predict prints a pipeline's stages: %s %s"
+      % (r.stdout, r.stderr))
+
 con = sqlite3.connect(out("runs.db"))
 rows = con.execute("SELECT predicted_latency_ms, predicted_images_per_s, images_per_s FROM runs").fetchall()
 con.close()
@@ -82,6 +128,21 @@ one_line_error(run(HETPART, *base, "--objective", "throughput", "--modes", "pipe
                    "--max-stages", 9), "more stages than units", "has 6 units")
 one_line_error(run(HETPART, "solve", "--db", out("none.db"), "--model", MODEL, "--objective", "latency"),
                "missing database", "does not exist")
+pbase = ["predict", "--db", DB, "--model", MODEL, "--plan"]
+one_line_error(run(HETPART, *pbase, hand_plan("r03.json", {"mode": "split", "layers": {
+    "conv1": 0.3, "relu1": 0.3, "a": "cpu", "b": "cpu", "cat": "cpu", "pool": "cpu", "prob": "cpu"}})),
+    "predict: a ratio the sweep did not measure", "ratio 0.3 was not measured")
+one_line_error(run(HETPART, *pbase, hand_plan("unfused.json", {"mode": "mapping", "layers": {
+    "conv1": "gpu", "relu1": "cpu", "a": "cpu", "b": "cpu", "cat": "cpu", "pool": "cpu", "prob": "cpu"}})),
+    "predict: a conv and its fused ReLU apart", "same device or ratio")
+one_line_error(run(HETPART, "predict", "--db", DB, "--model", OTHER, "--plan", out("all_cpu.json")),
+               "predict: a plan for another model", "hash")
+one_line_error(run(HETPART, *pbase, out("all_cpu.json"), "--cpu-ms", "-3"), "predict: --cpu-ms below 0",
+               "expected a time in ms")
+one_line_error(run(HETPART, *pbase, out("all_cpu.json"), "--gpu-ms", "2", "--no-calibration"),
+               "predict: --gpu-ms without calibration", "cannot go with --no-calibration")
+one_line_error(run(HETPART, "predict", "--db", DB, "--model", MODEL), "predict without a plan", "needs --plan")
+one_line_error(run(HETPART, *base, "--objective", "latency", "--cpu-ms", "3"), "solve --cpu-ms", "are for predict")
 one_line_error(run(HETPART, "explain", os.path.join(SRC, "experiments", "plans", "squeezenet_v1.1", "mapping.json")),
                "explain of a hand-written plan", "without a \"predicted\" block")
 finish("test_hetpart")

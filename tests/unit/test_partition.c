@@ -175,12 +175,17 @@ static void test_pipeline_exact(void)
         double bf = brute_pipeline(&m, K_min, K, 2 + R);
         double dp = hp_solve_pipeline(&m, K_min, K, true, &p);
         cases++;
+        // hetpart predict prices a plan read back from a file with
+        // hp_pipeline_eval: the solver's answer must cost what it said.
+        hp_pipeline again = p;
+        double ev = isinf(dp) ? INFINITY : hp_pipeline_eval(&m, &again);
         bool ok = (isinf(bf) && isinf(dp)) ||
-                  (fabs(dp - bf) <= 1e-9 * bf && p.n_stages <= K && p.n_stages >= K_min);
+                  (fabs(dp - bf) <= 1e-9 * bf && p.n_stages <= K && p.n_stages >= K_min &&
+                   fabs(ev - dp) <= 1e-9 * dp && fabs(again.latency_ms - p.latency_ms) <= 1e-9 * p.latency_ms);
         agree += ok;
         if (!ok)
-            fprintf(stderr, "seed %d (n %d, R %d, K %d..%d): dp %.9g, brute force %.9g\n", seed, n, R, K_min, K, dp,
-                    bf);
+            fprintf(stderr, "seed %d (n %d, R %d, K %d..%d): dp %.9g, brute force %.9g, evaluated %.9g\n", seed, n, R,
+                    K_min, K, dp, bf, ev);
     }
     HET_CHECK(agree == cases, "pipeline solver = brute force on %d/%d random DAGs", agree, cases);
 }
@@ -205,8 +210,23 @@ static void test_branches_overlap(void)
     HET_CHECK(fabs(t - 4.5) < 1e-12 && c[0] != c[1] && c[2] == HP_CPU, "branches overlap: latency %.3f (want 4.5)", t);
 }
 
+// A plan's GPU share to a unit's choice: the ends are devices, a measured
+// ratio is a split unless it leaves the unit whole on one side, anything
+// else was not measured.
+static void test_choice_of_share(void)
+{
+    hp_unit u[1] = {{.cpu_share = {0.75, 1.0}}};
+    hp_model m = {.u = u, .n_units = 1, .n_ratios = 2, .ratio = {0.25, 0.01}};
+    HET_CHECK(hp_choice_of_share(&m, 0, 0.0) == HP_CPU && hp_choice_of_share(&m, 0, 1.0) == HP_GPU,
+              "shares 0 and 1 are the CPU and the GPU");
+    HET_CHECK(hp_choice_of_share(&m, 0, 0.25) == HP_SPLIT(0), "a measured ratio is that split");
+    HET_CHECK(hp_choice_of_share(&m, 0, 0.01) == HP_CPU, "a ratio that leaves the unit on the CPU runs there");
+    HET_CHECK(hp_choice_of_share(&m, 0, 0.3) == -1, "an unmeasured ratio is refused");
+}
+
 int main(void)
 {
+    test_choice_of_share();
     test_branches_overlap();
     test_latency_exact();
     test_pipeline_exact();
