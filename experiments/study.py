@@ -280,6 +280,7 @@ def study_model(a, tools, model, out, db):
     # Replays, the modes alternating within each repetition.
     keys = list(plans)
     meas = {k: [] for k in keys}
+    recal = {k: [] for k in keys}
     for rep in range(a.reps):
         for k in keys:
             path = os.path.join(mdir, "plans", k + ".json")
@@ -295,6 +296,17 @@ def study_model(a, tools, model, out, db):
             os.remove(js)
             lat = s["latency_ms"].get("p50", s["latency_ms"].get("median"))
             meas[k].append((s["images_per_s"], lat))
+        # The cost model again, calibrated to this round's CPU and GPU alone:
+        # what it predicts when the machine's present speed is known, so its
+        # own error shows apart from the drift since the sweep.
+        for k in keys:
+            if k in ("cpu", "gpu"):
+                continue
+            path = os.path.join(mdir, "plans", k + ".json")
+            js = json.loads(tools.run("hetpart", "predict", "--db", db, "--model", proto, "--sweep", sweep,
+                                      "--plan", path, "--json", "--cpu-ms", "%.6f" % meas["cpu"][-1][1],
+                                      "--gpu-ms", "%.6f" % meas["gpu"][-1][1]))
+            recal[k].append((js["images_per_s"], (js["images_per_s"] - meas[k][-1][0]) / meas[k][-1][0]))
         log("%s: replays %d/%d done (%s)" % (name, rep + 1, a.reps, ", ".join(
             "%s %.1f/s" % (k, meas[k][-1][0]) for k in keys)))
     # The table.
@@ -307,7 +319,10 @@ def study_model(a, tools, model, out, db):
         rows.append({"key": k, "label": label, "images": a.images, "plan_mode": plans[k]["mode"], "plan": describe(plans[k]),
                      "measured_ips": ips, "measured_latency_ms": lat,
                      "predicted_ips": pr.get("images_per_s"), "predicted_latency_ms": pr.get("latency_ms"),
-                     "ips_runs": " ".join("%.2f" % x[0] for x in meas[k])})
+                     "ips_runs": " ".join("%.2f" % x[0] for x in meas[k]),
+                     # Per round: the recalibrated prediction and its error; the median of each.
+                     "recal_ips": statistics.median(x[0] for x in recal[k]) if recal[k] else None,
+                     "recal_error": statistics.median(x[1] for x in recal[k]) if recal[k] else None})
     cpu_ips = rows[0]["measured_ips"]
     gpu_ips = rows[1]["measured_ips"]
     for r in rows:
@@ -317,7 +332,8 @@ def study_model(a, tools, model, out, db):
         p = r["predicted_ips"]
         r["ips_error"] = (p - r["measured_ips"]) / r["measured_ips"] if p else None
     fields = ["key", "label", "images", "plan_mode", "plan", "predicted_ips", "measured_ips", "ips_error",
-              "predicted_latency_ms", "measured_latency_ms", "vs_cpu", "vs_gpu", "vs_bound", "ips_runs"]
+              "predicted_latency_ms", "measured_latency_ms", "vs_cpu", "vs_gpu", "vs_bound", "ips_runs",
+              "recal_ips", "recal_error"]
     write_csv(os.path.join(mdir, "modes.csv"), fields, [[r[f] if r[f] is not None else "" for f in fields]
                                                          for r in rows])
     write_csv(os.path.join(mdir, "layers.csv"), ["idx", "unit", "kind", "cpu_ms", "gpu_ms", "gflop"],
@@ -346,21 +362,25 @@ def summary_md(a, out, machine, results, elapsed, db):
          "Command: `%s`" % " ".join(["experiments/study.py"] + sys.argv[1:]), "",
          "Each mode's plan was replayed over %d images, %d times with the modes alternating; the median run is "
          "shown. Predicted: hetpart's cost model (CPU and GPU alone: the sweep's whole-network measurement). "
-         "Error: (predicted - measured) / measured images/s. Bound: 1/T_cpu + 1/T_gpu images/s, what two devices "
-         "that never wait could reach." % (a.images, a.reps), ""]
+         "Error: (predicted - measured) / measured images/s. Recalibrated: the same cost model with each device's "
+         "layer times scaled to the CPU-alone and GPU-alone latency measured in the same round (`hetpart predict "
+         "--cpu-ms --gpu-ms`), the median over rounds; it separates the model's error from the machine's drift "
+         "since the sweep, and CPU and GPU alone, its calibration points, are left out of it. Bound: 1/T_cpu + "
+         "1/T_gpu images/s, what two devices that never wait could reach." % (a.images, a.reps), ""]
     for res in results:
         rows = res["rows"]
         cpu, gpu = rows[0]["measured_ips"], rows[1]["measured_ips"]
         L += ["## %s" % res["name"], "",
               "`%s`, model hash %s, sweep %d (%.0f s)." % (os.path.relpath(res["proto"], ROOT), res["hash"],
                                                          res["sweep"], res["sweep_s"]), "",
-              "| mode | plan | predicted img/s | measured img/s | error | latency ms (p50) | vs CPU alone |"
-              " vs GPU alone | of bound |", "|---|---|---|---|---|---|---|---|---|"]
+              "| mode | plan | predicted img/s | measured img/s | error | error, recalibrated | latency ms (p50) |"
+              " vs CPU alone | vs GPU alone | of bound |", "|---|---|---|---|---|---|---|---|---|---|"]
         for r in rows:
             mark = "".join(" (hetpart's %s pick)" % o for o, k in res["picks"].items() if k == r["key"])
-            L.append("| %s%s | %s | %s | %.1f | %s | %.3f | %.2fx | %.2fx | %.0f%% |" % (
+            L.append("| %s%s | %s | %s | %.1f | %s | %s | %.3f | %.2fx | %.2fx | %.0f%% |" % (
                 r["label"], mark, r["plan"], fmt(r["predicted_ips"]), r["measured_ips"],
                 fmt(r["ips_error"] and r["ips_error"] * 100, "%+.0f%%") if r["ips_error"] is not None else "-",
+                fmt(r["recal_error"] * 100, "%+.0f%%") if r["recal_error"] is not None else "-",
                 r["measured_latency_ms"], r["vs_cpu"], r["vs_gpu"], r["vs_bound"] * 100))
         p2 = next(r for r in rows if r["key"] == "pipeline2")
         L += ["", "Two-group pipeline: %.2fx GPU alone and %.2fx CPU alone (thesis, Exynos 5422: %.2fx and %.2fx). "
@@ -372,6 +392,9 @@ def summary_md(a, out, machine, results, elapsed, db):
         if errs:
             L += ["Prediction error of the solved plans (|error|, images/s): median %.0f%%, max %.0f%%." % (
                 statistics.median(errs) * 100, max(errs) * 100), ""]
+        errs = [abs(r["recal_error"]) for r in rows[2:] if r["recal_error"] is not None]
+        if errs:
+            L += ["Recalibrated: median %.0f%%, max %.0f%%." % (statistics.median(errs) * 100, max(errs) * 100), ""]
         if not res["counters"]:
             L += ["No PAPI counters on this machine (see the sweeps table's counters_note).", ""]
     with open(os.path.join(out, "summary.md"), "w") as f:

@@ -38,6 +38,10 @@ check(keys == ["cpu", "gpu", "mapping", "split", "pipeline2", "pipelineK", "imag
 check(all(float(x["measured_ips"]) > 0 and len(x["ips_runs"].split()) == 2 for x in rows),
       "each mode measured twice: %r" % [x["ips_runs"] for x in rows])
 check(all(x["predicted_ips"] for x in rows), "each mode has a prediction")
+# Recalibrated predictions: every solved mode, not the calibration points.
+check([x["key"] for x in rows if x["recal_ips"]] == [x["key"] for x in rows[2:]] and
+      all(float(x["recal_ips"]) > 0 and abs(float(x["recal_error"])) < 10 for x in rows[2:]),
+      "recalibrated predictions for the solved modes only: %r" % [(x["key"], x["recal_ips"]) for x in rows])
 if rows:
     check(float(rows[0]["vs_cpu"]) == 1.0 and float(rows[1]["vs_gpu"]) == 1.0, "speedups are relative to one device")
     # vs_bound is measured / (cpu + gpu): recompute it from the rows themselves.
@@ -49,7 +53,8 @@ layers = list(csv.DictReader(open(os.path.join(M, "layers.csv")))) if os.path.ex
 check([x["unit"] for x in layers] == ["conv1+relu", "a", "b", "cat", "pool", "prob"], "units: %r" %
       [x["unit"] for x in layers])
 summary = open(os.path.join(RES, "summary.md")).read() if os.path.exists(os.path.join(RES, "summary.md")) else ""
-check("| two-group pipeline (thesis) |" in summary and "1.97x" in summary, "summary table")
+check("| two-group pipeline (thesis) |" in summary and "1.97x" in summary and "Recalibrated: median" in summary,
+      "summary table")
 # The runs went into the database with their predictions (7 modes x 2).
 con_rows = list(csv.DictReader(open(os.path.join(RES, "csv", "runs.csv")))) if os.path.exists(
     os.path.join(RES, "csv", "runs.csv")) else []
