@@ -43,5 +43,5 @@ cp scripts/bench_cpu.py scripts/bench_gpu.py scripts/benchlib.py scripts/bench_m
 cp experiments/gpu_machine/run.sh experiments/gpu_machine/peers.py experiments/gpu_machine/study.sh "$OUT/"
 # The study (experiments/study.py finds bin/, scripts/ and models/ from its own place).
 cp experiments/study.py "$OUT/experiments/"
-cp scripts/benchlib.py "$OUT/scripts/"
+cp scripts/benchlib.py scripts/ab_plans.sh "$OUT/scripts/"
 echo "bundle: $OUT ($(du -sh "$OUT" | cut -f1)); libraries: $(ls "$OUT/lib" | tr '\n' ' ')"
