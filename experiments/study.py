@@ -241,7 +241,11 @@ def study_model(a, tools, model, out, db):
     os.makedirs(os.path.join(mdir, "plans"), exist_ok=True)
     log("%s: sweep (%s)" % (name, proto))
     t0 = time.time()
-    tools.run("hetprof", "sweep", "--model", proto, "--db", db, *tools.cores, *a.sweep_args.split(), show=not a.quiet)
+    # Measured again unless resuming: a sweep already in the database may
+    # come from older tools (it would be reused silently).
+    again = [] if a.resume else ["--force"]
+    tools.run("hetprof", "sweep", "--model", proto, "--db", db, *tools.cores, *again, *a.sweep_args.split(),
+              show=not a.quiet)
     sweep_s = time.time() - t0
     # The model's hash, from a one-image run (it selects the sweep).
     js = os.path.join(mdir, "plans", ".hash.json")
@@ -441,6 +445,9 @@ def main():
     ap.add_argument("--warmup", type=int, default=5, help="untimed images before each replay (default %(default)s)")
     ap.add_argument("--max-stages", type=int, default=3, help="K of the best K-stage pipeline (default %(default)s)")
     ap.add_argument("--split-layers", type=int, default=4, help="layers in the split-curve figure (default 4)")
+    ap.add_argument("--resume", action="store_true",
+                    help="keep the sweeps' measurements already in the database (an interrupted study); "
+                         "by default every model is measured again")
     ap.add_argument("--sweep-args", default="", help="extra hetprof sweep options, e.g. '--reps 10 --ratios 0.5'")
     ap.add_argument("--cpu-cores", help="cores of the CPU backend, every mode (default: the first half)")
     ap.add_argument("--gpu-cores", help="cores of the OpenCL host threads, every mode (default: the second half)")
