@@ -185,8 +185,9 @@ het_status hp_load(het_db *db, const char *db_path, const het_graph *g, const hp
     }
     // Calibration: the whole network measured against the sum of its
     // layers measured one by one (launch gaps, caches). Unit times are
-    // scaled so that a single-device plan predicts the measured network,
-    // which on the GPU includes moving the input there and the output back.
+    // scaled so that a single-device plan predicts the measured network
+    // (on the GPU plus its input and output transfers: those are priced
+    // cold, and a tiny network's whole time can be less than that).
     for (int d = 0; d < 2; d++) {
         for (int k = 0; k < m->n_units; k++)
             if (isfinite(m->u[k].t[d])) net_sum[d] += m->u[k].t[d];
@@ -194,13 +195,7 @@ het_status hp_load(het_db *db, const char *db_path, const het_graph *g, const hp
         // A network time measured later (hetpart predict --cpu-ms): the
         // layers keep their proportions, the device its present speed.
         if (o->net_ms[d] > 0) m->net[d] = o->net_ms[d];
-        double moves = 0;
-        for (int b = 0; d == HP_GPU && b < m->n_blobs; b++) {
-            if (m->b[b].is_input) moves += m->x_lat[HP_GPU] + m->b[b].bytes * m->x_ms_per_byte[HP_GPU];
-            if (m->b[b].is_output) moves += m->x_lat[HP_CPU] + m->b[b].bytes * m->x_ms_per_byte[HP_CPU];
-        }
-        double own = m->net[d] - moves;
-        out->calibration[d] = o->calibrate && own > 0 && net_sum[d] > 0 ? own / net_sum[d] : 1.0;
+        out->calibration[d] = o->calibrate && m->net[d] > 0 && net_sum[d] > 0 ? m->net[d] / net_sum[d] : 1.0;
         for (int k = 0; k < m->n_units; k++) m->u[k].t[d] *= out->calibration[d];
     }
     m->corun = o->corun;
