@@ -445,12 +445,11 @@ static int predict(const opts *o)
             }
             pipe.first[s] = i;
             // The stage's choice: its first unit's share, before the
-            // rounding that may leave that unit whole on one device.
+            // rounding that may leave that unit whole on one device
+            // (plan_choices has checked that every share was measured).
             if (s < p->n_stages) {
                 double r = p->gpu_ratio[layer];
-                pipe.dev[s] = r <= 0 ? HP_CPU : r >= 1 ? HP_GPU : HP_SPLIT(0);
-                for (int j = 0; j < m->n_ratios && pipe.dev[s] >= 2; j++)
-                    if (fabs(m->ratio[j] - r) < 1e-6) pipe.dev[s] = HP_SPLIT(j);
+                pipe.dev[s] = r <= 0 ? HP_CPU : r >= 1 ? HP_GPU : HP_SPLIT(hp_ratio_index(m, r));
             }
         }
         double cyc = hp_pipeline_eval(m, &pipe);

@@ -106,6 +106,9 @@ double hp_solve_pipeline(const hp_model *m, int min_stages, int max_stages, bool
 /// large for the replay.
 double hp_pipeline_eval(const hp_model *m, hp_pipeline *p);
 
+/// The index j of the model's ratio within 1e-6 of `gpu_share`, -1 if none.
+int hp_ratio_index(const hp_model *m, double gpu_share);
+
 /// The choice a GPU share means for a unit: 0 the CPU, 1 the GPU, else the
 /// model's ratio within 1e-6 of it (HP_SPLIT(j), or the device that ratio
 /// leaves the unit whole on). -1: a share the sweep did not measure.

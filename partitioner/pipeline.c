@@ -112,13 +112,19 @@ void hp_pipeline_choices(const hp_model *m, const hp_pipeline *p, hp_choice *cho
         for (int i = p->first[s]; i < p->first[s + 1]; i++) choice[i] = unit_choice(m, i, p->dev[s]);
 }
 
+int hp_ratio_index(const hp_model *m, double gpu_share)
+{
+    for (int j = 0; j < m->n_ratios; j++)
+        if (fabs(m->ratio[j] - gpu_share) < 1e-6) return j;
+    return -1;
+}
+
 hp_choice hp_choice_of_share(const hp_model *m, int unit, double gpu_share)
 {
     if (gpu_share <= 0.0) return HP_CPU;
     if (gpu_share >= 1.0) return HP_GPU;
-    for (int j = 0; j < m->n_ratios; j++)
-        if (fabs(m->ratio[j] - gpu_share) < 1e-6) return unit_choice(m, unit, HP_SPLIT(j));
-    return -1;
+    int j = hp_ratio_index(m, gpu_share);
+    return j < 0 ? -1 : unit_choice(m, unit, HP_SPLIT(j));
 }
 
 double hp_pipeline_eval(const hp_model *m, hp_pipeline *p)
