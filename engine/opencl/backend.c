@@ -16,6 +16,16 @@
 //              reading. USE_HOST_PTR rather than ALLOC_HOST_PTR keeps het the
 //              owner and aligner of its host memory; drivers for unified
 //              memory (PoCL, Mali, Adreno, Intel) use such memory in place.
+//   coherent   zero-copy on a CPU-type device (PoCL): the device's memory is
+//              the host's, behind the same coherent caches, so a transfer
+//              needs no map: to_device is nothing and to_host waits for the
+//              queue. Each map/unmap pair was a round trip through PoCL's
+//              worker threads, 0.2-0.4 ms on the build machine when they
+//              sleep, about what a split of SqueezeNet's conv10 saves. GPUs
+//              with unified memory keep the maps: their drivers may do
+//              cache maintenance there. That the driver uses het's memory in
+//              place is checked once per buffer when a workspace is bound.
+//              HET_CL_MAP_TRANSFERS=1 keeps the maps, for measuring both.
 #define _GNU_SOURCE
 #include "cl_impl.h"
 
@@ -56,6 +66,7 @@ typedef struct cl_ctx {
     cl_kernel k[K_COUNT];
     cl_mem dummy;         // bound to unused pointer arguments
     bool zero_copy;
+    bool coherent;        // zero-copy on a CPU-type device: transfers are synchronisation only
     bool conv_pix;        // convolution kernel: conv_pix (CPU-type devices) or conv_gemm
     int cores[64];        // --gpu-cores: where host threads working for this device belong
     int n_cores;
@@ -479,6 +490,19 @@ static het_status cl_prepare(het_backend *be, const het_graph *g, const het_laye
     return st;
 }
 
+// Whether mapping `buf` yields het's own storage `host`, i.e. the driver uses
+// it in place (the condition of the coherent policy).
+static bool maps_in_place(cl_command_queue q, cl_mem buf, void *host, size_t bytes)
+{
+    cl_int err;
+    void *p = clEnqueueMapBuffer(q, buf, CL_TRUE, CL_MAP_READ, 0, bytes, 0, NULL, NULL, &err);
+    if (!p) return false;
+    bool same = p == host;
+    clEnqueueUnmapMemObject(q, buf, p, 0, NULL, NULL);
+    clFinish(q);
+    return same;
+}
+
 static het_status cl_bind(het_backend *be, const het_graph *g, const het_blob_data *blobs)
 {
     cl_ctx *cx = be->ctx;
@@ -533,6 +557,11 @@ static het_status cl_bind(het_backend *be, const het_graph *g, const het_blob_da
                 return HET_E_NOMEM;
             }
             return het_cl_fail("clCreateBuffer(blob)", err, __func__);
+        }
+        if (cx->coherent && !maps_in_place(b->q, cx->root_buf[i], blobs[i].host, bytes)) {
+            het_log(HET_LOG_INFO, "opencl backend: the driver keeps blob '%s' apart from het's memory; "
+                    "transfers map buffers", g->blobs[i].name);
+            cx->coherent = false;
         }
     }
     return HET_OK;
@@ -615,6 +644,15 @@ static het_status cl_transfer(cl_ctx *cx, const het_graph *g, const het_blob_dat
     int root = cx->blobs[blob].root;
     cl_mem buf = cx->root_buf[root];
     float *host = cx->blobs[root].host + first;
+    if (cx->coherent) {
+        // The host's writes are already where later kernels read; the host
+        // may read once the kernels queued before have finished.
+        if (!to_dev && atomic_load(&cx->bind[cx->cur].pending)) {
+            HET_CL(clFinish(cx->q));
+            cx->bind[cx->cur].pending = false;
+        }
+        return HET_OK;
+    }
     if (!cx->zero_copy) {
         if (to_dev)
             HET_CL(clEnqueueWriteBuffer(cx->q, buf, CL_TRUE, first * sizeof(float), n * sizeof(float), host, 0, NULL, NULL));
@@ -753,6 +791,8 @@ het_status het_opencl_backend_create(const het_gpu_cfg *cfg, het_backend **be_ou
         goto fail;
     }
     cx->zero_copy = cfg->zero_copy < 0 ? cx->dev.unified : cfg->zero_copy != 0;
+    const char *maps = getenv("HET_CL_MAP_TRANSFERS");
+    cx->coherent = cx->zero_copy && (cx->dev.type & CL_DEVICE_TYPE_CPU) && !(maps && *maps && strcmp(maps, "0"));
     // The convolution kernel: conv_pix where work-items become vector lanes
     // of a CPU (PoCL), the local-memory tiled conv_gemm on GPUs. HET_CL_CONV
     // (pix or gemm) overrides, for measuring both on one device.
@@ -777,7 +817,7 @@ het_status het_opencl_backend_create(const het_gpu_cfg *cfg, het_backend **be_ou
         goto fail;
     }
     snprintf(be->desc, sizeof be->desc, "opencl: %s (%s, driver %s, %s, %s)", cx->dev.device_name,
-             cx->dev.platform_name, cx->dev.driver, cx->zero_copy ? "zero-copy buffers" : "copied buffers",
+             cx->dev.platform_name, cx->dev.driver, cx->coherent ? "zero-copy buffers, coherent" : cx->zero_copy ? "zero-copy buffers" : "copied buffers",
              cx->conv_pix ? "conv_pix" : "conv_gemm");
     be->setup_ns = het_now_ns() - t0;
 #if defined(__linux__)

@@ -27,16 +27,25 @@ static void fill_random(float *x, size_t n, unsigned seed)
     }
 }
 
-static het_status make_gpu(int zero_copy, het_backend **be)
+// Buffer modes: 0 copied, 1 zero-copy (coherent on a CPU-type device:
+// transfers are synchronisation only), 2 zero-copy with mapped transfers
+// (what GPUs with unified memory get).
+enum { BUF_COPY = 0, BUF_ZERO_COPY = 1, BUF_MAPPED = 2 };
+static const char *const buf_names[] = {"copy", "zero-copy", "zero-copy mapped"};
+
+static het_status make_gpu(int mode, het_backend **be)
 {
-    het_gpu_cfg cfg = {.zero_copy = zero_copy, .cache_dir = cache_dir};
-    return het_opencl_backend_create(&cfg, be);
+    het_gpu_cfg cfg = {.zero_copy = mode < 0 ? -1 : mode != BUF_COPY, .cache_dir = cache_dir};
+    if (mode == BUF_MAPPED) setenv("HET_CL_MAP_TRANSFERS", "1", 1);
+    het_status st = het_opencl_backend_create(&cfg, be);
+    unsetenv("HET_CL_MAP_TRANSFERS");
+    return st;
 }
 
 // Runs case tc on the GPU for [c0, c1) (output pre-filled with NaN) and
 // compares with the CPU's full result: inside the range within tolerance,
 // outside untouched.
-static void run_case(const tcase *tc, int zero_copy)
+static void run_case(const tcase *tc, int mode)
 {
     char text[4096];
     case_text(tc, text, sizeof text);
@@ -48,7 +57,7 @@ static void run_case(const tcase *tc, int zero_copy)
     het_backend *cpu = NULL, *gpu = NULL;
     het_workspace *wc = NULL, *wg = NULL;
     het_cpu_cfg ccfg = {.n_threads = 1};
-    HET_CHECK(het_cpu_backend_create(&ccfg, &cpu) == HET_OK && make_gpu(zero_copy, &gpu) == HET_OK, "backends");
+    HET_CHECK(het_cpu_backend_create(&ccfg, &cpu) == HET_OK && make_gpu(mode, &gpu) == HET_OK, "backends");
     HET_CHECK(het_workspace_create(g, &wc) == HET_OK && het_workspace_create(g, &wg) == HET_OK, "workspaces");
     const het_layer *l = &g->layers[0];
     HET_CHECK(gpu->ops->run(gpu, g, l, het_workspace_table(wg), 0, 1) == HET_E_STATE, "%s: run before prepare", tc->what);
@@ -86,7 +95,7 @@ static void run_case(const tcase *tc, int zero_copy)
         }
         HET_CHECK(err <= 1e-4 * (scale > 1 ? scale : 1) && outside == 0,
                   "%s (%s) [%d,%d): max|gpu-cpu| %.3g (max|cpu| %.3g), %d values written outside the range", tc->what,
-                  zero_copy ? "zero-copy" : "copy", c0, c1, err, scale, outside);
+                  buf_names[mode], c0, c1, err, scale, outside);
     }
     het_workspace_destroy(wc);
     het_workspace_destroy(wg);
@@ -130,8 +139,8 @@ int main(void)
     printf("device: %s\n", het_backend_describe(probe));
     het_backend_destroy(probe);
     int n = (int)(sizeof cases / sizeof cases[0]);
-    for (int zc = 0; zc <= 1; zc++)
-        for (int i = 0; i < n; i++) run_case(&cases[i], zc);
+    for (int mode = BUF_COPY; mode <= BUF_MAPPED; mode++)
+        for (int i = 0; i < n; i++) run_case(&cases[i], mode);
     test_cache();
     return het_test_summary("test_opencl_layers");
 }
