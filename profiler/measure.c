@@ -163,10 +163,11 @@ static het_status rep_layer(void *ctx, double *ms)
     // GPU part first (asynchronous), the CPU part while it runs, then the
     // GPU's channels back to the host: the merge.
     st = run_part(p, HET_DEV_GPU, j->l, j->relu, j->k, j->C);
+    het_backend *gpu = gpu_of(p);
+    if (st == HET_OK && gpu->ops->flush_workspace) st = gpu->ops->flush_workspace(gpu, het_workspace_table(p->ws));
     if (st == HET_OK) st = run_part(p, HET_DEV_CPU, j->l, j->relu, 0, j->k);
     if (st == HET_OK) st = gpu_sync(p);
     uint64_t t1 = het_now_ns();
-    het_backend *gpu = gpu_of(p);
     if (st == HET_OK) st = gpu->ops->to_host(gpu, p->g, het_workspace_table(p->ws), j->l->top[0], j->k, j->C);
     *ms = (het_now_ns() - t0) / 1e6;
     if (j->n_compute < j->cap_compute) j->compute[j->n_compute++] = (t1 - t0) / 1e6;

@@ -40,6 +40,7 @@ struct het_hexec {
     residence *res;       // per blob
     unsigned char *gpu_touched; // per root blob since the last GPU sync: GPU_READ | GPU_WROTE (zero-copy hazards)
     bool gpu_pending;     // GPU work enqueued and not yet awaited
+    bool gpu_unflushed;   // GPU work enqueued since the last flush or sync
     het_xfer_stats stats;
     pthread_mutex_t *lock[2]; // per device, when several executors share the backends (streams)
 };
@@ -76,7 +77,7 @@ static het_status gpu_sync(het_hexec *x)
         st = gpu->ops->sync(gpu);
         unlock_dev(x, DEV_GPU);
     }
-    x->gpu_pending = false;
+    x->gpu_pending = x->gpu_unflushed = false;
     memset(x->gpu_touched, 0, (size_t)x->g->n_blobs);
     return st;
 }
@@ -167,6 +168,16 @@ static het_status run_on(het_hexec *x, int dev, const het_layer *l, const het_la
 {
     het_backend *be = x->be[dev];
     const het_blob_data *t = het_workspace_table(x->ws);
+    if (dev == DEV_CPU && x->gpu_unflushed) {
+        // The host is about to compute: start what the GPU has been given,
+        // so that the two overlap (backend.h, flush_workspace).
+        het_backend *gpu = x->be[DEV_GPU];
+        if (gpu->ops->flush_workspace) {
+            het_status st = gpu->ops->flush_workspace(gpu, t);
+            if (st != HET_OK) return st;
+        }
+        x->gpu_unflushed = false;
+    }
     if (dev == DEV_CPU && x->gpu_pending) {
         // Zero-copy: the GPU may be reading or writing the same host memory.
         // Writing storage the GPU reads or writes, or reading storage it
@@ -181,6 +192,7 @@ static het_status run_on(het_hexec *x, int dev, const het_layer *l, const het_la
     lock_dev(x, dev);
     het_status st = relu ? be->ops->run_with_relu(be, x->g, l, relu, t, c0, c1) : be->ops->run(be, x->g, l, t, c0, c1);
     unlock_dev(x, dev);
+    if (dev == DEV_GPU) x->gpu_unflushed = true;
     return st;
 }
 

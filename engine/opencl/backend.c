@@ -622,6 +622,19 @@ static het_status cl_sync_workspace(het_backend *be, const het_blob_data *blobs)
     return HET_E_STATE;
 }
 
+// Same binding rules as cl_sync_workspace; clFlush is thread-safe too.
+static het_status cl_flush_workspace(het_backend *be, const het_blob_data *blobs)
+{
+    cl_ctx *cx = be->ctx;
+    for (int i = 0; i < cx->n_bind; i++)
+        if (cx->bind[i].blobs == blobs) {
+            if (atomic_load(&cx->bind[i].pending)) HET_CL(clFlush(cx->bind[i].q));
+            return HET_OK;
+        }
+    het_log(HET_LOG_ERROR, "opencl backend: flush on a workspace that was not bound");
+    return HET_E_STATE;
+}
+
 // The float range [first, first + n) of a blob's channels [c0, c1) inside
 // its root buffer.
 static het_status blob_range(cl_ctx *cx, const het_graph *g, int blob, int c0, int c1, size_t *first, size_t *n)
@@ -716,6 +729,7 @@ static const struct het_backend_ops cl_ops = {
     .run = cl_run,
     .sync = cl_sync,
     .sync_workspace = cl_sync_workspace,
+    .flush_workspace = cl_flush_workspace,
     .run_with_relu = cl_run_with_relu,
     .bind = cl_bind,
     .to_device = cl_to_device,

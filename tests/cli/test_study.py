@@ -53,7 +53,7 @@ layers = list(csv.DictReader(open(os.path.join(M, "layers.csv")))) if os.path.ex
 check([x["unit"] for x in layers] == ["conv1+relu", "a", "b", "cat", "pool", "prob"], "units: %r" %
       [x["unit"] for x in layers])
 summary = open(os.path.join(RES, "summary.md")).read() if os.path.exists(os.path.join(RES, "summary.md")) else ""
-check("| two-group pipeline (thesis) |" in summary and "1.97x" in summary and "Recalibrated: median" in summary,
+check("| two-group pipeline (thesis)" in summary and "1.97x" in summary and "Recalibrated: median" in summary,
       "summary table")
 # The runs went into the database with their predictions (7 modes x 2).
 con_rows = list(csv.DictReader(open(os.path.join(RES, "csv", "runs.csv")))) if os.path.exists(

@@ -65,6 +65,12 @@ struct het_backend_ops {
     /// (with the lock held through the wait, a GPU stage followed by a CPU
     /// stage ran in turn). NULL: callers use sync.
     het_status (*sync_workspace)(het_backend *be, const het_blob_data *blobs);
+    /// Optional (device backends): submits the work issued on workspace
+    /// `blobs` without waiting for it. Drivers may hold enqueued commands
+    /// until a flush or a wait (OpenCL allows it; Mali's driver does), so GPU
+    /// work the host means to overlap with its own would otherwise start
+    /// only when the host waits for it. NULL: work starts when issued.
+    het_status (*flush_workspace)(het_backend *be, const het_blob_data *blobs);
 };
 
 struct het_backend {
