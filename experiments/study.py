@@ -210,6 +210,24 @@ def split_rows(db, sweep, plan_layers, n_heavy):
     return rows
 
 
+def best_splits(srows):
+    """Per layer of split_rows: CPU alone, GPU alone, the fastest measured
+    split (0 < share < 1) and its share, what two devices sharing the work
+    perfectly would take (1 / (1/cpu + 1/gpu)), and the split's speedup over
+    the faster device alone (issue 4: it should exceed 1 on a large conv)."""
+    out = []
+    for name in dict.fromkeys(r[0] for r in srows):
+        pts = {r[1]: r[2] for r in srows if r[0] == name}
+        inner = [(ms, s) for s, ms in pts.items() if 0 < s < 1]
+        if 0.0 not in pts or 1.0 not in pts or not inner:
+            continue
+        ms, share = min(inner)
+        cpu, gpu = pts[0.0], pts[1.0]
+        out.append({"layer": name, "cpu_ms": cpu, "gpu_ms": gpu, "split_ms": ms, "share": share,
+                    "ideal_ms": 1 / (1 / cpu + 1 / gpu), "gain": min(cpu, gpu) / ms})
+    return out
+
+
 def counter_rows(db, sweep):
     con = sqlite3.connect(db)
     rows = con.execute("SELECT l.name, c.event, c.value FROM counters c JOIN sweeps s ON s.id = c.sweep_id JOIN layers"
@@ -343,15 +361,15 @@ def study_model(a, tools, model, out, db):
     write_csv(os.path.join(mdir, "layers.csv"), ["idx", "unit", "kind", "cpu_ms", "gpu_ms", "gflop"],
               [[x if x is not None else "" for x in r] for r in layer_rows(db, sweep)])
     split_layers = plans["split"].get("layers", {})
-    write_csv(os.path.join(mdir, "splits.csv"), ["layer", "gpu_share", "wall_ms", "chosen_share"],
-              split_rows(db, sweep, split_layers, a.split_layers))
+    srows = split_rows(db, sweep, split_layers, a.split_layers)
+    write_csv(os.path.join(mdir, "splits.csv"), ["layer", "gpu_share", "wall_ms", "chosen_share"], srows)
     cr = counter_rows(db, sweep)
     if cr:
         write_csv(os.path.join(mdir, "counters.csv"), ["layer", "event", "value"], cr)
     elif os.path.exists(os.path.join(mdir, "counters.csv")):
         os.remove(os.path.join(mdir, "counters.csv"))
     return {"name": name, "proto": proto, "hash": model_hash, "sweep": sweep, "sweep_s": sweep_s, "rows": rows,
-            "picks": picks, "counters": bool(cr)}
+            "picks": picks, "counters": bool(cr), "splits": best_splits(srows)}
 
 
 def fmt(x, f="%.1f"):
@@ -392,6 +410,15 @@ def summary_md(a, out, machine, results, elapsed, db):
               "1 + T_cpu/T_gpu); the pipeline reached %.0f%% of it." % (
                   p2["vs_gpu"], p2["vs_cpu"], THESIS["vs_gpu"], THESIS["vs_cpu"], 1 + cpu / gpu, 1 + gpu / cpu,
                   p2["vs_bound"] * 100), ""]
+        if res["splits"]:
+            L += ["Intra-layer split of the heaviest layers, one layer alone (the sweep's medians; a split's "
+                  "time includes bringing the GPU's channels to the host):", "",
+                  "| layer | CPU ms | GPU ms | best split ms (GPU share) | ideal ms | vs faster device |",
+                  "|---|---|---|---|---|---|"]
+            for s in res["splits"]:
+                L.append("| %s | %.3f | %.3f | %.3f (%.2f) | %.3f | %.2fx |" % (
+                    s["layer"], s["cpu_ms"], s["gpu_ms"], s["split_ms"], s["share"], s["ideal_ms"], s["gain"]))
+            L += ["", "Ideal: 1 / (1/CPU + 1/GPU), both devices busy all the time and nothing else paid.", ""]
         errs = [abs(r["ips_error"]) for r in rows[2:] if r["ips_error"] is not None]
         if errs:
             L += ["Prediction error of the solved plans (|error|, images/s): median %.0f%%, max %.0f%%." % (

@@ -117,7 +117,9 @@ het_status het_db_put(het_db *db, int64_t sweep, const het_db_item *it, const he
 double het_db_median(het_db *db, int64_t sweep, const het_db_item *it);
 
 /// Fits latency + bytes x time-per-byte to each direction's transfers of
-/// the sweep (least squares) and stores the models.
-het_status het_db_fit_transfers(het_db *db, int64_t sweep);
+/// the sweep (least squares) and stores the models, with `h2d_handoff_ms`
+/// (het_prof_handoff: waking the GPU after host work) added to the
+/// host->GPU latency: the executor pays it when the GPU takes over.
+het_status het_db_fit_transfers(het_db *db, int64_t sweep, double h2d_handoff_ms);
 
 #endif

@@ -377,7 +377,7 @@ fail:
     return HET_E_DB;
 }
 
-het_status het_db_fit_transfers(het_db *db, int64_t sweep)
+het_status het_db_fit_transfers(het_db *db, int64_t sweep, double h2d_handoff_ms)
 {
     for (int d = 0; d < 2; d++) {
         const char *dir = d ? "h2d" : "d2h";
@@ -447,7 +447,7 @@ het_status het_db_fit_transfers(het_db *db, int64_t sweep)
             return het_db_fail(db, "cannot store the transfer model");
         sqlite3_bind_int64(q, 1, sweep);
         sqlite3_bind_text(q, 2, dir, -1, SQLITE_STATIC);
-        sqlite3_bind_double(q, 3, a);
+        sqlite3_bind_double(q, 3, a + (d ? h2d_handoff_ms : 0.0));
         sqlite3_bind_double(q, 4, b * 1e6);
         sqlite3_bind_int(q, 5, n);
         sqlite3_bind_double(q, 6, worst);

@@ -231,18 +231,46 @@ typedef struct xfer_job {
 // layer would, for this long (untimed).
 #define XFER_IDLE_NS 500000
 
+// A GPU that waits on a layer hands back after a whole stage or branch of
+// host work, usually milliseconds: long enough for PoCL's threads to sleep.
+#define HANDOFF_IDLE_NS 5000000
+
+static void host_work(uint64_t ns)
+{
+    for (uint64_t until = het_now_ns() + ns; het_now_ns() < until;) {
+    }
+}
+
 static het_status rep_xfer(void *ctx, double *ms)
 {
     xfer_job *j = ctx;
     het_backend *gpu = gpu_of(j->p);
     const het_blob_data *t = het_workspace_table(j->p->ws);
-    for (uint64_t until = het_now_ns() + XFER_IDLE_NS; het_now_ns() < until;) {
-    }
+    host_work(XFER_IDLE_NS);
     uint64_t t0 = het_now_ns();
     het_status st = j->to_gpu ? gpu->ops->to_device(gpu, j->p->g, t, j->blob, 0, j->channels)
                               : gpu->ops->to_host(gpu, j->p->g, t, j->blob, 0, j->channels);
     *ms = (het_now_ns() - t0) / 1e6;
     return st;
+}
+
+static het_status rep_layer_after_host(void *ctx, double *ms)
+{
+    host_work(HANDOFF_IDLE_NS);
+    return rep_layer(ctx, ms);
+}
+
+het_status het_prof_handoff(het_prof *p, int layer, double *ms)
+{
+    if (!gpu_of(p) || layer < 0 || layer >= p->g->n_layers) return HET_E_INVALID;
+    const het_layer *l = &p->g->layers[layer];
+    layer_job j = {.p = p, .l = l, .dev = HET_DEV_GPU, .C = het_layer_out_channels(p->g, l)};
+    het_stats warm, cold;
+    het_status st = het_measure(&p->policy, rep_layer, &j, p->stop, &warm);
+    if (st == HET_OK) st = het_measure(&p->policy, rep_layer_after_host, &j, p->stop, &cold);
+    if (st != HET_OK) return st;
+    *ms = cold.median > warm.median ? cold.median - warm.median : 0.0;
+    return HET_OK;
 }
 
 het_status het_prof_transfer(het_prof *p, int blob, bool to_gpu, int n_channels, het_stats *out)

@@ -49,6 +49,13 @@ het_status het_prof_counters(het_prof *p, int layer, bool fused, het_counters *c
 /// Moving channels [0, channels) of `blob` host->device (to_gpu) or back.
 het_status het_prof_transfer(het_prof *p, int blob, bool to_gpu, int channels, het_stats *out);
 
+/// What starting the GPU costs after the host has computed for a while:
+/// layer `layer` on the GPU after 0.5 ms of host work, minus the same
+/// layer back to back (>= 0). A driver whose threads sleep when idle (PoCL)
+/// pays a wake-up per hand-off that per-layer timings, taken back to back,
+/// never see; with coherent buffers it is what is left of a transfer.
+het_status het_prof_handoff(het_prof *p, int layer, double *ms);
+
 /// The whole network on `dev`, end to end (inputs in, outputs out).
 het_status het_prof_network(het_prof *p, int dev, het_stats *out);
 

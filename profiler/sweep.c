@@ -327,6 +327,25 @@ het_status het_sweep_run(het_db *db, int64_t sweep, het_prof *p, const het_graph
     }
     free(cvs);
     free(all.u);
-    if (st == HET_OK) st = het_db_fit_transfers(db, sweep);
+    if (st == HET_OK) {
+        double handoff = 0;
+        // The network's last kernel layer: small, so that the difference is
+        // the hand-off and not noise in a long kernel.
+        int last = g->n_layers - 1;
+        while (last > 0 && g->layers[last].kind == HET_LAYER_CONCAT) last--;
+        if (o->dev[0] && o->dev[1] && !(o->unsupported[1] && o->unsupported[1][last])) {
+            het_prof_pin(p, HET_DEV_CPU);
+            het_status hst = het_prof_handoff(p, last, &handoff);
+            if (hst != HET_OK) {
+                handoff = 0;
+                het_log(HET_LOG_WARN, "hetprof: could not time the GPU hand-off (%s); transfers go without it",
+                        het_status_str(hst));
+            } else if (!o->quiet) {
+                fprintf(stderr, "hetprof: waking the GPU after host work: %.3f ms (added to the host->GPU "
+                        "transfer latency)\n", handoff);
+            }
+        }
+        st = het_db_fit_transfers(db, sweep, handoff);
+    }
     return st;
 }

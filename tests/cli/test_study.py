@@ -55,6 +55,19 @@ check([x["unit"] for x in layers] == ["conv1+relu", "a", "b", "cat", "pool", "pr
 summary = open(os.path.join(RES, "summary.md")).read() if os.path.exists(os.path.join(RES, "summary.md")) else ""
 check("| two-group pipeline (thesis)" in summary and "1.97x" in summary and "Recalibrated: median" in summary,
       "summary table")
+# The split table: each heavy layer's row recomputed from splits.csv (the
+# sweep's points: share 0 is the CPU alone, 1 the GPU alone).
+srows = list(csv.DictReader(open(os.path.join(M, "splits.csv")))) if os.path.exists(os.path.join(M, "splits.csv")) else []
+want = []
+for name in dict.fromkeys(x["layer"] for x in srows):
+    pts = {float(x["gpu_share"]): float(x["wall_ms"]) for x in srows if x["layer"] == name}
+    inner = min(((ms, s) for s, ms in pts.items() if 0 < s < 1), default=None)
+    if inner is None or 0.0 not in pts or 1.0 not in pts:
+        continue  # no split measured (too few channels at these shares): no row
+    want.append("| %s | %.3f | %.3f | %.3f (%.2f) | %.3f | %.2fx |" % (
+        name, pts[0.0], pts[1.0], inner[0], inner[1], 1 / (1 / pts[0.0] + 1 / pts[1.0]),
+        min(pts[0.0], pts[1.0]) / inner[0]))
+check(want and all(w in summary for w in want), "split table rows: %r" % want)
 # The runs went into the database with their predictions (7 modes x 2).
 con_rows = list(csv.DictReader(open(os.path.join(RES, "csv", "runs.csv")))) if os.path.exists(
     os.path.join(RES, "csv", "runs.csv")) else []
