@@ -372,19 +372,27 @@ static void release_bound(cl_ctx *cx)
     cx->cur = -1;
 }
 
+// The binding of workspace table `blobs`, NULL (and one line saying `what`
+// was attempted) if it was never bound. Reads the table only: the unlocked
+// per-workspace sync and flush use it too.
+static struct cl_binding *find_binding(const cl_ctx *cx, const het_blob_data *blobs, const char *what)
+{
+    for (int i = 0; i < cx->n_bind; i++)
+        if (cx->bind[i].blobs == blobs) return &cx->bind[i];
+    het_log(HET_LOG_ERROR, "opencl backend: %s on a workspace that was not bound", what);
+    return NULL;
+}
+
 // Makes the device storage bound to workspace table `blobs` current.
 static het_status select_binding(cl_ctx *cx, const het_blob_data *blobs, const char *what)
 {
-    for (int i = 0; i < cx->n_bind; i++)
-        if (cx->bind[i].blobs == blobs) {
-            cx->blobs = blobs;
-            cx->root_buf = cx->bind[i].root_buf;
-            cx->q = cx->bind[i].q;
-            cx->cur = i;
-            return HET_OK;
-        }
-    het_log(HET_LOG_ERROR, "opencl backend: %s on a workspace that was not bound", what);
-    return HET_E_STATE;
+    struct cl_binding *b = find_binding(cx, blobs, what);
+    if (!b) return HET_E_STATE;
+    cx->blobs = blobs;
+    cx->root_buf = b->root_buf;
+    cx->q = b->q;
+    cx->cur = (int)(b - cx->bind);
+    return HET_OK;
 }
 
 static void cl_destroy(het_backend *be)
@@ -612,27 +620,19 @@ static het_status cl_sync(het_backend *be)
 // its queue.
 static het_status cl_sync_workspace(het_backend *be, const het_blob_data *blobs)
 {
-    cl_ctx *cx = be->ctx;
-    for (int i = 0; i < cx->n_bind; i++)
-        if (cx->bind[i].blobs == blobs) {
-            if (atomic_exchange(&cx->bind[i].pending, false)) HET_CL(clFinish(cx->bind[i].q));
-            return HET_OK;
-        }
-    het_log(HET_LOG_ERROR, "opencl backend: sync on a workspace that was not bound");
-    return HET_E_STATE;
+    struct cl_binding *b = find_binding(be->ctx, blobs, "sync");
+    if (!b) return HET_E_STATE;
+    if (atomic_exchange(&b->pending, false)) HET_CL(clFinish(b->q));
+    return HET_OK;
 }
 
 // Same binding rules as cl_sync_workspace; clFlush is thread-safe too.
 static het_status cl_flush_workspace(het_backend *be, const het_blob_data *blobs)
 {
-    cl_ctx *cx = be->ctx;
-    for (int i = 0; i < cx->n_bind; i++)
-        if (cx->bind[i].blobs == blobs) {
-            if (atomic_load(&cx->bind[i].pending)) HET_CL(clFlush(cx->bind[i].q));
-            return HET_OK;
-        }
-    het_log(HET_LOG_ERROR, "opencl backend: flush on a workspace that was not bound");
-    return HET_E_STATE;
+    struct cl_binding *b = find_binding(be->ctx, blobs, "flush");
+    if (!b) return HET_E_STATE;
+    if (atomic_load(&b->pending)) HET_CL(clFlush(b->q));
+    return HET_OK;
 }
 
 // The float range [first, first + n) of a blob's channels [c0, c1) inside
@@ -830,9 +830,11 @@ het_status het_opencl_backend_create(const het_gpu_cfg *cfg, het_backend **be_ou
         st = het_cl_fail("clCreateBuffer(dummy)", err, __func__);
         goto fail;
     }
+    const char *buffers = cx->coherent ? "zero-copy buffers, coherent"
+                          : cx->zero_copy ? "zero-copy buffers"
+                                          : "copied buffers";
     snprintf(be->desc, sizeof be->desc, "opencl: %s (%s, driver %s, %s, %s)", cx->dev.device_name,
-             cx->dev.platform_name, cx->dev.driver, cx->coherent ? "zero-copy buffers, coherent" : cx->zero_copy ? "zero-copy buffers" : "copied buffers",
-             cx->conv_pix ? "conv_pix" : "conv_gemm");
+             cx->dev.platform_name, cx->dev.driver, buffers, cx->conv_pix ? "conv_pix" : "conv_gemm");
     be->setup_ns = het_now_ns() - t0;
 #if defined(__linux__)
     if (pinned) pthread_setaffinity_np(pthread_self(), sizeof saved, &saved);
