@@ -419,13 +419,11 @@ def summary_md(a, out, machine, results, elapsed, db):
                 L.append("| %s | %.3f | %.3f | %.3f (%.2f) | %.3f | %.2fx |" % (
                     s["layer"], s["cpu_ms"], s["gpu_ms"], s["split_ms"], s["share"], s["ideal_ms"], s["gain"]))
             L += ["", "Ideal: 1 / (1/CPU + 1/GPU), both devices busy all the time and nothing else paid.", ""]
-        errs = [abs(r["ips_error"]) for r in rows[2:] if r["ips_error"] is not None]
-        if errs:
-            L += ["Prediction error of the solved plans (|error|, images/s): median %.0f%%, max %.0f%%." % (
-                statistics.median(errs) * 100, max(errs) * 100), ""]
-        errs = [abs(r["recal_error"]) for r in rows[2:] if r["recal_error"] is not None]
-        if errs:
-            L += ["Recalibrated: median %.0f%%, max %.0f%%." % (statistics.median(errs) * 100, max(errs) * 100), ""]
+        for key, what in (("ips_error", "Prediction error of the solved plans (|error|, images/s)"),
+                          ("recal_error", "Recalibrated")):
+            errs = [abs(r[key]) for r in rows[2:] if r[key] is not None]
+            if errs:
+                L += ["%s: median %.0f%%, max %.0f%%." % (what, statistics.median(errs) * 100, max(errs) * 100), ""]
         if not res["counters"]:
             L += ["No PAPI counters on this machine (see the sweeps table's counters_note).", ""]
     with open(os.path.join(out, "summary.md"), "w") as f:

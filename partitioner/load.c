@@ -185,9 +185,7 @@ het_status hp_load(het_db *db, const char *db_path, const het_graph *g, const hp
     }
     // Calibration: the whole network measured against the sum of its
     // layers measured one by one (launch gaps, caches). Unit times are
-    // scaled so that a single-device plan predicts the measured network
-    // (on the GPU plus its input and output transfers: those are priced
-    // cold, and a tiny network's whole time can be less than that).
+    // scaled so that a single-device plan predicts the measured network.
     for (int d = 0; d < 2; d++) {
         for (int k = 0; k < m->n_units; k++)
             if (isfinite(m->u[k].t[d])) net_sum[d] += m->u[k].t[d];

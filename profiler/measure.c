@@ -266,7 +266,7 @@ het_status het_prof_handoff(het_prof *p, int layer, double *ms)
     const het_layer *l = &p->g->layers[layer];
     layer_job j = {.p = p, .l = l, .dev = HET_DEV_GPU, .C = het_layer_out_channels(p->g, l)};
     het_stats warm, cold;
-    het_status st = het_measure(&p->policy, rep_layer, &j, p->stop, &warm);
+    het_status st = het_prof_layer(p, layer, HET_DEV_GPU, false, &warm);
     if (st == HET_OK) st = het_measure(&p->policy, rep_layer_after_host, &j, p->stop, &cold);
     if (st != HET_OK) return st;
     *ms = cold.median > warm.median ? cold.median - warm.median : 0.0;

@@ -50,8 +50,8 @@ het_status het_prof_counters(het_prof *p, int layer, bool fused, het_counters *c
 het_status het_prof_transfer(het_prof *p, int blob, bool to_gpu, int channels, het_stats *out);
 
 /// What starting the GPU costs after the host has computed for a while:
-/// layer `layer` on the GPU after 0.5 ms of host work, minus the same
-/// layer back to back (>= 0). A driver whose threads sleep when idle (PoCL)
+/// layer `layer` on the GPU after 5 ms of host work, minus the same
+/// layer back to back (het_prof_layer; the difference is clamped at 0). A driver whose threads sleep when idle (PoCL)
 /// pays a wake-up per hand-off that per-layer timings, taken back to back,
 /// never see; with coherent buffers it is what is left of a transfer.
 het_status het_prof_handoff(het_prof *p, int layer, double *ms);
