@@ -36,12 +36,14 @@ static void usage(FILE *f)
         "  --platform TEXT     use a sweep whose CPU model or OpenCL device contains TEXT\n"
         "  --sweep ID          use this sweep\n"
         "  --no-calibration    do not scale layer sums to the measured whole networks\n"
+        "  --isolated          use every layer's time measured alone, also where the sweep\n"
+        "                      timed it inside the running network (ablation)\n"
         "  --out PLAN.json     write the plan (hetrun --plan replays it)\n"
         "  --weights, --seed   only for loading the model (its hash selects the sweep)\n"
         "\n"
         "predict: what the cost model says of any plan (hand-written or solved):\n"
         "latency, images/s and, for pipelines, each stage's time. Takes --no-corun,\n"
-        "--platform, --sweep, --no-calibration, and:\n"
+        "--platform, --sweep, --no-calibration, --isolated, and:\n"
         "  --plan PLAN.json    the plan (required)\n"
         "  --cpu-ms X          calibrate CPU layer times to a whole network of X ms measured\n"
         "                      now (e.g. by hetrun --device cpu) instead of the sweep's\n"
@@ -54,7 +56,7 @@ static void usage(FILE *f)
 
 typedef struct opts {
     const char *cmd, *db, *model, *objective, *out, *platform, *plan;
-    bool mapping, split, pipeline, image_parallel, corun, allow_missing, calibrate, json;
+    bool mapping, split, pipeline, image_parallel, corun, allow_missing, calibrate, in_context, json;
     double net_ms[2]; // predict --cpu-ms, --gpu-ms
     int min_stages, max_stages;
     long long sweep;
@@ -68,10 +70,18 @@ static int bad(const char *fmt, const char *a)
     return 2;
 }
 
+// How many units the cost model timed inside the running network, per
+// device (the rest were timed alone): [cpu, gpu].
+static void add_in_context(cJSON *obj, const hp_loaded *L)
+{
+    cJSON *a = cJSON_AddArrayToObject(obj, "in_context_units");
+    for (int d = 0; d < 2; d++) cJSON_AddItemToArray(a, cJSON_CreateNumber(L->in_context[d]));
+}
+
 static int parse(int argc, char **argv, opts *o)
 {
     *o = (opts){.mapping = true, .split = true, .pipeline = true, .image_parallel = true, .corun = true,
-                .calibrate = true, .min_stages = 1, .max_stages = 2, .sweep = -1};
+                .calibrate = true, .in_context = true, .min_stages = 1, .max_stages = 2, .sweep = -1};
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 1;
@@ -80,14 +90,14 @@ static int parse(int argc, char **argv, opts *o)
     if (strcmp(o->cmd, "solve") && strcmp(o->cmd, "explain") && strcmp(o->cmd, "predict"))
         return bad("unknown command '%s' (expected solve, predict or explain)", o->cmd);
     enum { O_DB = 256, O_MODEL, O_OBJ, O_MODES, O_K, O_KMIN, O_NOCORUN, O_MISSING, O_PLATFORM, O_SWEEP, O_OUT, O_NOCAL, O_W, O_S,
-           O_PLAN, O_CPUMS, O_GPUMS, O_JSON };
+           O_PLAN, O_CPUMS, O_GPUMS, O_JSON, O_ISOLATED };
     static const struct option lo[] = {
         {"db", 1, 0, O_DB}, {"model", 1, 0, O_MODEL}, {"objective", 1, 0, O_OBJ}, {"modes", 1, 0, O_MODES},
         {"max-stages", 1, 0, O_K}, {"min-stages", 1, 0, O_KMIN}, {"no-corun", 0, 0, O_NOCORUN}, {"allow-missing", 0, 0, O_MISSING},
         {"platform", 1, 0, O_PLATFORM}, {"sweep", 1, 0, O_SWEEP}, {"out", 1, 0, O_OUT},
         {"no-calibration", 0, 0, O_NOCAL}, {"weights", 1, 0, O_W}, {"seed", 1, 0, O_S}, {"help", 0, 0, 'h'},
         {"plan", 1, 0, O_PLAN}, {"cpu-ms", 1, 0, O_CPUMS}, {"gpu-ms", 1, 0, O_GPUMS}, {"json", 0, 0, O_JSON},
-        {0, 0, 0, 0}};
+        {"isolated", 0, 0, O_ISOLATED}, {0, 0, 0, 0}};
     optind = 2;
     opterr = 0;
     int c;
@@ -130,6 +140,7 @@ static int parse(int argc, char **argv, opts *o)
         }
         case O_OUT: o->out = optarg; break;
         case O_NOCAL: o->calibrate = false; break;
+        case O_ISOLATED: o->in_context = false; break;
         case O_PLAN: o->plan = optarg; break;
         case O_JSON: o->json = true; break;
         case O_CPUMS:
@@ -276,6 +287,7 @@ static int write_plan(const opts *o, const het_graph *g, const hp_loaded *L, con
     cJSON_AddStringToObject(pr, "from", L->desc);
     cJSON_AddNumberToObject(pr, "sweep", (double)L->sweep);
     cJSON_AddBoolToObject(pr, "corun", m->corun);
+    add_in_context(pr, L);
     cJSON_AddNumberToObject(pr, "solve_ms", solve_ms);
     if (!strcmp(r->mode, "pipeline")) {
         cJSON *sm = cJSON_AddArrayToObject(pr, "stage_ms");
@@ -319,7 +331,7 @@ static int solve(const opts *o)
     if (het_db_open_existing(o->db, &db) != HET_OK) return 1;
     if (het_graph_load(o->model, NULL, 1, &g) != HET_OK) goto done;
     hp_load_opts lo = {.platform = o->platform, .sweep_id = o->sweep, .corun = o->corun,
-                       .allow_missing = o->allow_missing, .calibrate = o->calibrate};
+                       .allow_missing = o->allow_missing, .calibrate = o->calibrate, .in_context = o->in_context};
     if (hp_load(db, o->db, g, &lo, &L) != HET_OK) goto done;
     hp_model *m = &L.m;
     int n = m->n_units;
@@ -371,9 +383,9 @@ static int solve(const opts *o)
         goto done_c;
     }
     printf("%s, %s: objective %s -> %s plan: predicted %.3f ms per image, %.1f images/s (solved in %.1f ms; "
-           "calibration cpu %.2f, gpu %.2f; co-run %s)\n",
+           "calibration cpu %.2f, gpu %.2f; co-run %s; %d CPU units timed in the network)\n",
            model_name(o, g), L.desc, o->objective, best.mode, best.latency_ms, best.images_per_s, solve_ms, L.calibration[0],
-           L.calibration[1], o->corun ? "on" : "off");
+           L.calibration[1], o->corun ? "on" : "off", L.in_context[0]);
     if (!strcmp(best.mode, "pipeline"))
         for (int s = 0; s < best.pipe.n_stages; s++) {
             char dev[32];
@@ -424,7 +436,7 @@ static int predict(const opts *o)
     if (het_db_open_existing(o->db, &db) != HET_OK) return 1;
     if (het_graph_load(o->model, NULL, 1, &g) != HET_OK || het_plan_read(o->plan, g, &p) != HET_OK) goto done;
     hp_load_opts lo = {.platform = o->platform, .sweep_id = o->sweep, .corun = o->corun, .calibrate = o->calibrate,
-                       .net_ms = {o->net_ms[0], o->net_ms[1]}};
+                       .in_context = o->in_context, .net_ms = {o->net_ms[0], o->net_ms[1]}};
     if (hp_load(db, o->db, g, &lo, &L) != HET_OK) goto done;
     const hp_model *m = &L.m;
     if (!(c = malloc(sizeof *c * (size_t)m->n_units)) || plan_choices(m, g, p, c)) goto done;
@@ -478,6 +490,7 @@ static int predict(const opts *o)
         cJSON *cal = cJSON_AddArrayToObject(root, "calibration");
         for (int d = 0; d < 2; d++) cJSON_AddItemToArray(cal, cJSON_CreateNumber(L.calibration[d]));
         cJSON_AddBoolToObject(root, "corun", m->corun);
+        add_in_context(root, &L);
         char *text = cJSON_PrintUnformatted(root);
         cJSON_Delete(root);
         if (!text) goto done;
@@ -485,8 +498,9 @@ static int predict(const opts *o)
         free(text);
     } else {
         printf("%s, %s: %s plan %s: predicted %.3f ms per image, %.1f images/s (calibration cpu %.2f, gpu %.2f; "
-               "co-run %s)\n",
-               model_name(o, g), L.desc, mode, o->plan, lat, ips, L.calibration[0], L.calibration[1], m->corun ? "on" : "off");
+               "co-run %s; %d CPU units timed in the network)\n",
+               model_name(o, g), L.desc, mode, o->plan, lat, ips, L.calibration[0], L.calibration[1], m->corun ? "on" : "off",
+               L.in_context[0]);
         for (int s = 0; p->mode == HET_MODE_PIPELINE && s < pipe.n_stages; s++)
             printf("  stage %d: %s .. %s: %.3f ms\n", s + 1, g->layers[m->u[pipe.first[s]].first].name,
                    g->layers[m->u[pipe.first[s + 1] - 1].last].name, pipe.stage_ms[s]);

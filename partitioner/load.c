@@ -110,6 +110,7 @@ het_status hp_load(het_db *db, const char *db_path, const het_graph *g, const hp
             if (!dup) u->in[u->n_in++] = l->bottom[k];
         }
         u->out = l->top[0];
+        double ctx[2] = {1.0, 1.0}; // in-context time over the unit's time alone, per device
         for (int d = 0; d < 2; d++) {
             u->t[d] = one(sq, "SELECT median_ms FROM measurements WHERE sweep_id = ?1 AND layer_idx = ?2 AND device = ?3 "
                               "AND fused = ?4 AND status = 'ok'", out->sweep, u->first, dev_name[d], fused, 0);
@@ -128,6 +129,19 @@ het_status hp_load(het_db *db, const char *db_path, const het_graph *g, const hp
                     missing++;
                 }
             }
+            // The unit's time inside the running network, where the sweep
+            // timed it there (the CPU's, from schema version 3): caches then
+            // hold the other layers' weights and blobs, not its own.
+            double tc = o->in_context && isfinite(u->t[d])
+                            ? one(sq, "SELECT median_ms FROM network_units WHERE sweep_id = ?1 AND layer_idx = ?2 "
+                                      "AND device = ?3 AND fused = ?4 AND status = 'ok'", out->sweep, u->first,
+                                  dev_name[d], fused, 0)
+                            : NAN;
+            if (tc > 0 && u->t[d] > 0) {
+                ctx[d] = tc / u->t[d];
+                u->t[d] = tc;
+                out->in_context[d]++;
+            }
             double s = one(sq, "SELECT slowdown FROM corun WHERE sweep_id = ?1 AND layer_idx = ?2 AND device = ?3 "
                                "AND fused = ?4 AND status = 'ok'", out->sweep, u->first, dev_name[d], fused, 0);
             u->slow[d] = isnan(s) || s < 1.0 ? 1.0 : s; // a "speed-up" under load is noise
@@ -139,7 +153,10 @@ het_status hp_load(het_db *db, const char *db_path, const het_graph *g, const hp
             double ts = one(sq, "SELECT compute_ms FROM split_measurements WHERE sweep_id = ?1 AND layer_idx = ?2 "
                                 "AND fused = ?4 AND abs(ratio - ?5) < 1e-6 AND status = 'ok'",
                             out->sweep, u->first, NULL, fused, m->ratio[j]);
-            u->t_split[j] = isnan(ts) ? INFINITY : ts;
+            // Measured alone too: each device's part is scaled as its whole
+            // unit was, weighted by its share of the channels.
+            double f = u->cpu_share[j] * ctx[0] + (1 - u->cpu_share[j]) * ctx[1];
+            u->t_split[j] = isnan(ts) ? INFINITY : ts * f;
         }
         m->n_units++;
     }

@@ -12,6 +12,7 @@ typedef struct hp_load_opts {
     bool corun;           // apply co-run slowdowns
     bool allow_missing;   // estimate missing layer times instead of failing
     bool calibrate;       // scale layer times so single-device sums match the measured networks
+    bool in_context;      // prefer units' times inside the running network (network_units) where measured
     double net_ms[2];     // > 0: calibrate to this whole-network time (CPU, GPU) instead of the sweep's
 } hp_load_opts;
 
@@ -20,11 +21,14 @@ typedef struct hp_loaded {
     int64_t sweep;
     char desc[512];       // "sweep N: CPU + GPU"
     double calibration[2];
+    int in_context[2];    // units whose time is their time inside the running network, per device
 } hp_loaded;
 
 /// Builds the cost model of `g` from the sweep: units (a convolution and
-/// the ReLU executors fuse into it are one), their median times, split
-/// times (both halves computed; the merge is priced as transfers), co-run
+/// the ReLU executors fuse into it are one), their median times (inside the
+/// running network where the sweep timed them there, else alone), split
+/// times (both halves computed; the merge is priced as transfers; scaled
+/// as the devices' units were by their in-context times), co-run
 /// slowdowns, the fitted transfer models and the whole-network times.
 /// A missing measurement is an error naming it, unless allow_missing.
 het_status hp_load(het_db *db, const char *db_path, const het_graph *g, const hp_load_opts *o, hp_loaded *out);

@@ -22,7 +22,8 @@
 #endif
 
 // The schema: version 1 held platforms, models, runs and run_lanes (hetrun);
-// version 2 adds what the profiler measures. Every statement is idempotent
+// version 2 adds what the profiler measures; version 3 the units' times
+// inside the running network (network_units). Every statement is idempotent
 // (IF NOT EXISTS), so creating a new database and upgrading an older one
 // run the same text.
 static const char *const schema[] = {

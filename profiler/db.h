@@ -9,7 +9,7 @@
 
 #include <stdint.h>
 
-#define HET_DB_VERSION 2
+#define HET_DB_VERSION 3
 #define HET_DB_TIMEOUT_MS 10000 // how long a writer waits for another's lock
 
 typedef struct het_db het_db;
@@ -89,6 +89,13 @@ typedef struct het_db_item {
     int channels; // transfer: channels [0, channels) of the blob
 } het_db_item;
 
+/// One unit's time inside the running network (network_units).
+typedef struct het_db_unit {
+    int layer;     // its first layer
+    int fused;     // a convolution with its ReLU
+    het_stats stats;
+} het_db_unit;
+
 /// One measurement's outcome.
 typedef struct het_db_result {
     const char *status;     // "ok", "unsupported" or "failed"
@@ -100,6 +107,8 @@ typedef struct het_db_result {
     double alone_ms;        // co-run: the same layer with the other device idle
     long busy_runs;         // co-run: networks the other device ran meanwhile
     double layer_sum_ms;    // network: sum of its layers' medians
+    int n_units;            // network: its units timed in the running network (may be 0)
+    const het_db_unit *units;
     int n_counters;         // layer on the CPU: PAPI values (NaN: not available)
     const char *const *events;
     const double *counters;

@@ -369,6 +369,35 @@ het_status het_db_put(het_db *db, int64_t sweep, const het_db_item *it, const he
         sqlite3_finalize(q);
         if (rc != SQLITE_DONE) goto fail;
     }
+    if (it->kind == HET_DB_NETWORK) {
+        // Its units, in the same transaction: a network re-measured
+        // (--force) replaces them all, none are left from the last time.
+        if (sqlite3_prepare_v2(db->sq, "DELETE FROM network_units WHERE sweep_id = ?1 AND device = ?2", -1, &q,
+                               NULL) != SQLITE_OK)
+            goto fail;
+        sqlite3_bind_int64(q, 1, sweep);
+        sqlite3_bind_text(q, 2, dev_name(it->device), -1, SQLITE_STATIC);
+        rc = sqlite3_step(q);
+        sqlite3_finalize(q);
+        if (rc != SQLITE_DONE) goto fail;
+        if (r->n_units > 0) {
+            if (sqlite3_prepare_v2(db->sq, "INSERT INTO network_units (sweep_id, layer_idx, device, fused, " STATS_NAMES
+                                           ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18)",
+                                   -1, &q, NULL) != SQLITE_OK)
+                goto fail;
+            for (int u = 0; u < r->n_units && rc == SQLITE_DONE; u++) {
+                sqlite3_reset(q);
+                sqlite3_bind_int64(q, 1, sweep);
+                sqlite3_bind_int(q, 2, r->units[u].layer);
+                sqlite3_bind_text(q, 3, dev_name(it->device), -1, SQLITE_STATIC);
+                sqlite3_bind_int(q, 4, r->units[u].fused);
+                bind_stats(q, 5, &(het_db_result){.status = "ok", .stats = &r->units[u].stats}, when);
+                rc = sqlite3_step(q);
+            }
+            sqlite3_finalize(q);
+            if (rc != SQLITE_DONE) goto fail;
+        }
+    }
     if (sqlite3_exec(db->sq, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) goto fail;
     return HET_OK;
 fail:

@@ -283,22 +283,55 @@ het_status het_prof_transfer(het_prof *p, int blob, bool to_gpu, int n_channels,
 typedef struct net_job {
     het_prof *p;
     int dev;
+    uint64_t *unit_ns;  // per repetition, n_layers each (per-unit timing), or NULL
+    int n_reps, cap_reps;
 } net_job;
 
 static het_status rep_net(void *ctx, double *ms)
 {
     net_job *j = ctx;
+    const het_graph *g = j->p->g;
+    het_backend *be = j->p->be[j->dev];
     uint64_t t0 = het_now_ns();
-    het_status st = het_exec_run_single(j->p->be[j->dev], j->p->g, j->p->ws, NULL);
+    het_status st;
+    if (j->unit_ns && j->n_reps < j->cap_reps)
+        st = het_exec_run_units(be, g, j->p->ws, j->unit_ns + (size_t)j->n_reps++ * g->n_layers);
+    else
+        st = het_exec_run_single(be, g, j->p->ws, NULL);
     *ms = (het_now_ns() - t0) / 1e6;
     return st;
 }
 
-het_status het_prof_network(het_prof *p, int dev, het_stats *out)
+het_status het_prof_network(het_prof *p, int dev, het_stats *out, het_stats *units)
 {
     if (!p->be[dev]) return HET_E_INVALID;
+    const het_graph *g = p->g;
     net_job j = {.p = p, .dev = dev};
+    double *col = NULL;
+    if (units) {
+        // Every repetition (first run and warm-up included) is timed by unit.
+        j.cap_reps = 1 + p->policy.warmup + (p->policy.max_reps > p->policy.min_reps ? p->policy.max_reps
+                                                                                       : p->policy.min_reps);
+        j.unit_ns = malloc((size_t)j.cap_reps * g->n_layers * sizeof *j.unit_ns);
+        col = malloc((size_t)j.cap_reps * sizeof *col);
+        if (!j.unit_ns || !col) {
+            free(j.unit_ns);
+            free(col);
+            return HET_E_NOMEM;
+        }
+    }
     het_status st = het_measure(&p->policy, rep_net, &j, p->stop, out);
+    if (st == HET_OK && units) {
+        // The timed repetitions are the last out->n.
+        int first = j.n_reps - out->n;
+        for (int i = 0; i < g->n_layers; i++) {
+            for (int r = first; r < j.n_reps; r++) col[r - first] = j.unit_ns[(size_t)r * g->n_layers + i] / 1e6;
+            het_stats_compute(col, out->n, p->policy.ci_target, &units[i]);
+            units[i].first = j.unit_ns[i] / 1e6;
+        }
+    }
+    free(j.unit_ns);
+    free(col);
     // The network overwrote blobs that later measurements read on the GPU.
     if (st == HET_OK && dev == HET_DEV_CPU) st = upload_all(p, p->ws);
     return st == HET_OK ? gpu_sync(p) : st;

@@ -184,8 +184,15 @@ static int cmp_double(const void *a, const void *b)
 }
 
 // Measures one unit; fills r (and the storage its pointers use).
+// Scratch space of measure(): per-layer statistics and the units they make.
+typedef struct scratch {
+    het_stats *layer;  // n_layers
+    het_db_unit *unit; // n_layers
+} scratch;
+
 static het_status measure(het_db *db, int64_t sweep, het_prof *p, const het_graph *g, const het_sweep_opts *o,
-                          const unit *u, het_db_result *r, het_stats *s, het_stats *s2, double *counters)
+                          const unit *u, het_db_result *r, het_stats *s, het_stats *s2, double *counters,
+                          scratch *sc)
 {
     const het_db_item *it = &u->it;
     het_status st = HET_OK;
@@ -218,10 +225,20 @@ static het_status measure(het_db *db, int64_t sweep, het_prof *p, const het_grap
         r->alone_ms = het_db_median(db, sweep, &(het_db_item){HET_DB_LAYER, it->index, it->device, it->fused, 0, 0});
         st = het_prof_layer(p, it->index, it->device, it->fused, s);
         break;
-    case HET_DB_NETWORK:
-        st = het_prof_network(p, it->device, s);
+    case HET_DB_NETWORK: {
+        // The CPU's units are timed inside the network too (free there; a
+        // GPU would pay a synchronisation per unit).
+        bool cpu = it->device == HET_DEV_CPU;
+        st = het_prof_network(p, it->device, s, cpu ? sc->layer : NULL);
         r->layer_sum_ms = layer_sum(db, sweep, g, it->device);
+        for (int i = 0; cpu && st == HET_OK && i < g->n_layers; i++) {
+            bool f = fusable(g, i);
+            sc->unit[r->n_units++] = (het_db_unit){.layer = i, .fused = f, .stats = sc->layer[i]};
+            i += f; // the ReLU is inside the unit
+        }
+        r->units = sc->unit;
         break;
+    }
     }
     r->stats = st == HET_OK ? s : NULL;
     return st;
@@ -249,7 +266,11 @@ het_status het_sweep_run(het_db *db, int64_t sweep, het_prof *p, const het_graph
     sum->owed = all.n;
     sum->skipped = all.n - n;
     double *cvs = malloc((size_t)(n + 1) * sizeof *cvs);
-    if (!cvs) {
+    scratch sc = {calloc((size_t)g->n_layers, sizeof *sc.layer), calloc((size_t)g->n_layers, sizeof *sc.unit)};
+    if (!cvs || !sc.layer || !sc.unit) {
+        free(cvs);
+        free(sc.layer);
+        free(sc.unit);
         free(all.u);
         return HET_E_NOMEM;
     }
@@ -298,7 +319,7 @@ het_status het_sweep_run(het_db *db, int64_t sweep, het_prof *p, const het_graph
             r.status = "unsupported";
             r.note = why;
             sum->unsupported++;
-        } else if ((mst = measure(db, sweep, p, g, o, u, &r, &s, &s2, counters)) == HET_E_STATE && o->stop &&
+        } else if ((mst = measure(db, sweep, p, g, o, u, &r, &s, &s2, counters, &sc)) == HET_E_STATE && o->stop &&
                    *o->stop) {
             st = HET_E_STATE; // interrupted: the measurement in flight is dropped
             break;
@@ -326,6 +347,8 @@ het_status het_sweep_run(het_db *db, int64_t sweep, het_prof *p, const het_graph
         sum->median_cv = NAN;
     }
     free(cvs);
+    free(sc.layer);
+    free(sc.unit);
     free(all.u);
     if (st == HET_OK) {
         double handoff = 0;

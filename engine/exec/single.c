@@ -132,7 +132,10 @@ het_status het_exec_fetch(het_backend *be, const het_graph *g, het_workspace *ws
     return be->ops->to_host ? be->ops->to_host(be, g, ws->table, blob, 0, g->blobs[blob].shape.c) : HET_OK;
 }
 
-het_status het_exec_run_single(het_backend *be, const het_graph *g, het_workspace *ws, uint64_t *layer_ns)
+// The body of het_exec_run_single and het_exec_run_units: `ns` (or NULL)
+// receives per-layer times, with nothing fused (`fuse` false), or per-unit
+// times, fused as always (`fuse` true; a folded ReLU gets 0).
+static het_status run_all(het_backend *be, const het_graph *g, het_workspace *ws, uint64_t *ns, bool fuse)
 {
     // Inputs to the device (a no-op for the CPU), then every layer, then
     // the outputs back: the latency of one image, end to end.
@@ -142,22 +145,31 @@ het_status het_exec_run_single(het_backend *be, const het_graph *g, het_workspac
     }
     for (int i = 0; i < g->n_layers; i++) {
         const het_layer *l = &g->layers[i];
-        const het_layer *relu = het_exec_fusable_relu(g, l);
-        if (relu && be->ops->run_with_relu && !layer_ns) {
-            het_status st = be->ops->run_with_relu(be, g, l, relu, ws->table, 0, het_layer_out_channels(g, l));
-            if (st != HET_OK) return st;
-            i++; // the ReLU ran as the convolution's epilogue
-            continue;
-        }
-        uint64_t t0 = layer_ns ? het_now_ns() : 0;
-        het_status st = be->ops->run(be, g, l, ws->table, 0, het_layer_out_channels(g, l));
-        if (st == HET_OK && be->ops->sync && layer_ns) st = be->ops->sync(be);
+        const het_layer *relu = fuse && be->ops->run_with_relu ? het_exec_fusable_relu(g, l) : NULL;
+        uint64_t t0 = ns ? het_now_ns() : 0;
+        het_status st = relu ? be->ops->run_with_relu(be, g, l, relu, ws->table, 0, het_layer_out_channels(g, l))
+                             : be->ops->run(be, g, l, ws->table, 0, het_layer_out_channels(g, l));
+        if (st == HET_OK && be->ops->sync && ns) st = be->ops->sync(be);
         if (st != HET_OK) return st;
-        if (layer_ns) layer_ns[i] = het_now_ns() - t0;
+        if (ns) ns[i] = het_now_ns() - t0;
+        if (relu) {
+            i++; // the ReLU ran as the convolution's epilogue
+            if (ns) ns[i] = 0;
+        }
     }
     for (int k = 0; k < g->n_outputs; k++) {
         het_status st = het_exec_fetch(be, g, ws, g->outputs[k]);
         if (st != HET_OK) return st;
     }
     return be->ops->sync ? be->ops->sync(be) : HET_OK;
+}
+
+het_status het_exec_run_single(het_backend *be, const het_graph *g, het_workspace *ws, uint64_t *layer_ns)
+{
+    return run_all(be, g, ws, layer_ns, layer_ns == NULL);
+}
+
+het_status het_exec_run_units(het_backend *be, const het_graph *g, het_workspace *ws, uint64_t *unit_ns)
+{
+    return run_all(be, g, ws, unit_ns, true);
 }

@@ -104,6 +104,24 @@ r = run(HETPART, "predict", "--db", DB, "--model", MODEL, "--json", "--cpu-ms", 
 got = json.loads(r.stdout) if r.returncode == 0 else {}
 check(abs(got.get("latency_ms", 0) - 7.25) < 1e-9 and abs(got.get("images_per_s", 0) - 1000 / 7.25) < 1e-6,
       "predict --cpu-ms 7.25 on the all-CPU plan: %r %s" % (got, r.stderr))
+# Uncalibrated, the all-CPU plan is the sum of its units: their times inside
+# the running network (network_units) by default, their times alone with
+# --isolated; read here from the database.
+con = sqlite3.connect(DB)
+SW = con.execute("SELECT MAX(id) FROM sweeps").fetchone()[0]
+in_net = con.execute("SELECT sum(median_ms), count(*) FROM network_units WHERE sweep_id = ? AND device = 'cpu'",
+                     (SW,)).fetchone()
+alone = con.execute("SELECT sum(m.median_ms) FROM network_units u JOIN measurements m ON m.sweep_id = u.sweep_id "
+                    "AND m.layer_idx = u.layer_idx AND m.device = u.device AND m.fused = u.fused "
+                    "WHERE u.sweep_id = ? AND u.device = 'cpu'", (SW,)).fetchone()[0]
+con.close()
+for flag, want_ms, n_ctx in (([], in_net[0], in_net[1]), (["--isolated"], alone, 0)):
+    r = run(HETPART, "predict", "--db", DB, "--model", MODEL, "--json", "--no-calibration", *flag,
+            "--plan", out("all_cpu.json"))
+    got = json.loads(r.stdout) if r.returncode == 0 else {}
+    check(in_net[1] > 0 and abs(got.get("latency_ms", 0) - want_ms) <= 1e-6 * want_ms
+          and got.get("in_context_units") == [n_ctx, 0],
+          "predict all on cpu %s, uncalibrated = its units' sum %g: %r %s" % (flag or "in context", want_ms, got, r.stderr))
 r = run(HETPART, "predict", "--db", DB, "--model", MODEL, "--plan", out("plan_two.json"), "--cpu-ms", "1e3",
         "--gpu-ms", "1e3")
 check(r.returncode == 0 and r.stdout.count("stage ") == 2, "predict prints a pipeline's stages: %s %s"

@@ -126,7 +126,7 @@ DB = fresh("tiny.db")
 r = run("sweep", "--model", TINY, "--db", DB, "--ratios", ",".join(map(str, RATIOS)), "--events", ",".join(EVENTS), *FAST)
 check(r.returncode == 0, "tiny sweep runs: rc %d %s" % (r.returncode, r.stderr[-800:]))
 check("hetprof: [" in r.stderr, "progress lines on stderr when it is not a terminal")
-check(q(DB, "PRAGMA user_version")[0][0] == 2 and q(DB, "PRAGMA journal_mode")[0][0] == "wal", "schema v2, WAL")
+check(q(DB, "PRAGMA user_version")[0][0] == 3 and q(DB, "PRAGMA journal_mode")[0][0] == "wal", "schema v3, WAL")
 sweeps = q(DB, "SELECT id, finished_at, git_rev, counters_note, platform_id, model_id, weights FROM sweeps")
 check(len(sweeps) == 1 and sweeps[0][1] and sweeps[0][2] and sweeps[0][6] == "seed:1", "one finished sweep: %r" % sweeps)
 SW = sweeps[0][0]
@@ -184,6 +184,17 @@ for dev, median, lsum in nets:
     expect = sum(med[(i, dev, 1)] if i in FUSED else med[(i, dev, 0)] for i in range(len(LAYERS)) if i not in FOLDED)
     check(median > 0 and abs(lsum - expect) <= 1e-9 * expect, "network on %s: sum of layers %r vs %r" % (dev, lsum, expect))
 check(len(nets) == 2, "networks: one per device")
+# The CPU's units timed inside the network: one row per unit as executors
+# run it (a convolution with its ReLU once, fused), none for the GPU.
+units = q(DB, "SELECT layer_idx, device, fused, status, reps, median_ms, min_ms, p10_ms, p90_ms FROM network_units "
+              "WHERE sweep_id = ? ORDER BY layer_idx", SW)
+check([(u[0], u[1], u[2]) for u in units] == [(i, "cpu", int(i in FUSED)) for i in range(len(LAYERS)) if i not in FOLDED],
+      "network_units: every CPU unit once, fused where executors fuse: %r" % [(u[0], u[2]) for u in units])
+cpu_net = [n for n in nets if n[0] == "cpu"][0][1]
+check(all(u[3] == "ok" and u[6] <= u[7] <= u[5] <= u[8] and u[5] > 0 for u in units)
+      and len({u[4] for u in units}) == 1 and sum(u[5] for u in units) <= 1.5 * cpu_net,
+      "network_units: statistics over the network's repetitions, within the network's time %.3f ms: %r"
+      % (cpu_net, units))
 view = q(DB, "SELECT count(*) FROM layer_times WHERE sweep_id = ?", SW)[0][0]
 check(view == len(meas), "the layer_times view joins names to measurements")
 
@@ -197,7 +208,7 @@ CSV = out("csv")
 r = run("export", "--db", DB, "--csv", CSV)
 check(r.returncode == 0, "export runs: %s" % r.stderr)
 for table in ("platforms", "devices", "models", "layers", "blobs", "sweeps", "measurements", "split_measurements",
-              "transfers", "transfer_models", "corun", "networks", "counters", "runs", "run_lanes"):
+              "transfers", "transfer_models", "corun", "networks", "network_units", "counters", "runs", "run_lanes"):
     path = os.path.join(CSV, table + ".csv")
     n = q(DB, "SELECT count(*) FROM " + table)[0][0]
     data = list(csv.reader(open(path))) if os.path.exists(path) else []
@@ -334,7 +345,7 @@ con.executescript("CREATE TABLE platforms (id INTEGER PRIMARY KEY, cpu_model TEX
                   " VALUES (1, 't', 'v', 'g', 1, 1, 'single-cpu', 1); PRAGMA user_version = 1;")
 con.close()
 r = run("sweep", "--model", TINY, "--db", OLD, "--devices", "cpu", *FAST)
-check(r.returncode == 0 and q(OLD, "PRAGMA user_version")[0][0] == 2 and q(OLD, "SELECT count(*) FROM runs")[0][0] == 1
+check(r.returncode == 0 and q(OLD, "PRAGMA user_version")[0][0] == 3 and q(OLD, "SELECT count(*) FROM runs")[0][0] == 1
       and q(OLD, "SELECT count(*) FROM measurements")[0][0] == N_LAYER_ROWS, "a v1 database is upgraded, runs kept: %s" % r.stderr)
 
 # Locked by another writer past --db-timeout: one clear line, after waiting.

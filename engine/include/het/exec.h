@@ -57,4 +57,12 @@ const het_layer *het_exec_fusable_relu(const het_graph *g, const het_layer *l);
 /// and nothing is fused, so that every layer is timed on its own.
 het_status het_exec_run_single(het_backend *be, const het_graph *g, het_workspace *ws, uint64_t *layer_ns);
 
+/// het_exec_run_single as executors run it (fused), with each unit's wall
+/// time: unit_ns[i] for the unit starting at layer i (a convolution with
+/// the ReLU fused into it counts once; the ReLU's entry is 0), the backend
+/// synchronised after every unit. On the CPU, whose calls return when done,
+/// this is the network's own timing; the profiler keeps it as each unit's
+/// time in context (caches holding other layers' data, not its own).
+het_status het_exec_run_units(het_backend *be, const het_graph *g, het_workspace *ws, uint64_t *unit_ns);
+
 #endif
