@@ -12,6 +12,12 @@
 // (so that a pipeline stage's time includes its GPU work).
 het_status het_hexec_run_range(het_hexec *x, int first, int end, bool begin, bool finish, bool sync);
 
+// Starts the GPU work enqueued so far without waiting for it (a no-op when
+// none is unflushed), and waits for it (het_hexec_run_range's `sync` done
+// later), so that a caller can use the host meanwhile.
+het_status het_hexec_flush(het_hexec *x);
+het_status het_hexec_sync(het_hexec *x);
+
 // Per-device locks held around every backend call, for executors that share
 // backends across threads. NULL: no locking.
 void het_hexec_set_locks(het_hexec *x, pthread_mutex_t *cpu, pthread_mutex_t *gpu);

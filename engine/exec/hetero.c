@@ -198,6 +198,17 @@ static het_status run_on(het_hexec *x, int dev, const het_layer *l, const het_la
 
 het_status het_hexec_run(het_hexec *x) { return het_hexec_run_range(x, 0, x->g->n_layers, true, true, false); }
 
+het_status het_hexec_flush(het_hexec *x)
+{
+    if (!x->gpu_unflushed) return HET_OK;
+    het_backend *gpu = x->be[DEV_GPU];
+    het_status st = gpu->ops->flush_workspace ? gpu->ops->flush_workspace(gpu, het_workspace_table(x->ws)) : HET_OK;
+    x->gpu_unflushed = false;
+    return st;
+}
+
+het_status het_hexec_sync(het_hexec *x) { return gpu_sync(x); }
+
 het_status het_hexec_run_range(het_hexec *x, int first, int end, bool begin, bool finish, bool sync)
 {
     const het_graph *g = x->g;
