@@ -24,6 +24,7 @@ OPENBLAS_CORETYPE is unset for every tool (see scripts/benchlib.py).
 import argparse
 import csv
 import json
+import math
 import os
 import platform as pyplatform
 import re
@@ -426,8 +427,30 @@ def summary_md(a, out, machine, results, elapsed, db):
                 L += ["%s: median %.0f%%, max %.0f%%." % (what, statistics.median(errs) * 100, max(errs) * 100), ""]
         if not res["counters"]:
             L += ["No PAPI counters on this machine (see the sweeps table's counters_note).", ""]
+    L += all_models_errors(results)
     with open(os.path.join(out, "summary.md"), "w") as f:
         f.write("\n".join(L))
+
+
+def nearest_rank(values, q):
+    """The q-quantile by nearest rank (the 90th percentile of 20 values is the 18th)."""
+    v = sorted(values)
+    return v[max(0, math.ceil(q * len(v)) - 1)]
+
+
+def all_models_errors(results):
+    """The issue's measure over every model at once: |error| of the solved
+    plans (every mode but CPU and GPU alone), median and 90th percentile."""
+    L = []
+    for key, what in (("ips_error", "raw"), ("recal_error", "recalibrated")):
+        errs = [abs(r[key]) for res in results for r in res["rows"][2:] if r[key] is not None]
+        if errs:
+            L.append("- %s: median %.1f%%, 90th percentile %.1f%%, max %.1f%% (%d plans)" % (
+                what, statistics.median(errs) * 100, nearest_rank(errs, 0.9) * 100, max(errs) * 100, len(errs)))
+    if not L:
+        return []
+    return ["## All models", "", "Prediction error of the solved plans, |predicted - measured| / measured images/s "
+            "(goal: median at most 5%, 90th percentile at most 10%):", ""] + L + [""]
 
 
 def git_rev(db):

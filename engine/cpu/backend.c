@@ -167,7 +167,20 @@ het_status het_cpu_backend_create(const het_cpu_cfg *cfg, het_backend **be_out)
     // OpenBLAS must not start threads of its own that would fight for the
     // same cores.
     openblas_set_num_threads(1);
-    het_status st = het_pool_create(n, cfg->cores, cfg->n_cores, cfg->spin_us, &cx->pool);
+    // How long idle workers spin before they sleep: a sleeping worker costs
+    // the next layer a wake-up (~45 us on the GPU machine), a spinning one
+    // a core's power. HET_SPIN_US overrides the default, for measurements.
+    int spin_us = cfg->spin_us;
+    const char *env = getenv("HET_SPIN_US");
+    if (spin_us <= 0 && env && *env) {
+        char *end;
+        long v = strtol(env, &end, 10);
+        if (*end || v < 1 || v > 1000000)
+            het_log(HET_LOG_WARN, "HET_SPIN_US='%s' ignored: expected microseconds from 1 to 1000000", env);
+        else
+            spin_us = (int)v;
+    }
+    het_status st = het_pool_create(n, cfg->cores, cfg->n_cores, spin_us, &cx->pool);
     if (st != HET_OK) {
         het_backend_destroy(be);
         return st;

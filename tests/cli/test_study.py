@@ -55,6 +55,13 @@ check([x["unit"] for x in layers] == ["conv1+relu", "a", "b", "cat", "pool", "pr
 summary = open(os.path.join(RES, "summary.md")).read() if os.path.exists(os.path.join(RES, "summary.md")) else ""
 check("| two-group pipeline (thesis)" in summary and "1.97x" in summary and "Recalibrated: median" in summary,
       "summary table")
+# The all-models line, recomputed from modes.csv (one model here: its five
+# solved plans; nearest-rank 90th percentile of 5 values is the largest).
+errs = sorted(abs(float(x["ips_error"])) for x in rows[2:])
+if errs:
+    want_line = "- raw: median %.1f%%, 90th percentile %.1f%%, max %.1f%% (5 plans)" % (
+        errs[2] * 100, errs[4] * 100, errs[4] * 100)
+    check("## All models" in summary and want_line in summary, "all-models errors: %r" % want_line)
 # The split table: each heavy layer's row recomputed from splits.csv (the
 # sweep's points: share 0 is the CPU alone, 1 the GPU alone).
 srows = list(csv.DictReader(open(os.path.join(M, "splits.csv")))) if os.path.exists(os.path.join(M, "splits.csv")) else []
