@@ -303,6 +303,7 @@ def study_model(a, tools, model, out, db):
     # Replays, the modes alternating within each repetition.
     keys = list(plans)
     meas = {k: [] for k in keys}
+    steal = {k: [] for k in keys}
     recal = {k: [] for k in keys}
     for rep in range(a.reps):
         for k in keys:
@@ -314,7 +315,9 @@ def study_model(a, tools, model, out, db):
             if plans[k]["mode"] in STREAMED and rep == a.reps - 1:
                 tl = os.path.join(mdir, "timeline_%s.csv" % k)
                 args += ["--timeline", tl]
+            c0 = cpu_jiffies()
             tools.run("hetrun", *args)
+            steal[k].append(steal_share(c0, cpu_jiffies()))
             s = json.load(open(js))
             os.remove(js)
             lat = s["latency_ms"].get("p50", s["latency_ms"].get("median"))
@@ -343,6 +346,7 @@ def study_model(a, tools, model, out, db):
                      "measured_ips": ips, "measured_latency_ms": lat,
                      "predicted_ips": pr.get("images_per_s"), "predicted_latency_ms": pr.get("latency_ms"),
                      "ips_runs": " ".join("%.2f" % x[0] for x in meas[k]),
+                     "steal_runs": " ".join("-" if x is None else "%.1f" % (x * 100) for x in steal[k]),
                      # Per round: the recalibrated prediction and its error; the median of each.
                      "recal_ips": statistics.median(x[0] for x in recal[k]) if recal[k] else None,
                      "recal_error": statistics.median(x[1] for x in recal[k]) if recal[k] else None})
@@ -356,7 +360,7 @@ def study_model(a, tools, model, out, db):
         r["ips_error"] = (p - r["measured_ips"]) / r["measured_ips"] if p else None
     fields = ["key", "label", "images", "plan_mode", "plan", "predicted_ips", "measured_ips", "ips_error",
               "predicted_latency_ms", "measured_latency_ms", "vs_cpu", "vs_gpu", "vs_bound", "ips_runs",
-              "recal_ips", "recal_error"]
+              "recal_ips", "recal_error", "steal_runs"]
     write_csv(os.path.join(mdir, "modes.csv"), fields, [[r[f] if r[f] is not None else "" for f in fields]
                                                          for r in rows])
     write_csv(os.path.join(mdir, "layers.csv"), ["idx", "unit", "kind", "cpu_ms", "gpu_ms", "gflop"],
@@ -425,6 +429,13 @@ def summary_md(a, out, machine, results, elapsed, db):
             errs = [abs(r[key]) for r in rows[2:] if r[key] is not None]
             if errs:
                 L += ["%s: median %.0f%%, max %.0f%%." % (what, statistics.median(errs) * 100, max(errs) * 100), ""]
+        st = [float(x) for r in rows for x in r["steal_runs"].split() if x != "-"]
+        if st:
+            worst = max(((float(x), r["key"], i + 1) for r in rows for i, x in enumerate(r["steal_runs"].split())
+                         if x != "-"))
+            L += ["CPU time the hypervisor gave to other guests during the replays (/proc/stat steal): median "
+                  "%.1f%%, max %.1f%%%s." % (statistics.median(st), worst[0],
+                                            " (%s, round %d)" % worst[1:] if worst[0] > 0 else ""), ""]
         if not res["counters"]:
             L += ["No PAPI counters on this machine (see the sweeps table's counters_note).", ""]
     L += all_models_errors(results)
@@ -451,6 +462,27 @@ def all_models_errors(results):
         return []
     return ["## All models", "", "Prediction error of the solved plans, |predicted - measured| / measured images/s "
             "(goal: median at most 5%, 90th percentile at most 10%):", ""] + L + [""]
+
+
+def cpu_jiffies():
+    """(steal, total) of the machine's CPU time so far, from /proc/stat's
+    first line, or None where there is none (not Linux)."""
+    try:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    # user nice system idle iowait irq softirq steal [guest guest_nice]:
+    # guest time is counted in user already.
+    return (v[7] if len(v) > 7 else 0, sum(v[:8]))
+
+
+def steal_share(a, b):
+    """The share of the machine's CPU time between two cpu_jiffies() that the
+    hypervisor gave to other guests (0 where it reports none), or None."""
+    if a is None or b is None or b[1] <= a[1]:
+        return None
+    return (b[0] - a[0]) / (b[1] - a[1])
 
 
 def git_rev(db):

@@ -38,6 +38,10 @@ check(keys == ["cpu", "gpu", "mapping", "split", "pipeline2", "pipelineK", "imag
 check(all(float(x["measured_ips"]) > 0 and len(x["ips_runs"].split()) == 2 for x in rows),
       "each mode measured twice: %r" % [x["ips_runs"] for x in rows])
 check(all(x["predicted_ips"] for x in rows), "each mode has a prediction")
+# Steal per replay: a share of the machine's CPU time in percent (Linux has
+# /proc/stat; a machine without a hypervisor reports 0).
+steals = [x["steal_runs"].split() for x in rows]
+check(all(len(v) == 2 and all(0 <= float(t) <= 100 for t in v) for v in steals), "steal per replay: %r" % steals)
 # Recalibrated predictions: every solved mode, not the calibration points.
 check([x["key"] for x in rows if x["recal_ips"]] == [x["key"] for x in rows[2:]] and
       all(float(x["recal_ips"]) > 0 and abs(float(x["recal_error"])) < 10 for x in rows[2:]),
@@ -53,8 +57,8 @@ layers = list(csv.DictReader(open(os.path.join(M, "layers.csv")))) if os.path.ex
 check([x["unit"] for x in layers] == ["conv1+relu", "a", "b", "cat", "pool", "prob"], "units: %r" %
       [x["unit"] for x in layers])
 summary = open(os.path.join(RES, "summary.md")).read() if os.path.exists(os.path.join(RES, "summary.md")) else ""
-check("| two-group pipeline (thesis)" in summary and "1.97x" in summary and "Recalibrated: median" in summary,
-      "summary table")
+check("| two-group pipeline (thesis)" in summary and "1.97x" in summary and "Recalibrated: median" in summary
+      and "(/proc/stat steal): median" in summary, "summary table")
 # The all-models line, recomputed from modes.csv (one model here: its five
 # solved plans; nearest-rank 90th percentile of 5 values is the largest).
 errs = sorted(abs(float(x["ips_error"])) for x in rows[2:])
