@@ -200,6 +200,14 @@ het_status hp_load(het_db *db, const char *db_path, const het_graph *g, const hp
         m->x_lat[d] = lat[d];
         m->x_ms_per_byte[d] = mpb[d];
     }
+    // The transfers an all-GPU plan makes: its inputs in, its outputs out.
+    // The GPU's whole-network time includes them (measured end to end), and
+    // the cost model prices them apart, so they are not the layers' time.
+    double io_ms = 0;
+    for (int b = 0; b < m->n_blobs; b++) {
+        if (m->b[b].is_input) io_ms += m->x_lat[HP_GPU] + m->b[b].bytes * m->x_ms_per_byte[HP_GPU];
+        if (m->b[b].is_output) io_ms += m->x_lat[HP_CPU] + m->b[b].bytes * m->x_ms_per_byte[HP_CPU];
+    }
     // Calibration: the whole network measured against the sum of its
     // layers measured one by one (launch gaps, caches). Unit times are
     // scaled so that a single-device plan predicts the measured network.
@@ -210,7 +218,10 @@ het_status hp_load(het_db *db, const char *db_path, const het_graph *g, const hp
         // A network time measured later (hetpart predict --cpu-ms): the
         // layers keep their proportions, the device its present speed.
         if (o->net_ms[d] > 0) m->net[d] = o->net_ms[d];
-        out->calibration[d] = o->calibrate && m->net[d] > 0 && net_sum[d] > 0 ? m->net[d] / net_sum[d] : 1.0;
+        // Where the transfers would take most of it, the fit is off, not the
+        // layers free: keep the whole time.
+        double layers_ms = d == HP_GPU && io_ms < 0.5 * m->net[d] ? m->net[d] - io_ms : m->net[d];
+        out->calibration[d] = o->calibrate && m->net[d] > 0 && net_sum[d] > 0 ? layers_ms / net_sum[d] : 1.0;
         for (int k = 0; k < m->n_units; k++) m->u[k].t[d] *= out->calibration[d];
     }
     m->corun = o->corun;
