@@ -119,6 +119,30 @@ static void cpu_pin_thread(het_backend *be)
     het_pool_pin_caller(cx->pool);
 }
 
+typedef struct copy_job {
+    float *dst;
+    const float *src;
+    size_t n;
+    int n_tasks;
+} copy_job;
+
+static void copy_task(void *ctx, int task, int worker)
+{
+    (void)worker;
+    const copy_job *j = ctx;
+    // Chunks of whole 64-byte lines, so no two tasks share one.
+    size_t per = ((j->n + (size_t)j->n_tasks - 1) / (size_t)j->n_tasks + 15) & ~(size_t)15;
+    size_t a = (size_t)task * per, b = a + per < j->n ? a + per : j->n;
+    if (a < b) memcpy(j->dst + a, j->src + a, (b - a) * sizeof(float));
+}
+
+static void cpu_host_copy(het_backend *be, float *dst, const float *src, size_t n)
+{
+    cpu_ctx *cx = be->ctx;
+    copy_job j = {dst, src, n, cpu_n_tasks(cx, (long)n, 16384)};
+    het_pool_parallel(cx->pool, copy_task, &j, j.n_tasks);
+}
+
 static const struct het_backend_ops cpu_ops = {
     .api_version = HET_BACKEND_API,
     .name = "cpu",
@@ -129,6 +153,7 @@ static const struct het_backend_ops cpu_ops = {
     .sync = NULL,
     .run_with_relu = cpu_run_with_relu,
     .pin_thread = cpu_pin_thread,
+    .host_copy = cpu_host_copy,
 };
 
 het_status het_cpu_backend_create(const het_cpu_cfg *cfg, het_backend **be_out)
