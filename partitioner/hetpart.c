@@ -38,12 +38,13 @@ static void usage(FILE *f)
         "  --no-calibration    do not scale layer sums to the measured whole networks\n"
         "  --isolated          use every layer's time measured alone, also where the sweep\n"
         "                      timed it inside the running network (ablation)\n"
+        "  --no-issue          GPU layers cost the host nothing to issue (ablation)\n"
         "  --out PLAN.json     write the plan (hetrun --plan replays it)\n"
         "  --weights, --seed   only for loading the model (its hash selects the sweep)\n"
         "\n"
         "predict: what the cost model says of any plan (hand-written or solved):\n"
         "latency, images/s and, for pipelines, each stage's time. Takes --no-corun,\n"
-        "--platform, --sweep, --no-calibration, --isolated, and:\n"
+        "--platform, --sweep, --no-calibration, --isolated, --no-issue, and:\n"
         "  --plan PLAN.json    the plan (required)\n"
         "  --cpu-ms X          calibrate CPU layer times to a whole network of X ms measured\n"
         "                      now (e.g. by hetrun --device cpu) instead of the sweep's\n"
@@ -56,7 +57,7 @@ static void usage(FILE *f)
 
 typedef struct opts {
     const char *cmd, *db, *model, *objective, *out, *platform, *plan;
-    bool mapping, split, pipeline, image_parallel, corun, allow_missing, calibrate, in_context, json;
+    bool mapping, split, pipeline, image_parallel, corun, allow_missing, calibrate, in_context, issue, json;
     double net_ms[2]; // predict --cpu-ms, --gpu-ms
     int min_stages, max_stages;
     long long sweep;
@@ -81,7 +82,7 @@ static void add_in_context(cJSON *obj, const hp_loaded *L)
 static int parse(int argc, char **argv, opts *o)
 {
     *o = (opts){.mapping = true, .split = true, .pipeline = true, .image_parallel = true, .corun = true,
-                .calibrate = true, .in_context = true, .min_stages = 1, .max_stages = 2, .sweep = -1};
+                .calibrate = true, .in_context = true, .issue = true, .min_stages = 1, .max_stages = 2, .sweep = -1};
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 1;
@@ -90,14 +91,14 @@ static int parse(int argc, char **argv, opts *o)
     if (strcmp(o->cmd, "solve") && strcmp(o->cmd, "explain") && strcmp(o->cmd, "predict"))
         return bad("unknown command '%s' (expected solve, predict or explain)", o->cmd);
     enum { O_DB = 256, O_MODEL, O_OBJ, O_MODES, O_K, O_KMIN, O_NOCORUN, O_MISSING, O_PLATFORM, O_SWEEP, O_OUT, O_NOCAL, O_W, O_S,
-           O_PLAN, O_CPUMS, O_GPUMS, O_JSON, O_ISOLATED };
+           O_PLAN, O_CPUMS, O_GPUMS, O_JSON, O_ISOLATED, O_NOISSUE };
     static const struct option lo[] = {
         {"db", 1, 0, O_DB}, {"model", 1, 0, O_MODEL}, {"objective", 1, 0, O_OBJ}, {"modes", 1, 0, O_MODES},
         {"max-stages", 1, 0, O_K}, {"min-stages", 1, 0, O_KMIN}, {"no-corun", 0, 0, O_NOCORUN}, {"allow-missing", 0, 0, O_MISSING},
         {"platform", 1, 0, O_PLATFORM}, {"sweep", 1, 0, O_SWEEP}, {"out", 1, 0, O_OUT},
         {"no-calibration", 0, 0, O_NOCAL}, {"weights", 1, 0, O_W}, {"seed", 1, 0, O_S}, {"help", 0, 0, 'h'},
         {"plan", 1, 0, O_PLAN}, {"cpu-ms", 1, 0, O_CPUMS}, {"gpu-ms", 1, 0, O_GPUMS}, {"json", 0, 0, O_JSON},
-        {"isolated", 0, 0, O_ISOLATED}, {0, 0, 0, 0}};
+        {"isolated", 0, 0, O_ISOLATED}, {"no-issue", 0, 0, O_NOISSUE}, {0, 0, 0, 0}};
     optind = 2;
     opterr = 0;
     int c;
@@ -141,6 +142,7 @@ static int parse(int argc, char **argv, opts *o)
         case O_OUT: o->out = optarg; break;
         case O_NOCAL: o->calibrate = false; break;
         case O_ISOLATED: o->in_context = false; break;
+        case O_NOISSUE: o->issue = false; break;
         case O_PLAN: o->plan = optarg; break;
         case O_JSON: o->json = true; break;
         case O_CPUMS:
@@ -331,7 +333,8 @@ static int solve(const opts *o)
     if (het_db_open_existing(o->db, &db) != HET_OK) return 1;
     if (het_graph_load(o->model, NULL, 1, &g) != HET_OK) goto done;
     hp_load_opts lo = {.platform = o->platform, .sweep_id = o->sweep, .corun = o->corun,
-                       .allow_missing = o->allow_missing, .calibrate = o->calibrate, .in_context = o->in_context};
+                       .allow_missing = o->allow_missing, .calibrate = o->calibrate, .in_context = o->in_context,
+                       .issue = o->issue};
     if (hp_load(db, o->db, g, &lo, &L) != HET_OK) goto done;
     hp_model *m = &L.m;
     int n = m->n_units;
@@ -436,7 +439,7 @@ static int predict(const opts *o)
     if (het_db_open_existing(o->db, &db) != HET_OK) return 1;
     if (het_graph_load(o->model, NULL, 1, &g) != HET_OK || het_plan_read(o->plan, g, &p) != HET_OK) goto done;
     hp_load_opts lo = {.platform = o->platform, .sweep_id = o->sweep, .corun = o->corun, .calibrate = o->calibrate,
-                       .in_context = o->in_context, .net_ms = {o->net_ms[0], o->net_ms[1]}};
+                       .in_context = o->in_context, .issue = o->issue, .net_ms = {o->net_ms[0], o->net_ms[1]}};
     if (hp_load(db, o->db, g, &lo, &L) != HET_OK) goto done;
     const hp_model *m = &L.m;
     if (!(c = malloc(sizeof *c * (size_t)m->n_units)) || plan_choices(m, g, p, c)) goto done;

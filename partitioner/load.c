@@ -142,6 +142,11 @@ het_status hp_load(het_db *db, const char *db_path, const het_graph *g, const hp
                 u->t[d] = tc;
                 out->in_context[d]++;
             }
+            if (d == HP_GPU && o->issue) {
+                double is = one(sq, "SELECT median_ms FROM gpu_issue WHERE sweep_id = ?1 AND layer_idx = ?2 "
+                                    "AND fused = ?4 AND status = 'ok'", out->sweep, u->first, NULL, fused, 0);
+                u->issue = is > 0 ? is : 0.0;
+            }
             double s = one(sq, "SELECT slowdown FROM corun WHERE sweep_id = ?1 AND layer_idx = ?2 AND device = ?3 "
                                "AND fused = ?4 AND status = 'ok'", out->sweep, u->first, dev_name[d], fused, 0);
             u->slow[d] = isnan(s) || s < 1.0 ? 1.0 : s; // a "speed-up" under load is noise

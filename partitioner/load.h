@@ -13,6 +13,7 @@ typedef struct hp_load_opts {
     bool allow_missing;   // estimate missing layer times instead of failing
     bool calibrate;       // scale layer times so single-device sums match the measured networks
     bool in_context;      // prefer units' times inside the running network (network_units) where measured
+    bool issue;           // charge the host the time it takes to issue each GPU unit (gpu_issue)
     double net_ms[2];     // > 0: calibrate to this whole-network time (CPU, GPU) instead of the sweep's
 } hp_load_opts;
 

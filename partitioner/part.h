@@ -38,6 +38,7 @@ typedef struct hp_unit {
     double cpu_share[HP_MAX_RATIOS];
     double t_split[HP_MAX_RATIOS];
     double slow[2];        // co-run slowdown on CPU, GPU (1: none)
+    double issue;          // on the GPU: the host's time to issue it (ms; 0: unknown), part of t[1]
 } hp_unit;
 
 typedef struct hp_blob {

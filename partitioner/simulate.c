@@ -77,8 +77,14 @@ bool hp_sim_step(const hp_model *m, hp_sim *s, int unit, hp_choice c, bool both)
         r[0] = r[1] = (float)u->cpu_share[j];
         touch(m, s, u);
     } else if (c == HP_GPU) {
+        // The GPU's clock as always (the unit's time, issue included, from
+        // when both are free); the host is busy issuing meanwhile, so CPU
+        // units after it start later: with many GPU units between CPU ones
+        // (GoogLeNet's mapping) that is time the host does not have.
         double t = u->t[1] * (both && m->corun ? u->slow[1] : 1.0);
-        s->clk[1] = maxd(s->clk[1], s->clk[0]) + t;
+        double start = maxd(s->clk[1], s->clk[0]);
+        s->clk[0] += u->issue < t ? u->issue : t;
+        s->clk[1] = start + t;
         r[0] = 0.0f, r[1] = 0.0f;
         touch(m, s, u);
     } else {

@@ -23,7 +23,8 @@
 
 // The schema: version 1 held platforms, models, runs and run_lanes (hetrun);
 // version 2 adds what the profiler measures; version 3 the units' times
-// inside the running network (network_units). Every statement is idempotent
+// inside the running network (network_units); version 4 the host's time to
+// issue each GPU layer (gpu_issue). Every statement is idempotent
 // (IF NOT EXISTS), so creating a new database and upgrading an older one
 // run the same text.
 static const char *const schema[] = {

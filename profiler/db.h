@@ -9,7 +9,7 @@
 
 #include <stdint.h>
 
-#define HET_DB_VERSION 3
+#define HET_DB_VERSION 4
 #define HET_DB_TIMEOUT_MS 10000 // how long a writer waits for another's lock
 
 typedef struct het_db het_db;
@@ -107,6 +107,7 @@ typedef struct het_db_result {
     double alone_ms;        // co-run: the same layer with the other device idle
     long busy_runs;         // co-run: networks the other device ran meanwhile
     double layer_sum_ms;    // network: sum of its layers' medians
+    const het_stats *issue; // layer on the GPU: the host's time to issue it (gpu_issue), or NULL
     int n_units;            // network: its units timed in the running network (may be 0)
     const het_db_unit *units;
     int n_counters;         // layer on the CPU: PAPI values (NaN: not available)

@@ -1,5 +1,6 @@
-// db_schema.h: the tables the profiler adds in schema version 2, and
-// network_units of version 3 (the runs tables of version 1 are in db.c).
+// db_schema.h: the tables the profiler adds in schema version 2,
+// network_units of version 3 and gpu_issue of version 4 (the runs tables
+// of version 1 are in db.c).
 // Documented in docs/database.md;
 // a change here is a new schema version and a new section there.
 #ifndef HET_PROFILER_DB_SCHEMA_H
@@ -63,6 +64,9 @@
     " sweep_id INTEGER NOT NULL REFERENCES sweeps(id), layer_idx INTEGER NOT NULL,"                         \
     " device TEXT NOT NULL CHECK (device IN ('cpu', 'gpu')), fused INTEGER NOT NULL,"                       \
     HET_DB_STATS_COLUMNS " PRIMARY KEY (sweep_id, layer_idx, device))",                                      \
+    "CREATE TABLE IF NOT EXISTS gpu_issue ("                                                                  \
+    " sweep_id INTEGER NOT NULL REFERENCES sweeps(id), layer_idx INTEGER NOT NULL, fused INTEGER NOT NULL," \
+    HET_DB_STATS_COLUMNS " PRIMARY KEY (sweep_id, layer_idx, fused))",                                       \
     "CREATE TABLE IF NOT EXISTS counters ("                                                                   \
     " sweep_id INTEGER NOT NULL REFERENCES sweeps(id), layer_idx INTEGER NOT NULL, fused INTEGER NOT NULL," \
     " event TEXT NOT NULL, value REAL, PRIMARY KEY (sweep_id, layer_idx, fused, event))",                   \

@@ -369,6 +369,19 @@ het_status het_db_put(het_db *db, int64_t sweep, const het_db_item *it, const he
         sqlite3_finalize(q);
         if (rc != SQLITE_DONE) goto fail;
     }
+    if (it->kind == HET_DB_LAYER && r->issue) {
+        if (sqlite3_prepare_v2(db->sq, "INSERT OR REPLACE INTO gpu_issue (sweep_id, layer_idx, fused, " STATS_NAMES
+                                       ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)",
+                               -1, &q, NULL) != SQLITE_OK)
+            goto fail;
+        sqlite3_bind_int64(q, 1, sweep);
+        sqlite3_bind_int(q, 2, it->index);
+        sqlite3_bind_int(q, 3, it->fused);
+        bind_stats(q, 4, &(het_db_result){.status = "ok", .stats = r->issue}, when);
+        rc = sqlite3_step(q);
+        sqlite3_finalize(q);
+        if (rc != SQLITE_DONE) goto fail;
+    }
     if (it->kind == HET_DB_NETWORK) {
         // Its units, in the same transaction: a network re-measured
         // (--force) replaces them all, none are left from the last time.

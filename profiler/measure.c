@@ -142,7 +142,7 @@ typedef struct layer_job {
     const het_layer *l, *relu;
     int dev, k, C;            // split: [0, k) CPU, [k, C) GPU
     bool split;
-    double *compute;          // split: compute-only samples
+    double *compute;          // split: compute-only samples; GPU alone: issue-only samples
     int n_compute, cap_compute;
 } layer_job;
 
@@ -156,8 +156,10 @@ static het_status rep_layer(void *ctx, double *ms)
     uint64_t t0 = het_now_ns();
     if (!j->split) {
         st = run_part(p, j->dev, j->l, j->relu, 0, j->C);
+        uint64_t t1 = het_now_ns(); // issued: the host's part of a GPU layer
         if (st == HET_OK && j->dev == HET_DEV_GPU) st = gpu_sync(p);
         *ms = (het_now_ns() - t0) / 1e6;
+        if (j->n_compute < j->cap_compute) j->compute[j->n_compute++] = (t1 - t0) / 1e6;
         return st;
     }
     // GPU part first (asynchronous), the CPU part while it runs, then the
@@ -185,14 +187,31 @@ static const het_layer *fused_relu(const het_prof *p, const het_layer *l, bool f
     return r;
 }
 
-het_status het_prof_layer(het_prof *p, int layer, int dev, bool fused, het_stats *out)
+// Room for a sample of every repetition, first run and warm-up included.
+static int rep_capacity(const het_prof *p)
+{
+    return 1 + p->policy.warmup + (p->policy.max_reps > p->policy.min_reps ? p->policy.max_reps : p->policy.min_reps);
+}
+
+het_status het_prof_layer(het_prof *p, int layer, int dev, bool fused, het_stats *out, het_stats *issue)
 {
     const het_layer *l = &p->g->layers[layer];
     if (!p->be[dev]) return HET_E_INVALID;
     layer_job j = {.p = p, .l = l, .relu = fused_relu(p, l, fused, dev), .dev = dev,
                    .C = het_layer_out_channels(p->g, l)};
     if (fused && !j.relu) return HET_E_INVALID;
-    return het_measure(&p->policy, rep_layer, &j, p->stop, out);
+    if (issue) {
+        j.cap_compute = rep_capacity(p);
+        if (!(j.compute = malloc((size_t)j.cap_compute * sizeof *j.compute))) return HET_E_NOMEM;
+    }
+    het_status st = het_measure(&p->policy, rep_layer, &j, p->stop, out);
+    if (st == HET_OK && issue) {
+        // The timed repetitions are the last out->n samples.
+        issue->first = j.compute[0];
+        het_stats_compute(j.compute + (j.n_compute - out->n), out->n, p->policy.ci_target, issue);
+    }
+    free(j.compute);
+    return st;
 }
 
 het_status het_prof_split(het_prof *p, int layer, bool fused, double ratio, het_stats *wall, het_stats *compute)
@@ -204,8 +223,7 @@ het_status het_prof_split(het_prof *p, int layer, bool fused, double ratio, het_
                    .k = het_split_cpu_channels(C, (float)ratio)};
     if ((fused && !j.relu) || j.k <= 0 || j.k >= C) return HET_E_INVALID; // not a split at this ratio
     // Every repetition (first run and warm-up included) may add a sample.
-    j.cap_compute = 1 + p->policy.warmup + (p->policy.max_reps > p->policy.min_reps ? p->policy.max_reps
-                                                                                      : p->policy.min_reps);
+    j.cap_compute = rep_capacity(p);
     if (!(j.compute = malloc((size_t)j.cap_compute * sizeof *j.compute))) return HET_E_NOMEM;
     het_status st = het_measure(&p->policy, rep_layer, &j, p->stop, wall);
     if (st == HET_OK) {
@@ -266,7 +284,7 @@ het_status het_prof_handoff(het_prof *p, int layer, double *ms)
     const het_layer *l = &p->g->layers[layer];
     layer_job j = {.p = p, .l = l, .dev = HET_DEV_GPU, .C = het_layer_out_channels(p->g, l)};
     het_stats warm, cold;
-    het_status st = het_prof_layer(p, layer, HET_DEV_GPU, false, &warm);
+    het_status st = het_prof_layer(p, layer, HET_DEV_GPU, false, &warm, NULL);
     if (st == HET_OK) st = het_measure(&p->policy, rep_layer_after_host, &j, p->stop, &cold);
     if (st != HET_OK) return st;
     *ms = cold.median > warm.median ? cold.median - warm.median : 0.0;
@@ -310,8 +328,7 @@ het_status het_prof_network(het_prof *p, int dev, het_stats *out, het_stats *uni
     double *col = NULL;
     if (units) {
         // Every repetition (first run and warm-up included) is timed by unit.
-        j.cap_reps = 1 + p->policy.warmup + (p->policy.max_reps > p->policy.min_reps ? p->policy.max_reps
-                                                                                       : p->policy.min_reps);
+        j.cap_reps = rep_capacity(p);
         j.unit_ns = malloc((size_t)j.cap_reps * g->n_layers * sizeof *j.unit_ns);
         col = malloc((size_t)j.cap_reps * sizeof *col);
         if (!j.unit_ns || !col) {

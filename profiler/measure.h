@@ -31,8 +31,11 @@ void het_prof_pin(het_prof *p, int dev);
 
 /// Layer `layer` alone on `dev`, all output channels. `fused`: a
 /// convolution with the in-place ReLU that follows it, as the executors run
-/// them (het_exec_fusable_relu must be non-NULL).
-het_status het_prof_layer(het_prof *p, int layer, int dev, bool fused, het_stats *out);
+/// them (het_exec_fusable_relu must be non-NULL). `issue` (may be NULL):
+/// the host's time to issue it, until the backend's call returns (on a GPU,
+/// before the wait for the kernels): what the executor's thread spends on a
+/// GPU layer while the GPU computes.
+het_status het_prof_layer(het_prof *p, int layer, int dev, bool fused, het_stats *out, het_stats *issue);
 
 /// Layer split by output channel: [0, k) on the CPU, [k, C) on the GPU at
 /// once, k = het_split_cpu_channels(C, ratio). `wall`: until the whole

@@ -271,7 +271,7 @@ int het_report_export(const char *db_path, const char *dir)
     }
     static const char *const tables[] = {"platforms", "devices", "models", "layers", "blobs", "sweeps",
                                          "measurements", "split_measurements", "transfers", "transfer_models",
-                                         "corun", "networks", "network_units", "counters", "runs", "run_lanes"};
+                                         "corun", "networks", "network_units", "gpu_issue", "counters", "runs", "run_lanes"};
     int rc = 0;
     for (size_t i = 0; i < sizeof tables / sizeof *tables && !rc; i++) rc = export_table(db, tables[i], dir);
     het_db_close(db);

@@ -198,7 +198,8 @@ static het_status measure(het_db *db, int64_t sweep, het_prof *p, const het_grap
     het_status st = HET_OK;
     switch (it->kind) {
     case HET_DB_LAYER:
-        st = het_prof_layer(p, it->index, it->device, it->fused, s);
+        st = het_prof_layer(p, it->index, it->device, it->fused, s, it->device == HET_DEV_GPU ? s2 : NULL);
+        if (st == HET_OK && it->device == HET_DEV_GPU) r->issue = s2;
         if (st == HET_OK && it->device == HET_DEV_CPU && o->n_events > 0) {
             r->n_counters = o->n_events;
             r->events = o->events;
@@ -223,7 +224,7 @@ static het_status measure(het_db *db, int64_t sweep, het_prof *p, const het_grap
     }
     case HET_DB_CORUN:
         r->alone_ms = het_db_median(db, sweep, &(het_db_item){HET_DB_LAYER, it->index, it->device, it->fused, 0, 0});
-        st = het_prof_layer(p, it->index, it->device, it->fused, s);
+        st = het_prof_layer(p, it->index, it->device, it->fused, s, NULL);
         break;
     case HET_DB_NETWORK: {
         // The CPU's units are timed inside the network too (free there; a

@@ -126,7 +126,7 @@ DB = fresh("tiny.db")
 r = run("sweep", "--model", TINY, "--db", DB, "--ratios", ",".join(map(str, RATIOS)), "--events", ",".join(EVENTS), *FAST)
 check(r.returncode == 0, "tiny sweep runs: rc %d %s" % (r.returncode, r.stderr[-800:]))
 check("hetprof: [" in r.stderr, "progress lines on stderr when it is not a terminal")
-check(q(DB, "PRAGMA user_version")[0][0] == 3 and q(DB, "PRAGMA journal_mode")[0][0] == "wal", "schema v3, WAL")
+check(q(DB, "PRAGMA user_version")[0][0] == 4 and q(DB, "PRAGMA journal_mode")[0][0] == "wal", "schema v4, WAL")
 sweeps = q(DB, "SELECT id, finished_at, git_rev, counters_note, platform_id, model_id, weights FROM sweeps")
 check(len(sweeps) == 1 and sweeps[0][1] and sweeps[0][2] and sweeps[0][6] == "seed:1", "one finished sweep: %r" % sweeps)
 SW = sweeps[0][0]
@@ -184,6 +184,14 @@ for dev, median, lsum in nets:
     expect = sum(med[(i, dev, 1)] if i in FUSED else med[(i, dev, 0)] for i in range(len(LAYERS)) if i not in FOLDED)
     check(median > 0 and abs(lsum - expect) <= 1e-9 * expect, "network on %s: sum of layers %r vs %r" % (dev, lsum, expect))
 check(len(nets) == 2, "networks: one per device")
+# The host's time to issue each GPU layer: a row per GPU measurement, no
+# longer than the layer's own time (which waits for the GPU as well).
+iss = q(DB, "SELECT i.layer_idx, i.fused, i.status, i.reps, i.median_ms, m.median_ms, m.reps FROM gpu_issue i "
+            "JOIN measurements m ON m.sweep_id = i.sweep_id AND m.layer_idx = i.layer_idx AND m.fused = i.fused "
+            "AND m.device = 'gpu' WHERE i.sweep_id = ?", SW)
+check(sorted((x[0], x[1]) for x in iss) == sorted((k[0], k[2]) for k in keys if k[1] == "gpu")
+      and all(x[2] == "ok" and x[3] == x[6] and 0 < x[4] <= x[5] * 1.0001 for x in iss),
+      "gpu_issue: every GPU layer, issue <= the layer: %r" % iss[:4])
 # The CPU's units timed inside the network: one row per unit as executors
 # run it (a convolution with its ReLU once, fused), none for the GPU.
 units = q(DB, "SELECT layer_idx, device, fused, status, reps, median_ms, min_ms, p10_ms, p90_ms FROM network_units "
@@ -208,7 +216,8 @@ CSV = out("csv")
 r = run("export", "--db", DB, "--csv", CSV)
 check(r.returncode == 0, "export runs: %s" % r.stderr)
 for table in ("platforms", "devices", "models", "layers", "blobs", "sweeps", "measurements", "split_measurements",
-              "transfers", "transfer_models", "corun", "networks", "network_units", "counters", "runs", "run_lanes"):
+              "transfers", "transfer_models", "corun", "networks", "network_units", "gpu_issue", "counters", "runs",
+              "run_lanes"):
     path = os.path.join(CSV, table + ".csv")
     n = q(DB, "SELECT count(*) FROM " + table)[0][0]
     data = list(csv.reader(open(path))) if os.path.exists(path) else []
@@ -345,7 +354,7 @@ con.executescript("CREATE TABLE platforms (id INTEGER PRIMARY KEY, cpu_model TEX
                   " VALUES (1, 't', 'v', 'g', 1, 1, 'single-cpu', 1); PRAGMA user_version = 1;")
 con.close()
 r = run("sweep", "--model", TINY, "--db", OLD, "--devices", "cpu", *FAST)
-check(r.returncode == 0 and q(OLD, "PRAGMA user_version")[0][0] == 3 and q(OLD, "SELECT count(*) FROM runs")[0][0] == 1
+check(r.returncode == 0 and q(OLD, "PRAGMA user_version")[0][0] == 4 and q(OLD, "SELECT count(*) FROM runs")[0][0] == 1
       and q(OLD, "SELECT count(*) FROM measurements")[0][0] == N_LAYER_ROWS, "a v1 database is upgraded, runs kept: %s" % r.stderr)
 
 # Locked by another writer past --db-timeout: one clear line, after waiting.

@@ -55,6 +55,7 @@ static void random_model(hp_model *m, hp_unit *u, hp_blob *b, int n, int n_ratio
         x->t[1] = urand() < 0.1 ? INFINITY : 0.1 + urand() * 3; // sometimes the GPU cannot
         x->slow[0] = 1 + urand() * 0.5;
         x->slow[1] = 1 + urand() * 0.3;
+        x->issue = urand() < 0.5 ? 0 : urand() * 0.2; // the host's part of a GPU unit
         for (int j = 0; j < n_ratios; j++) {
             x->cpu_share[j] = 1 - m->ratio[j];
             x->t_split[j] = urand() < 0.15 ? INFINITY : 0.1 + urand() * 2.5;
