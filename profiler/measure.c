@@ -187,6 +187,15 @@ static const het_layer *fused_relu(const het_prof *p, const het_layer *l, bool f
     return r;
 }
 
+// The statistics of a job's side samples (split: compute only; GPU layer:
+// issue only), taken at every repetition: the first run apart, and the
+// last `n_timed`, the repetitions het_measure timed.
+static void side_stats(const het_prof *p, layer_job *j, int n_timed, het_stats *out)
+{
+    out->first = j->compute[0];
+    het_stats_compute(j->compute + (j->n_compute - n_timed), n_timed, p->policy.ci_target, out);
+}
+
 // Room for a sample of every repetition, first run and warm-up included.
 static int rep_capacity(const het_prof *p)
 {
@@ -205,11 +214,7 @@ het_status het_prof_layer(het_prof *p, int layer, int dev, bool fused, het_stats
         if (!(j.compute = malloc((size_t)j.cap_compute * sizeof *j.compute))) return HET_E_NOMEM;
     }
     het_status st = het_measure(&p->policy, rep_layer, &j, p->stop, out);
-    if (st == HET_OK && issue) {
-        // The timed repetitions are the last out->n samples.
-        issue->first = j.compute[0];
-        het_stats_compute(j.compute + (j.n_compute - out->n), out->n, p->policy.ci_target, issue);
-    }
+    if (st == HET_OK && issue) side_stats(p, &j, out->n, issue);
     free(j.compute);
     return st;
 }
@@ -226,11 +231,7 @@ het_status het_prof_split(het_prof *p, int layer, bool fused, double ratio, het_
     j.cap_compute = rep_capacity(p);
     if (!(j.compute = malloc((size_t)j.cap_compute * sizeof *j.compute))) return HET_E_NOMEM;
     het_status st = het_measure(&p->policy, rep_layer, &j, p->stop, wall);
-    if (st == HET_OK) {
-        // The timed repetitions are the last wall->n samples.
-        compute->first = j.compute[0];
-        het_stats_compute(j.compute + (j.n_compute - wall->n), wall->n, p->policy.ci_target, compute);
-    }
+    if (st == HET_OK) side_stats(p, &j, wall->n, compute);
     free(j.compute);
     return st;
 }

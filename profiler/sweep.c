@@ -183,13 +183,13 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-// Measures one unit; fills r (and the storage its pointers use).
 // Scratch space of measure(): per-layer statistics and the units they make.
 typedef struct scratch {
     het_stats *layer;  // n_layers
     het_db_unit *unit; // n_layers
 } scratch;
 
+// Measures one unit; fills r (and the storage its pointers use).
 static het_status measure(het_db *db, int64_t sweep, het_prof *p, const het_graph *g, const het_sweep_opts *o,
                           const unit *u, het_db_result *r, het_stats *s, het_stats *s2, double *counters,
                           scratch *sc)

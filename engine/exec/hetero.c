@@ -164,19 +164,24 @@ static void gpu_touch(het_hexec *x, const het_layer *l)
     x->gpu_touched[t[l->top[0]].root] |= GPU_WROTE;
 }
 
+het_status het_hexec_flush(het_hexec *x)
+{
+    if (!x->gpu_unflushed) return HET_OK;
+    het_backend *gpu = x->be[DEV_GPU];
+    het_status st = gpu->ops->flush_workspace ? gpu->ops->flush_workspace(gpu, het_workspace_table(x->ws)) : HET_OK;
+    x->gpu_unflushed = false;
+    return st;
+}
+
 static het_status run_on(het_hexec *x, int dev, const het_layer *l, const het_layer *relu, int c0, int c1)
 {
     het_backend *be = x->be[dev];
     const het_blob_data *t = het_workspace_table(x->ws);
-    if (dev == DEV_CPU && x->gpu_unflushed) {
+    if (dev == DEV_CPU) {
         // The host is about to compute: start what the GPU has been given,
         // so that the two overlap (backend.h, flush_workspace).
-        het_backend *gpu = x->be[DEV_GPU];
-        if (gpu->ops->flush_workspace) {
-            het_status st = gpu->ops->flush_workspace(gpu, t);
-            if (st != HET_OK) return st;
-        }
-        x->gpu_unflushed = false;
+        het_status st = het_hexec_flush(x);
+        if (st != HET_OK) return st;
     }
     if (dev == DEV_CPU && x->gpu_pending) {
         // Zero-copy: the GPU may be reading or writing the same host memory.
@@ -197,15 +202,6 @@ static het_status run_on(het_hexec *x, int dev, const het_layer *l, const het_la
 }
 
 het_status het_hexec_run(het_hexec *x) { return het_hexec_run_range(x, 0, x->g->n_layers, true, true, false); }
-
-het_status het_hexec_flush(het_hexec *x)
-{
-    if (!x->gpu_unflushed) return HET_OK;
-    het_backend *gpu = x->be[DEV_GPU];
-    het_status st = gpu->ops->flush_workspace ? gpu->ops->flush_workspace(gpu, het_workspace_table(x->ws)) : HET_OK;
-    x->gpu_unflushed = false;
-    return st;
-}
 
 het_status het_hexec_sync(het_hexec *x) { return gpu_sync(x); }
 

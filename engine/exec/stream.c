@@ -175,18 +175,16 @@ static void pin_lane(stream *s, bool uses_cpu)
     if (be && be->ops->pin_thread) be->ops->pin_thread(be);
 }
 
-// The first stage: gives slot `si` the next image (its input copied in,
-// by the CPU backend's threads when `pool`); false when none is left (the
-// slot is then back in the free queue).
-static bool load_image(stream *s, int si, bool pool)
+// The next image's index, or n_images when none is left (or a lane failed).
+static int next_image(stream *s)
 {
-    slot *sl = &s->slots[si];
-    int img = atomic_load(&s->failed) ? s->n_images : atomic_fetch_add(&s->next_image, 1);
-    if (img >= s->n_images) {
-        q_push(&s->q[0], si);
-        return false;
-    }
-    sl->image = img;
+    return atomic_load(&s->failed) ? s->n_images : atomic_fetch_add(&s->next_image, 1);
+}
+
+// Copies image `img`'s input into slot `sl`, by the CPU backend's threads
+// when `pool`.
+static void copy_input(stream *s, slot *sl, int img, bool pool)
+{
     float *dst = het_workspace_blob(sl->ws, s->g->inputs[0]);
     const float *src = s->inputs + (size_t)img * s->in_count;
     if (pool) {
@@ -196,6 +194,19 @@ static bool load_image(stream *s, int si, bool pool)
     } else {
         memcpy(dst, src, s->in_count * sizeof(float));
     }
+}
+
+// The first stage: gives slot `si` the next image (its input copied in);
+// false when none is left (the slot is then back in the free queue).
+static bool load_image(stream *s, int si, bool pool)
+{
+    int img = next_image(s);
+    if (img >= s->n_images) {
+        q_push(&s->q[0], si);
+        return false;
+    }
+    s->slots[si].image = img;
+    copy_input(s, &s->slots[si], img, pool);
     return true;
 }
 
@@ -308,10 +319,9 @@ static void *device_main(void *arg)
     pin_lane(s, s->lane_dev[la->lane] == 0);
     for (;;) {
         if (!take_image(s, la->lane)) break;
-        int img = atomic_load(&s->failed) ? s->n_images : atomic_fetch_add(&s->next_image, 1);
+        int img = next_image(s);
         if (img >= s->n_images) break;
-        memcpy(het_workspace_blob(sl->ws, s->g->inputs[0]), s->inputs + (size_t)img * s->in_count,
-               s->in_count * sizeof(float));
+        copy_input(s, sl, img, false);
         uint64_t a = het_now_ns();
         het_status st = het_hexec_run_range(sl->hx, 0, s->g->n_layers, true, true, true);
         uint64_t b = het_now_ns();
