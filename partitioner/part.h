@@ -97,7 +97,9 @@ typedef struct hp_pipeline {
 /// each on the CPU, the GPU or (allow_split) split at one ratio, minimising
 /// the cycle: stages on one device take turns, so the cycle is the larger
 /// of the two devices' total stage time (a split stage counts on both).
-/// Returns the cycle time (ms), INFINITY when no division is feasible.
+/// Among equal cycles (within 1e-9, relative) it returns the fewest stages,
+/// then the lowest latency. Returns the cycle time (ms), INFINITY when no
+/// division is feasible.
 double hp_solve_pipeline(const hp_model *m, int min_stages, int max_stages, bool allow_split, hp_pipeline *out);
 
 /// The cost of a given division (first[] and dev[] set, as the solver

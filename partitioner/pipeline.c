@@ -167,6 +167,23 @@ static bool dominates(const node *a, const node *b)
     return a->load[0] <= b->load[0] && a->load[1] <= b->load[1];
 }
 
+// Cycles within TIE (relative) of each other are equal. Ties are common:
+// while one device is the bottleneck, any division of the other device's
+// work into stages costs the same, and the model prices no stage's own
+// costs (a host thread, a queue hand-off, the turn on a shared device).
+// So among equal cycles the fewest stages win, then the lowest latency:
+// GoogLeNet on the H100 machine was given GPU | CPU | CPU, the CPU's
+// layers cut in two for nothing, and measured 18% slower than GPU | CPU.
+#define TIE 1e-9
+
+// Whether a complete plan (cycle, stages, latency) beats `cur` (NULL: none yet).
+static bool better(double cyc, int stages, double latency, const hp_pipeline *cur)
+{
+    if (!cur || cyc < cur->cycle_ms * (1 - TIE)) return true;
+    if (cyc > cur->cycle_ms * (1 + TIE)) return false;
+    return stages < cur->n_stages || (stages == cur->n_stages && latency < cur->latency_ms);
+}
+
 double hp_solve_pipeline(const hp_model *m, int min_stages, int max_stages, bool allow_split, hp_pipeline *out)
 {
     int n = m->n_units, nb = m->n_blobs;
@@ -246,10 +263,11 @@ double hp_solve_pipeline(const hp_model *m, int min_stages, int max_stages, bool
                         // Bound: the cycle is at least the larger total, and at
                         // least half of all the work; both only grow. A node
                         // that cannot beat the best complete plan is dropped.
+                        // Ties survive: the plan with fewer stages wins them.
                         double cyc = nd.load[0] > nd.load[1] ? nd.load[0] : nd.load[1];
                         double half = (nd.load[0] + nd.load[1] + rest[end]) / 2;
-                        if (cyc >= best || half >= best) continue;
-                        if (end == n) best = cyc; // the plan is rebuilt after the pass
+                        if (cyc > best * (1 + TIE) || half > best * (1 + TIE)) continue;
+                        if (end == n && cyc < best) best = cyc; // the plan is rebuilt after the pass
                         // Same boundary, same residence, no more stages, no
                         // larger totals: this one can be dropped. Fewer
                         // stages only beat more when every continuation (at
@@ -279,8 +297,8 @@ double hp_solve_pipeline(const hp_model *m, int min_stages, int max_stages, bool
         for (int k = 0; k < cnt[n]; k++) {
             node *e = &P.v[idx[n][k]];
             double cyc = e->load[0] > e->load[1] ? e->load[0] : e->load[1];
-            if (e->stages >= lo && cyc <= best) {
-                best = cyc;
+            if (e->stages >= lo && better(cyc, e->stages, e->latency, found ? out : NULL)) {
+                if (cyc < best) best = cyc;
                 // Rebuild now: the pool is reused by the next pass.
                 int s = e->stages;
                 out->n_stages = s;
@@ -305,7 +323,7 @@ done:
     free(root.res);
     free(P.v), free(cnt), free(idx), free(work), free(touched), free(rest);
     free(M.v);
-    return found ? best : INFINITY;
+    return found ? out->cycle_ms : INFINITY;
 }
 
 double hp_image_parallel_rate(const hp_model *m)
