@@ -40,6 +40,7 @@
 // Tile sizes of conv_gemm (conv.cl); passed to the compiler as -D options.
 #define CONV_TM 32
 #define CONV_TN 32
+#define CONV_TK 16
 #define CONV_LX (CONV_TN / 4)
 #define CONV_LY (CONV_TM / 4)
 #define FC_WG 64
@@ -53,9 +54,10 @@ typedef struct cl_layer_state {
     int ldw;     // conv_pix: row length of the transposed weights [K][ldw]
 } cl_layer_state;
 
-enum { K_CONV, K_DW, K_FC, K_POOL, K_LRN, K_SOFTMAX, K_AFFINE, K_ELT, K_PIX, K_COUNT };
-static const char *const kernel_names[K_COUNT] = {"conv_gemm", "conv_depthwise", "fc", "pool", "lrn",
-                                                  "softmax", "affine", "eltwise2", "conv_pix"};
+enum { K_CONV, K_DW, K_FC, K_POOL, K_LRN, K_SOFTMAX, K_AFFINE, K_ELT, K_PIX, K_REDUCE, K_COUNT };
+static const char *const kernel_names[K_COUNT] = {"conv_gemm", "conv_depthwise", "fc",       "pool",
+                                                  "lrn",       "softmax",        "affine",   "eltwise2",
+                                                  "conv_pix",  "conv_reduce"};
 
 typedef struct cl_ctx {
     cl_dev_info dev;
@@ -68,6 +70,7 @@ typedef struct cl_ctx {
     bool zero_copy;
     bool coherent;        // zero-copy on a CPU-type device: transfers are synchronisation only
     bool conv_pix;        // convolution kernel: conv_pix (CPU-type devices) or conv_gemm
+    int splitk_groups;    // conv_gemm: split K when a launch has fewer tiles than this (0: never)
     int cores[64];        // --gpu-cores: where host threads working for this device belong
     int n_cores;
     const het_graph *graph;
@@ -85,6 +88,8 @@ typedef struct cl_ctx {
         cl_mem *root_buf;           // per blob id, non-NULL for roots
         cl_command_queue q;
         atomic_bool pending;        // commands enqueued since its last finish (read by cl_sync_workspace unlocked)
+        cl_mem part;                // split-K partial sums (conv_gemm), per queue: queues run at once
+        size_t part_n;              // its size in floats
     } *bind;
     int cur;             // the current call's binding, -1: none (q0)
     bool q0_pending;
@@ -174,13 +179,55 @@ static het_status enqueue_pix(cl_ctx *cx, const het_graph *g, const het_layer *l
     return enqueue(cx, &a, 3, gl, NULL);
 }
 
+// The K slices of a conv_gemm launch with `tiles` output tiles: enough for
+// about cx->splitk_groups work-groups, each slice at least 4 TK steps long
+// (shorter ones spend more on the reduction than they save), at most 32.
+// Returns the slice count; *kslice is its length (a multiple of TK).
+static int k_slices(const cl_ctx *cx, int K, size_t tiles, int *kslice)
+{
+    int S = 1;
+    if (cx->splitk_groups > 0 && tiles < (size_t)cx->splitk_groups) {
+        S = (int)((cx->splitk_groups + tiles - 1) / tiles);
+        int most = K / (4 * CONV_TK);
+        if (S > most) S = most;
+        if (S > 32) S = 32;
+        if (S < 1) S = 1;
+    }
+    *kslice = (int)round_up((size_t)(K + S - 1) / (size_t)S, CONV_TK);
+    return (K + *kslice - 1) / *kslice;
+}
+
+// *out: the current binding's split-K buffer, at least n floats. A smaller
+// one is released: commands already enqueued that use it keep it alive
+// until they finish.
+static het_status part_buffer(cl_ctx *cx, size_t n, cl_mem *out)
+{
+    struct cl_binding *b = &cx->bind[cx->cur];
+    if (!b->part || b->part_n < n) {
+        if (b->part) clReleaseMemObject(b->part);
+        b->part_n = 0;
+        cl_int err;
+        b->part = clCreateBuffer(cx->ctx, CL_MEM_READ_WRITE, n * sizeof(float), NULL, &err);
+        if (!b->part) return het_cl_fail("clCreateBuffer(split-K partial sums)", err, __func__);
+        b->part_n = n;
+    }
+    *out = b->part;
+    return HET_OK;
+}
+
 // One group's output channels [m0, m_end) with the tiled conv_gemm (GPUs).
 static het_status enqueue_gemm(cl_ctx *cx, const het_graph *g, const het_layer *l, cl_mem bias, int grp, int m0,
                                int m_end, bool relu, float slope)
 {
     const struct het_conv_params *c = &l->p.conv;
     const het_shape *is = &g->blobs[l->bottom[0]].shape, *os = &g->blobs[l->top[0]].shape;
-    int cin_g = is->c / c->group, K = cin_g * c->kh * c->kw, N = os->h * os->w;
+    int cin_g = is->c / c->group, K = cin_g * c->kh * c->kw, N = os->h * os->w, Mr = m_end - m0;
+    size_t tiles = round_up((size_t)N, CONV_TN) / CONV_TN * (round_up((size_t)Mr, CONV_TM) / CONV_TM);
+    int kslice, S = cx->cur >= 0 ? k_slices(cx, K, tiles, &kslice) : 1;
+    cl_mem part = cx->dummy;
+    if (S == 1) kslice = K;
+    het_status st = S > 1 ? part_buffer(cx, (size_t)S * (size_t)Mr * (size_t)N, &part) : HET_OK;
+    if (st != HET_OK) return st;
     args a = {.k = cx->k[K_CONV]};
     a_blob(&a, cx, l->bottom[0]);
     a_mem(&a, cx->ls[l->id].a);
@@ -191,10 +238,21 @@ static het_status enqueue_gemm(cl_ctx *cx, const het_graph *g, const het_layer *
     a_int(&a, c->kh), a_int(&a, c->kw), a_int(&a, c->sh), a_int(&a, c->sw), a_int(&a, c->ph), a_int(&a, c->pw);
     a_int(&a, c->dh), a_int(&a, c->dw), a_int(&a, K), a_int(&a, N), a_int(&a, m0), a_int(&a, m_end);
     a_int(&a, grp * cin_g), a_int(&a, het_conv_is_pointwise(c)), a_int(&a, relu), a_flt(&a, slope);
-    size_t local[2] = {CONV_LX, CONV_LY};
-    size_t gl[2] = {round_up((size_t)N, CONV_TN) / CONV_TN * CONV_LX,
-                    round_up((size_t)(m_end - m0), CONV_TM) / CONV_TM * CONV_LY};
-    return enqueue(cx, &a, 2, gl, local);
+    a_int(&a, kslice), a_mem(&a, part);
+    size_t local[3] = {CONV_LX, CONV_LY, 1};
+    size_t gl[3] = {round_up((size_t)N, CONV_TN) / CONV_TN * CONV_LX,
+                    round_up((size_t)Mr, CONV_TM) / CONV_TM * CONV_LY, (size_t)S};
+    st = enqueue(cx, &a, 3, gl, local);
+    if (st != HET_OK || S == 1) return st;
+    args r = {.k = cx->k[K_REDUCE]};
+    a_mem(&r, part);
+    a_int(&r, S), a_int(&r, N), a_int(&r, m0), a_int(&r, m_end);
+    a_mem(&r, bias);
+    a_int(&r, c->bias_term);
+    a_blob(&r, cx, l->top[0]);
+    a_int(&r, relu), a_flt(&r, slope);
+    size_t rl[2] = {64, 1}, rg[2] = {round_up((size_t)N, 64), (size_t)Mr};
+    return enqueue(cx, &r, 2, rg, rl);
 }
 
 static het_status run_conv(cl_ctx *cx, const het_graph *g, const het_layer *l, int c0, int c1, bool relu, float slope)
@@ -353,8 +411,11 @@ static void release_binding(cl_ctx *cx, struct cl_binding *b)
         for (int i = 0; i < cx->graph->n_blobs; i++)
             if (b->root_buf[i]) clReleaseMemObject(b->root_buf[i]);
     free(b->root_buf);
+    if (b->part) clReleaseMemObject(b->part);
     b->root_buf = NULL;
     b->blobs = NULL;
+    b->part = NULL;
+    b->part_n = 0;
 }
 
 static void release_bound(cl_ctx *cx)
@@ -535,6 +596,8 @@ static het_status cl_bind(het_backend *be, const het_graph *g, const het_blob_da
         if (!q) return het_cl_fail("clCreateCommandQueue", err, __func__);
         b = &cx->bind[cx->n_bind++];
         b->root_buf = NULL;
+        b->part = NULL;
+        b->part_n = 0;
         b->q = q;
         atomic_init(&b->pending, false);
     }
@@ -812,9 +875,16 @@ het_status het_opencl_backend_create(const het_gpu_cfg *cfg, het_backend **be_ou
     // (pix or gemm) overrides, for measuring both on one device.
     const char *cv = getenv("HET_CL_CONV");
     cx->conv_pix = cv && *cv ? !strcmp(cv, "pix") : (cx->dev.type & CL_DEVICE_TYPE_CPU) != 0;
+    // conv_gemm splits K when a launch would have fewer than 4 work-groups
+    // per compute unit. HET_CL_SPLITK=0 never splits; another number is the
+    // work-group target itself (tests force splits on a 2-core PoCL).
+    cl_uint cus = 1;
+    clGetDeviceInfo(cx->dev.device, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof cus, &cus, NULL);
+    const char *sk = getenv("HET_CL_SPLITK");
+    cx->splitk_groups = sk && *sk ? atoi(sk) : 4 * (int)(cus ? cus : 1);
     char opts[256], cache_buf[4096];
-    snprintf(opts, sizeof opts, "-cl-std=CL1.2 -cl-mad-enable -DTM=%d -DTN=%d -DTK=16 -DFC_WG=%d -DMB=%d -DSM_WG=%d",
-             CONV_TM, CONV_TN, FC_WG, PIX_MB, SM_WG);
+    snprintf(opts, sizeof opts, "-cl-std=CL1.2 -cl-mad-enable -DTM=%d -DTN=%d -DTK=%d -DFC_WG=%d -DMB=%d -DSM_WG=%d",
+             CONV_TM, CONV_TN, CONV_TK, FC_WG, PIX_MB, SM_WG);
     const char *cache = cfg->cache_dir ? cfg->cache_dir : default_cache_dir(cache_buf, sizeof cache_buf);
     st = het_cl_build(cx->ctx, &cx->dev, opts, cache, &cx->prog);
     if (st != HET_OK) goto fail;

@@ -34,6 +34,9 @@ static const tcase cases[] = {
     {"conv rect kernel", 3, 9, 8, 1, L("Convolution", B1 " convolution_param { num_output: 4 kernel_h: 3 kernel_w: 1 pad_h: 1 stride_w: 2 }")},
     {"conv no bias", 7, 5, 5, 1, L("Convolution", B1 " convolution_param { num_output: 3 kernel_size: 3 bias_term: false }")},
     {"conv wide (tiles)", 16, 40, 40, 1, L("Convolution", B1 " convolution_param { num_output: 24 kernel_size: 3 pad: 1 }")},
+    // Deep reductions, which conv_gemm splits along K (a ragged last slice in the second).
+    {"conv 3x3 deep K", 64, 9, 9, 1, L("Convolution", B1 " convolution_param { num_output: 37 kernel_size: 3 pad: 1 }")},
+    {"conv 1x1 deep K", 300, 5, 6, 1, L("Convolution", B1 " convolution_param { num_output: 33 kernel_size: 1 }")},
     {"pool max 3x3 s2 ceil", 5, 13, 13, 1, L("Pooling", B1 " pooling_param { pool: MAX kernel_size: 3 stride: 2 }")},
     {"pool max pad", 3, 7, 6, 1, L("Pooling", B1 " pooling_param { pool: MAX kernel_size: 3 stride: 2 pad: 1 }")},
     {"pool ave pad", 3, 7, 6, 1, L("Pooling", B1 " pooling_param { pool: AVE kernel_size: 3 stride: 2 pad: 1 }")},

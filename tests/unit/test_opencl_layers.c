@@ -141,6 +141,21 @@ int main(void)
     int n = (int)(sizeof cases / sizeof cases[0]);
     for (int mode = BUF_COPY; mode <= BUF_MAPPED; mode++)
         for (int i = 0; i < n; i++) run_case(&cases[i], mode);
+    // The convolutions again with the other kernels: the GPUs' conv_gemm,
+    // whole and with K split as far as it goes (whatever this device's own
+    // choice), then conv_pix.
+    static const char *const variants[][3] = {{"gemm", "0", "conv_gemm"},
+                                              {"gemm", "1000000", "conv_gemm, split K"},
+                                              {"pix", "0", "conv_pix"}};
+    for (int v = 0; v < 3; v++) {
+        setenv("HET_CL_CONV", variants[v][0], 1);
+        setenv("HET_CL_SPLITK", variants[v][1], 1);
+        printf("kernel: %s\n", variants[v][2]);
+        for (int i = 0; i < n; i++)
+            if (!strncmp(cases[i].what, "conv", 4)) run_case(&cases[i], BUF_COPY);
+    }
+    unsetenv("HET_CL_CONV");
+    unsetenv("HET_CL_SPLITK");
     test_cache();
     return het_test_summary("test_opencl_layers");
 }

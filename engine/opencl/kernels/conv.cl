@@ -7,6 +7,13 @@
 // input itself). Tiles: TM x TN outputs per work-group of (TN/WN, TM/WM)
 // work-items, each accumulating WM x WN outputs in registers. The sizes are
 // -D options (see program.c) so a device can be tuned without code changes.
+//
+// Split K: with more than one work-group along dimension 2, group z sums
+// only k in [z * kslice, (z + 1) * kslice) and stores its raw sums in
+// part[z][m - m0][n]; conv_reduce then adds the slices, the bias and the
+// ReLU. A layer with few output tiles (14x14 pixels, 256 channels: 56
+// work-groups) otherwise left most of a large GPU idle while each group
+// walked all of K alone, and took as long for a few channels as for all.
 #ifndef TM
 #define TM 32
 #endif
@@ -27,7 +34,8 @@ void conv_gemm(__global const float *in, int in_off,
                __global const float *wt, __global const float *bias, int has_bias,
                __global float *out, int out_off,
                int H, int W, int Wo, int kh, int kw, int sh, int sw, int ph, int pw, int dh, int dw,
-               int K, int N, int m0, int m_end, int cin0, int is1x1, int relu, float slope)
+               int K, int N, int m0, int m_end, int cin0, int is1x1, int relu, float slope,
+               int kslice, __global float *part)
 {
     __local float As[TK][TM + 1];
     __local float Bs[TK][TN];
@@ -40,17 +48,19 @@ void conv_gemm(__global const float *in, int in_off,
     for (int i = 0; i < WM; i++)
         for (int j = 0; j < WN; j++) acc[i][j] = 0.0f;
 
-    for (int k0 = 0; k0 < K; k0 += TK) {
+    const int z = get_group_id(2);
+    const int kbeg = z * kslice, kend = min(K, kbeg + kslice);
+    for (int k0 = kbeg; k0 < kend; k0 += TK) {
         for (int i = lid; i < TM * TK; i += NWI) {
             int m = i / TK, k = i % TK;
             int gm = m_base + m, gk = k0 + k;
-            As[k][m] = (gm < m_end && gk < K) ? wt[(size_t)gm * K + gk] : 0.0f;
+            As[k][m] = (gm < m_end && gk < kend) ? wt[(size_t)gm * K + gk] : 0.0f;
         }
         for (int i = lid; i < TK * TN; i += NWI) {
             int k = i / TN, n = i % TN;
             int gk = k0 + k, gn = n_base + n;
             float v = 0.0f;
-            if (gk < K && gn < N) {
+            if (gk < kend && gn < N) {
                 if (is1x1) {
                     v = in[in_off + (size_t)(cin0 + gk) * N + gn];
                 } else {
@@ -74,6 +84,7 @@ void conv_gemm(__global const float *in, int in_off,
         }
         barrier(CLK_LOCAL_MEM_FENCE);
     }
+    const bool partial = get_num_groups(2) > 1;
     for (int i = 0; i < WM; i++) {
         int gm = m_base + ty * WM + i;
         if (gm >= m_end) continue;
@@ -81,11 +92,32 @@ void conv_gemm(__global const float *in, int in_off,
         for (int j = 0; j < WN; j++) {
             int gn = n_base + tx * WN + j;
             if (gn >= N) continue;
+            if (partial) {
+                part[((size_t)z * (m_end - m0) + (gm - m0)) * N + gn] = acc[i][j];
+                continue;
+            }
             float v = acc[i][j] + bv;
             if (relu) v = v > 0.0f ? v : v * slope;
             out[out_off + (size_t)gm * N + gn] = v;
         }
     }
+}
+
+// The end of a split-K convolution: out[m][n] = sum over the S slices of
+// part[z][m - m0][n], plus bias and ReLU; one work-item per output pixel n
+// of channel m = m0 + get_global_id(1).
+__kernel void conv_reduce(__global const float *part, int S, int N, int m0, int m_end,
+                          __global const float *bias, int has_bias, __global float *out, int out_off,
+                          int relu, float slope)
+{
+    int n = get_global_id(0), m = m0 + get_global_id(1);
+    if (n >= N || m >= m_end) return;
+    size_t stride = (size_t)(m_end - m0) * N;
+    __global const float *p = part + (size_t)(m - m0) * N + n;
+    float v = has_bias ? bias[m] : 0.0f;
+    for (int z = 0; z < S; z++) v += p[z * stride];
+    if (relu) v = v > 0.0f ? v : v * slope;
+    out[out_off + (size_t)m * N + n] = v;
 }
 
 // Depthwise (one input channel per group): one work-item per output pixel
