@@ -18,8 +18,23 @@ het_status het_hexec_run_range(het_hexec *x, int first, int end, bool begin, boo
 het_status het_hexec_flush(het_hexec *x);
 het_status het_hexec_sync(het_hexec *x);
 
+// A first-come first-served lock: waiters are served in the order they
+// asked. A plain mutex lets the thread that just released it take it again
+// while the waiter is still waking, and a thread that calls a backend in a
+// loop (a GPU stage issuing ~60 kernels an image) starved another that
+// needed one call (the next stage's GPU->host transfer).
+typedef struct het_fifo_lock {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    unsigned long next, serving;
+} het_fifo_lock;
+void het_fifo_init(het_fifo_lock *l);
+void het_fifo_destroy(het_fifo_lock *l);
+void het_fifo_take(het_fifo_lock *l);
+void het_fifo_give(het_fifo_lock *l);
+
 // Per-device locks held around every backend call, for executors that share
 // backends across threads. NULL: no locking.
-void het_hexec_set_locks(het_hexec *x, pthread_mutex_t *cpu, pthread_mutex_t *gpu);
+void het_hexec_set_locks(het_hexec *x, het_fifo_lock *cpu, het_fifo_lock *gpu);
 
 #endif

@@ -42,20 +42,20 @@ struct het_hexec {
     bool gpu_pending;     // GPU work enqueued and not yet awaited
     bool gpu_unflushed;   // GPU work enqueued since the last flush or sync
     het_xfer_stats stats;
-    pthread_mutex_t *lock[2]; // per device, when several executors share the backends (streams)
+    het_fifo_lock *lock[2]; // per device, when several executors share the backends (streams)
 };
 
 static void lock_dev(het_hexec *x, int d)
 {
-    if (x->lock[d]) pthread_mutex_lock(x->lock[d]);
+    if (x->lock[d]) het_fifo_take(x->lock[d]);
 }
 
 static void unlock_dev(het_hexec *x, int d)
 {
-    if (x->lock[d]) pthread_mutex_unlock(x->lock[d]);
+    if (x->lock[d]) het_fifo_give(x->lock[d]);
 }
 
-void het_hexec_set_locks(het_hexec *x, pthread_mutex_t *cpu, pthread_mutex_t *gpu)
+void het_hexec_set_locks(het_hexec *x, het_fifo_lock *cpu, het_fifo_lock *gpu)
 {
     x->lock[DEV_CPU] = cpu;
     x->lock[DEV_GPU] = gpu;

@@ -14,7 +14,8 @@
 // single-device plan, taking image indices from one atomic counter.
 //
 // Each backend is used by several threads, so every call into it goes
-// through that device's lock (het_hexec_set_locks); a stage's time includes
+// through that device's lock (het_hexec_set_locks; first come, first
+// served: exec_impl.h says why); a stage's time includes
 // its GPU work (it syncs before handing on). A stage that runs on the CPU
 // alone holds the CPU's lock for the whole stage instead: stages on one
 // device then take turns a stage at a time, as the cost model assumes,
@@ -87,32 +88,6 @@ static int q_pop(queue *q)
     return v;
 }
 
-// A first-come first-served lock: the CPU-only stages take turns in the
-// order they asked. A plain mutex let the stage that just released it take
-// it again for its next image while the other slept, starving the stage
-// that feeds the GPU.
-typedef struct turn_lock {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    unsigned long next, serving;
-} turn_lock;
-
-static void turn_acquire(turn_lock *t)
-{
-    pthread_mutex_lock(&t->mu);
-    unsigned long me = t->next++;
-    while (t->serving != me) pthread_cond_wait(&t->cv, &t->mu);
-    pthread_mutex_unlock(&t->mu);
-}
-
-static void turn_release(turn_lock *t)
-{
-    pthread_mutex_lock(&t->mu);
-    t->serving++;
-    pthread_cond_broadcast(&t->cv);
-    pthread_mutex_unlock(&t->mu);
-}
-
 typedef struct slot {
     het_workspace *ws;
     het_hexec *hx;
@@ -125,8 +100,8 @@ typedef struct stream {
     const het_graph *g;
     const het_plan *p;
     het_backend *be[2];
-    pthread_mutex_t lock[2];
-    turn_lock cpu_turn; // CPU-only stages, a whole stage at a time
+    het_fifo_lock lock[2]; // per device, around every backend call
+    het_fifo_lock cpu_turn; // CPU-only stages, a whole stage at a time: their turns come in the order asked
     int n_images, out_blob;
     const float *inputs;
     float *outputs;
@@ -188,9 +163,9 @@ static void copy_input(stream *s, slot *sl, int img, bool pool, bool holds)
     float *dst = het_workspace_blob(sl->ws, s->g->inputs[0]);
     const float *src = s->inputs + (size_t)img * s->in_count;
     if (pool) {
-        if (!holds) pthread_mutex_lock(&s->lock[0]);
+        if (!holds) het_fifo_take(&s->lock[0]);
         s->be[0]->ops->host_copy(s->be[0], dst, src, s->in_count);
-        if (!holds) pthread_mutex_unlock(&s->lock[0]);
+        if (!holds) het_fifo_give(&s->lock[0]);
     } else {
         memcpy(dst, src, s->in_count * sizeof(float));
     }
@@ -214,8 +189,8 @@ static bool load_image(stream *s, int si, bool pool, bool holds)
 // CPU backend's lock, which its executor then leaves alone) ...
 static void cpu_take(stream *s, slot *sl)
 {
-    turn_acquire(&s->cpu_turn);
-    pthread_mutex_lock(&s->lock[0]);
+    het_fifo_take(&s->cpu_turn);
+    het_fifo_take(&s->lock[0]);
     het_hexec_set_locks(sl->hx, NULL, &s->lock[1]);
 }
 
@@ -227,8 +202,8 @@ static void cpu_take(stream *s, slot *sl)
 static void cpu_give(stream *s, slot *sl)
 {
     het_hexec_set_locks(sl->hx, &s->lock[0], &s->lock[1]);
-    pthread_mutex_unlock(&s->lock[0]);
-    turn_release(&s->cpu_turn);
+    het_fifo_give(&s->lock[0]);
+    het_fifo_give(&s->cpu_turn);
 }
 
 static void *stage_main(void *arg)
@@ -394,10 +369,9 @@ het_status het_stream_run(const het_graph *g, const het_plan *p, het_backend *cp
                   .outputs = outputs, .rep = rep};
     s->in_count = het_shape_count(&g->blobs[g->inputs[0]].shape);
     s->out_count = het_shape_count(&g->blobs[out_blob].shape);
-    pthread_mutex_init(&s->lock[0], NULL);
-    pthread_mutex_init(&s->lock[1], NULL);
-    pthread_mutex_init(&s->cpu_turn.mu, NULL);
-    pthread_cond_init(&s->cpu_turn.cv, NULL);
+    het_fifo_init(&s->lock[0]);
+    het_fifo_init(&s->lock[1]);
+    het_fifo_init(&s->cpu_turn);
     int lanes = pipe ? p->n_stages : (int)p->uses_cpu + (int)p->uses_gpu;
     s->n_lanes = lanes;
     atomic_store(&s->lanes_taking, lanes);
@@ -463,10 +437,9 @@ het_status het_stream_run(const het_graph *g, const het_plan *p, het_backend *cp
         het_workspace_destroy(s->slots[i].ws);
         het_plan_destroy(s->slots[i].own_plan);
     }
-    pthread_mutex_destroy(&s->lock[0]);
-    pthread_mutex_destroy(&s->lock[1]);
-    pthread_mutex_destroy(&s->cpu_turn.mu);
-    pthread_cond_destroy(&s->cpu_turn.cv);
+    het_fifo_destroy(&s->lock[0]);
+    het_fifo_destroy(&s->lock[1]);
+    het_fifo_destroy(&s->cpu_turn);
     free(s);
     if (st != HET_OK) het_stream_report_free(rep);
     return st;
