@@ -59,6 +59,8 @@ def check_streams(hetrun, proto, images, work, names):
         "pipeline-2": [(0, n // 2 - 1, "gpu"), (n // 2, n - 1, "cpu")],
         "pipeline-3-split": [(0, n // 3 - 1, "cpu"), (n // 3, 2 * n // 3 - 1, 0.41), (2 * n // 3, n - 1, "gpu")],
         "pipeline-1-layer-stages": [(i, i, "gpu" if i % 2 else "cpu") for i in range(n)],
+        # Copied buffers, as on discrete GPUs (explicit reads and writes).
+        "pipeline-1-layer-copy": [(i, i, "gpu" if i % 2 else "cpu") for i in range(n)],
     }
     ok = True
     for tag, stages in list(plans.items()) + [("image-parallel", None)]:
@@ -70,7 +72,8 @@ def check_streams(hetrun, proto, images, work, names):
         path = os.path.join(work, tag + ".plan.json")
         json.dump(plan, open(path, "w"), indent=1)
         out = os.path.join(work, "s-%s.npy" % tag)
-        r = subprocess.run(cmd + ["--plan", path, "--save-output", out, "--timeline", out + ".csv"],
+        extra = ["--gpu-buffers", "copy"] if tag.endswith("-copy") else []
+        r = subprocess.run(cmd + extra + ["--plan", path, "--save-output", out, "--timeline", out + ".csv"],
                            capture_output=True, text=True)
         if r.returncode != 0:
             print("%-18s %-24s FAILED: %s" % (os.path.basename(os.path.dirname(proto)), tag, r.stderr.strip()))
