@@ -71,9 +71,10 @@ double hp_simulate(const hp_model *m, const hp_choice *choice);
 /// Time of units [first, end) as one pipeline stage (clocks start together,
 /// the stage ends with a wait for the GPU), starting from residence `res`
 /// (2 floats per blob, see hp_residence_init) which it updates; `both`:
-/// the other device works meanwhile (co-run slowdowns apply).
+/// the other device works meanwhile (co-run slowdowns apply). *xfer_ms
+/// (if not NULL): the part of that time spent on transfers.
 double hp_simulate_range(const hp_model *m, const hp_choice *choice, int first, int end, float *res, bool both,
-                         bool last);
+                         bool last, double *xfer_ms);
 /// Residence at the start of an image: inputs valid in host memory only.
 void hp_residence_init(const hp_model *m, float *res);
 
@@ -96,7 +97,8 @@ typedef struct hp_pipeline {
 /// (<= 64) contiguous stages (min 2, max 2: the thesis' two layer groups),
 /// each on the CPU, the GPU or (allow_split) split at one ratio, minimising
 /// the cycle: stages on one device take turns, so the cycle is the larger
-/// of the two devices' total stage time (a split stage counts on both).
+/// of the two devices' total stage time (a split stage counts on both, and
+/// a CPU stage's reads from the GPU count on the GPU too).
 /// Among equal cycles (within 1e-9, relative) it returns the fewest stages,
 /// then the lowest latency. Returns the cycle time (ms), INFINITY when no
 /// division is feasible.

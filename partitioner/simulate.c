@@ -135,7 +135,7 @@ double hp_simulate(const hp_model *m, const hp_choice *choice)
 }
 
 double hp_simulate_range(const hp_model *m, const hp_choice *choice, int first, int end, float *res, bool both,
-                         bool last)
+                         bool last, double *xfer_ms)
 {
     unsigned char touched[HP_SIM_MAX_BLOBS];
     if (m->n_blobs > HP_SIM_MAX_BLOBS) return NAN;
@@ -145,5 +145,6 @@ double hp_simulate_range(const hp_model *m, const hp_choice *choice, int first, 
         if (!hp_sim_step(m, &s, i, choice[i], both)) return INFINITY;
     if (last) hp_sim_finish(m, &s);
     else hp_sim_sync(m, &s);
+    if (xfer_ms) *xfer_ms = s.xfer_ms;
     return s.clk[0];
 }

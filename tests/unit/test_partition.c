@@ -115,10 +115,12 @@ static double brute_pipeline(const hp_model *m, int K_min, int K, int n_dev, int
             double load[2] = {0, 0};
             bool ok = true;
             for (int k = 0; k < S && ok; k++) {
-                double t = hp_simulate_range(m, c, first[k], first[k + 1], res, S > 1, k == S - 1);
+                double xfer = 0;
+                double t = hp_simulate_range(m, c, first[k], first[k + 1], res, S > 1, k == S - 1, &xfer);
                 if (!isfinite(t)) ok = false;
                 if (devs[k] != HP_GPU) load[0] += t;
                 if (devs[k] != HP_CPU) load[1] += t;
+                if (devs[k] == HP_CPU) load[1] += xfer; // its reads from the GPU hold the GPU's lock
             }
             double cyc = load[0] > load[1] ? load[0] : load[1];
             if (!ok || cyc > best * (1 + 1e-9)) continue;
