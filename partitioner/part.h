@@ -100,7 +100,7 @@ typedef struct hp_pipeline {
 /// of the two devices' total stage time (a split stage counts on both, and
 /// a CPU stage's reads from the GPU count on the GPU too).
 /// Among equal cycles (within 1e-9, relative) it returns the fewest stages,
-/// then the lowest latency. Returns the cycle time (ms), INFINITY when no
+/// then the lowest latency of the plans its pruning keeps. Returns the cycle time (ms), INFINITY when no
 /// division is feasible.
 double hp_solve_pipeline(const hp_model *m, int min_stages, int max_stages, bool allow_split, hp_pipeline *out);
 

@@ -7,7 +7,8 @@
 // (boundary, stages used, residence at the boundary) keeps, per state, the
 // pairs (CPU total, GPU total) that no other pair beats on both; the cycle
 // is the larger total (stages on one device take turns; a split stage
-// occupies both; a CPU stage's reads from the GPU hold the GPU too). Both totals only grow, so pruning beaten pairs is exact.
+// occupies both; a CPU stage's reads from the GPU hold the GPU too). Both
+// totals only grow, so pruning beaten pairs is exact.
 // In a pipeline of two or more stages the devices work at once, so co-run
 // slowdowns apply to every stage; a single stage is one device alone.
 #include "sim.h"
@@ -185,7 +186,9 @@ static bool dominates(const node *a, const node *b)
 // while one device is the bottleneck, any division of the other device's
 // work into stages costs the same, and the model prices no stage's own
 // costs (a host thread, a queue hand-off, the turn on a shared device).
-// So among equal cycles the fewest stages win, then the lowest latency:
+// So among equal cycles the fewest stages win, then the lowest latency of
+// the plans the search keeps (a state with no larger totals and no more
+// stages drops a later one, whatever its latency):
 // GoogLeNet on the H100 machine was given GPU | CPU | CPU, the CPU's
 // layers cut in two for nothing, and measured 18% slower than GPU | CPU.
 #define TIE 1e-9

@@ -182,7 +182,8 @@ static het_status enqueue_pix(cl_ctx *cx, const het_graph *g, const het_layer *l
 // The K slices of a conv_gemm launch with `tiles` output tiles: enough for
 // about cx->splitk_groups work-groups, each slice at least 4 TK steps long
 // (shorter ones spend more on the reduction than they save), at most 32.
-// Returns the slice count; *kslice is its length (a multiple of TK).
+// Returns the slice count; *kslice is its length (a multiple of TK, or K
+// itself when there is one slice).
 static int k_slices(const cl_ctx *cx, int K, size_t tiles, int *kslice)
 {
     int S = 1;
@@ -191,7 +192,10 @@ static int k_slices(const cl_ctx *cx, int K, size_t tiles, int *kslice)
         int most = K / (4 * CONV_TK);
         if (S > most) S = most;
         if (S > 32) S = 32;
-        if (S < 1) S = 1;
+    }
+    if (S <= 1) {
+        *kslice = K;
+        return 1;
     }
     *kslice = (int)round_up((size_t)(K + S - 1) / (size_t)S, CONV_TK);
     return (K + *kslice - 1) / *kslice;
@@ -222,10 +226,9 @@ static het_status enqueue_gemm(cl_ctx *cx, const het_graph *g, const het_layer *
     const struct het_conv_params *c = &l->p.conv;
     const het_shape *is = &g->blobs[l->bottom[0]].shape, *os = &g->blobs[l->top[0]].shape;
     int cin_g = is->c / c->group, K = cin_g * c->kh * c->kw, N = os->h * os->w, Mr = m_end - m0;
-    size_t tiles = round_up((size_t)N, CONV_TN) / CONV_TN * (round_up((size_t)Mr, CONV_TM) / CONV_TM);
-    int kslice, S = cx->cur >= 0 ? k_slices(cx, K, tiles, &kslice) : 1;
+    size_t tiles_n = round_up((size_t)N, CONV_TN) / CONV_TN, tiles_m = round_up((size_t)Mr, CONV_TM) / CONV_TM;
+    int kslice = K, S = cx->cur >= 0 ? k_slices(cx, K, tiles_n * tiles_m, &kslice) : 1;
     cl_mem part = cx->dummy;
-    if (S == 1) kslice = K;
     het_status st = S > 1 ? part_buffer(cx, (size_t)S * (size_t)Mr * (size_t)N, &part) : HET_OK;
     if (st != HET_OK) return st;
     args a = {.k = cx->k[K_CONV]};
@@ -240,8 +243,7 @@ static het_status enqueue_gemm(cl_ctx *cx, const het_graph *g, const het_layer *
     a_int(&a, grp * cin_g), a_int(&a, het_conv_is_pointwise(c)), a_int(&a, relu), a_flt(&a, slope);
     a_int(&a, kslice), a_mem(&a, part);
     size_t local[3] = {CONV_LX, CONV_LY, 1};
-    size_t gl[3] = {round_up((size_t)N, CONV_TN) / CONV_TN * CONV_LX,
-                    round_up((size_t)Mr, CONV_TM) / CONV_TM * CONV_LY, (size_t)S};
+    size_t gl[3] = {tiles_n * CONV_LX, tiles_m * CONV_LY, (size_t)S};
     st = enqueue(cx, &a, 3, gl, local);
     if (st != HET_OK || S == 1) return st;
     args r = {.k = cx->k[K_REDUCE]};
