@@ -302,7 +302,8 @@ het_status het_prof_transfer(het_prof *p, int blob, bool to_gpu, int n_channels,
 typedef struct net_job {
     het_prof *p;
     int dev;
-    uint64_t *unit_ns;  // per repetition, n_layers each (per-unit timing), or NULL
+    double *ms;         // per repetition, first run and warm-up included
+    uint64_t *unit_ns;  // the same, n_layers each (per-unit timing), or NULL
     int n_reps, cap_reps;
 } net_job;
 
@@ -314,45 +315,97 @@ static het_status rep_net(void *ctx, double *ms)
     uint64_t t0 = het_now_ns();
     het_status st;
     if (j->unit_ns && j->n_reps < j->cap_reps)
-        st = het_exec_run_units(be, g, j->p->ws, j->unit_ns + (size_t)j->n_reps++ * g->n_layers);
+        st = het_exec_run_units(be, g, j->p->ws, j->unit_ns + (size_t)j->n_reps * g->n_layers);
     else
         st = het_exec_run_single(be, g, j->p->ws, NULL);
     *ms = (het_now_ns() - t0) / 1e6;
+    if (j->n_reps < j->cap_reps) j->ms[j->n_reps++] = *ms;
     return st;
+}
+
+het_status het_prof_network_burst(het_prof *p, int dev, bool units, het_net_acc *acc)
+{
+    if (!p->be[dev] || (acc->bursts > 0 && (acc->dev != dev || acc->units != units))) return HET_E_INVALID;
+    const het_graph *g = p->g;
+    net_job j = {.p = p, .dev = dev, .cap_reps = rep_capacity(p)};
+    j.ms = malloc((size_t)j.cap_reps * sizeof *j.ms);
+    if (units) j.unit_ns = malloc((size_t)j.cap_reps * g->n_layers * sizeof *j.unit_ns);
+    // Room for this burst's timed repetitions in the accumulator.
+    int cap = acc->n + j.cap_reps;
+    double *ms = j.ms ? realloc(acc->ms, (size_t)cap * sizeof *ms) : NULL;
+    if (ms) acc->ms = ms;
+    double *um = ms && units ? realloc(acc->unit_ms, (size_t)cap * g->n_layers * sizeof *um) : NULL;
+    if (um) acc->unit_ms = um;
+    if (!ms || (units && (!um || !j.unit_ns))) {
+        free(j.ms);
+        free(j.unit_ns);
+        return HET_E_NOMEM;
+    }
+    het_stats burst;
+    het_status st = het_measure(&p->policy, rep_net, &j, p->stop, &burst);
+    if (st == HET_OK) {
+        // The timed repetitions are the last burst.n.
+        int first = j.n_reps - burst.n;
+        if (acc->bursts == 0) {
+            acc->first = burst.first;
+            for (int i = 0; units && i < g->n_layers; i++) acc->unit_first[i] = j.unit_ns[i] / 1e6;
+        }
+        for (int r = first; r < j.n_reps; r++, acc->n++) {
+            acc->ms[acc->n] = j.ms[r];
+            for (int i = 0; units && i < g->n_layers; i++)
+                acc->unit_ms[(size_t)acc->n * g->n_layers + i] = j.unit_ns[(size_t)r * g->n_layers + i] / 1e6;
+        }
+        acc->dev = dev;
+        acc->units = units;
+        acc->bursts++;
+    }
+    free(j.ms);
+    free(j.unit_ns);
+    // The network overwrote blobs that later measurements read on the GPU.
+    if (st == HET_OK && dev == HET_DEV_CPU) st = upload_all(p, p->ws);
+    return st == HET_OK ? gpu_sync(p) : st;
+}
+
+het_status het_net_acc_stats(const het_prof *p, het_net_acc *acc, het_stats *out, het_stats *units)
+{
+    if (acc->n == 0 || (units && !acc->units)) return HET_E_STATE;
+    const het_graph *g = p->g;
+    double *col = malloc((size_t)acc->n * sizeof *col);
+    if (!col) return HET_E_NOMEM;
+    for (int r = 0; r < acc->n; r++) col[r] = acc->ms[r];
+    out->first = acc->first;
+    het_stats_compute(col, acc->n, p->policy.ci_target, out);
+    for (int i = 0; units && i < g->n_layers; i++) {
+        for (int r = 0; r < acc->n; r++) col[r] = acc->unit_ms[(size_t)r * g->n_layers + i];
+        units[i].first = acc->unit_first[i];
+        het_stats_compute(col, acc->n, p->policy.ci_target, &units[i]);
+    }
+    free(col);
+    return HET_OK;
+}
+
+het_status het_net_acc_init(const het_prof *p, het_net_acc *acc)
+{
+    *acc = (het_net_acc){.unit_first = calloc((size_t)p->g->n_layers, sizeof *acc->unit_first)};
+    return acc->unit_first ? HET_OK : HET_E_NOMEM;
+}
+
+void het_net_acc_free(het_net_acc *acc)
+{
+    free(acc->ms);
+    free(acc->unit_ms);
+    free(acc->unit_first);
+    *acc = (het_net_acc){0};
 }
 
 het_status het_prof_network(het_prof *p, int dev, het_stats *out, het_stats *units)
 {
-    if (!p->be[dev]) return HET_E_INVALID;
-    const het_graph *g = p->g;
-    net_job j = {.p = p, .dev = dev};
-    double *col = NULL;
-    if (units) {
-        // Every repetition (first run and warm-up included) is timed by unit.
-        j.cap_reps = rep_capacity(p);
-        j.unit_ns = malloc((size_t)j.cap_reps * g->n_layers * sizeof *j.unit_ns);
-        col = malloc((size_t)j.cap_reps * sizeof *col);
-        if (!j.unit_ns || !col) {
-            free(j.unit_ns);
-            free(col);
-            return HET_E_NOMEM;
-        }
-    }
-    het_status st = het_measure(&p->policy, rep_net, &j, p->stop, out);
-    if (st == HET_OK && units) {
-        // The timed repetitions are the last out->n.
-        int first = j.n_reps - out->n;
-        for (int i = 0; i < g->n_layers; i++) {
-            for (int r = first; r < j.n_reps; r++) col[r - first] = j.unit_ns[(size_t)r * g->n_layers + i] / 1e6;
-            het_stats_compute(col, out->n, p->policy.ci_target, &units[i]);
-            units[i].first = j.unit_ns[i] / 1e6;
-        }
-    }
-    free(j.unit_ns);
-    free(col);
-    // The network overwrote blobs that later measurements read on the GPU.
-    if (st == HET_OK && dev == HET_DEV_CPU) st = upload_all(p, p->ws);
-    return st == HET_OK ? gpu_sync(p) : st;
+    het_net_acc acc;
+    het_status st = het_net_acc_init(p, &acc);
+    if (st == HET_OK) st = het_prof_network_burst(p, dev, units != NULL, &acc);
+    if (st == HET_OK) st = het_net_acc_stats(p, &acc, out, units);
+    het_net_acc_free(&acc);
+    return st;
 }
 
 static void *busy_main(void *arg)

@@ -70,6 +70,27 @@ het_status het_prof_handoff(het_prof *p, int layer, double *ms);
 /// 4 MB fc7: 0.18 ms alone, 0.38 ms in the network, on the build machine).
 het_status het_prof_network(het_prof *p, int dev, het_stats *out, het_stats *units);
 
+/// Whole-network timings pooled over several bursts of het_prof_network's
+/// rule, so that a sweep can take them at moments spread over its length:
+/// on a shared machine one burst samples the speed of one moment.
+typedef struct het_net_acc {
+    int dev, bursts;
+    bool units;        // per-unit times were taken
+    int n;             // timed repetitions so far
+    double *ms;        // n, whole network
+    double *unit_ms;   // n rows of n_layers, with units
+    double first;      // the first run of the first burst
+    double *unit_first; // n_layers
+} het_net_acc;
+
+het_status het_net_acc_init(const het_prof *p, het_net_acc *acc);
+void het_net_acc_free(het_net_acc *acc);
+/// One more burst into `acc` (all of its bursts on one device, with or
+/// without per-unit timing, as het_prof_network).
+het_status het_prof_network_burst(het_prof *p, int dev, bool units, het_net_acc *acc);
+/// het_prof_network's results over every timed repetition of every burst.
+het_status het_net_acc_stats(const het_prof *p, het_net_acc *acc, het_stats *out, het_stats *units);
+
 /// Keeps device `dev` busy with the whole network, over and over, in a
 /// thread of its own, until het_prof_busy_stop (co-run interference).
 het_status het_prof_busy_start(het_prof *p, int dev);

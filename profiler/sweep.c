@@ -11,16 +11,24 @@
 #include <string.h>
 #include <unistd.h>
 
-// Phases run in this order; each has one device setting (pinning, and for
-// co-run which device is kept busy).
-enum phase { PH_LAYER_CPU, PH_NET_CPU, PH_LAYER_GPU, PH_NET_GPU, PH_SPLIT, PH_XFER, PH_CORUN_CPU, PH_CORUN_GPU, PH_N };
+// Phases run in this order; co-run phases keep one device busy.
+//
+// The layers phase measures each layer on the CPU, on the GPU and split at
+// every ratio, one layer at a time, rather than all CPU layers, then all
+// GPU layers, then all splits: the cost model compares a layer's splits
+// with its whole times and scales them all by the same in-network factor,
+// and on a shared machine the speed drifts within a sweep. Measured a
+// minute apart, GoogLeNet's splits at GPU share 0.1 took 0.80x of the CPU
+// alone on average on the build machine (at least 0.9x is possible), and
+// the solver picked 57 splits that measured slower than the CPU alone.
+enum phase { PH_LAYERS, PH_NETWORKS, PH_XFER, PH_CORUN_CPU, PH_CORUN_GPU, PH_N };
 
-static const char *const phase_name[PH_N] = {"cpu layers", "cpu network", "gpu layers", "gpu network",
-                                             "splits", "transfers", "cpu co-run", "gpu co-run"};
+static const char *const phase_name[PH_N] = {"layers", "networks", "transfers", "cpu co-run", "gpu co-run"};
 
 typedef struct unit {
     enum phase ph;
     het_db_item it;
+    bool burst; // a network: an early burst of its repetitions, not stored yet
 } unit;
 
 typedef struct units {
@@ -28,7 +36,7 @@ typedef struct units {
     int n, cap;
 } units;
 
-static int add(units *us, enum phase ph, het_db_item it)
+static int add_unit(units *us, enum phase ph, het_db_item it, bool burst)
 {
     if (us->n == us->cap) {
         int cap = us->cap ? 2 * us->cap : 256;
@@ -36,8 +44,23 @@ static int add(units *us, enum phase ph, het_db_item it)
         if (!nu) return -1;
         us->u = nu, us->cap = cap;
     }
-    us->u[us->n++] = (unit){ph, it};
+    us->u[us->n++] = (unit){ph, it, burst};
     return 0;
+}
+
+static int add(units *us, enum phase ph, het_db_item it) { return add_unit(us, ph, it, false); }
+
+// The whole networks are timed in three bursts, pooled: before the layers,
+// halfway through them, and after them (the stored row), so that their
+// medians, the cost model's calibration, are not one moment's speed. On
+// the H100 machine the 15 CPU cores ran SqueezeNet v1.1 in 2.3 to 4.7 ms
+// from one minute to the next.
+static int add_bursts(units *us, const het_sweep_opts *o)
+{
+    int err = 0;
+    for (int d = 0; d < 2; d++)
+        if (o->dev[d]) err |= add_unit(us, PH_NETWORKS, (het_db_item){.kind = HET_DB_NETWORK, .device = d}, true);
+    return err;
 }
 
 // A convolution that executors run fused with the ReLU after it.
@@ -54,24 +77,25 @@ static bool folded_relu(const het_graph *g, int layer)
 static int list_units(const het_graph *g, const het_sweep_opts *o, units *us)
 {
     int err = 0;
-    for (int d = 0; d < 2; d++) {
-        if (!o->dev[d]) continue;
-        for (int i = 0; i < g->n_layers; i++)
-            for (int f = 0; f <= (fusable(g, i) ? 1 : 0); f++)
-                err |= add(us, d ? PH_LAYER_GPU : PH_LAYER_CPU, (het_db_item){HET_DB_LAYER, i, d, f, 0, 0});
-        err |= add(us, d ? PH_NET_GPU : PH_NET_CPU, (het_db_item){.kind = HET_DB_NETWORK, .device = d});
-    }
-    if (!o->dev[0] || !o->dev[1]) return err;
+    bool both = o->dev[0] && o->dev[1];
+    err |= add_bursts(us, o);
     for (int i = 0; i < g->n_layers; i++) {
+        if (i == g->n_layers / 2) err |= add_bursts(us, o);
+        for (int d = 0; d < 2; d++)
+            for (int f = 0; o->dev[d] && f <= (fusable(g, i) ? 1 : 0); f++)
+                err |= add(us, PH_LAYERS, (het_db_item){HET_DB_LAYER, i, d, f, 0, 0});
         const het_layer *l = &g->layers[i];
-        if (!het_layer_kind_splittable(l->kind) || folded_relu(g, i)) continue;
+        if (!both || !het_layer_kind_splittable(l->kind) || folded_relu(g, i)) continue;
         int C = het_layer_out_channels(g, l);
         for (int r = 0; r < o->n_ratios; r++) {
             int k = het_split_cpu_channels(C, (float)o->ratios[r]);
             if (k <= 0 || k >= C) continue; // all on one device at this ratio: not a split
-            err |= add(us, PH_SPLIT, (het_db_item){HET_DB_SPLIT, i, 0, fusable(g, i), o->ratios[r], 0});
+            err |= add(us, PH_LAYERS, (het_db_item){HET_DB_SPLIT, i, 0, fusable(g, i), o->ratios[r], 0});
         }
     }
+    for (int d = 0; d < 2; d++)
+        if (o->dev[d]) err |= add(us, PH_NETWORKS, (het_db_item){.kind = HET_DB_NETWORK, .device = d});
+    if (!both) return err;
     // Transfers: every blob whole, each way; and, for a sweep of sizes down
     // to one channel, the largest blob in power-of-two channel counts.
     int largest = 0;
@@ -141,7 +165,7 @@ static void describe(const het_graph *g, const unit *u, char *buf, size_t cap)
                  it->device ? "cpu" : "gpu");
         break;
     case HET_DB_NETWORK:
-        snprintf(buf, cap, "whole network on %s", dev);
+        snprintf(buf, cap, "whole network on %s%s", dev, u->burst ? ", early burst" : "");
         break;
     }
 }
@@ -187,7 +211,16 @@ static int cmp_double(const void *a, const void *b)
 typedef struct scratch {
     het_stats *layer;  // n_layers
     het_db_unit *unit; // n_layers
+    het_net_acc net[2]; // each device's network bursts so far
 } scratch;
+
+static void scratch_free(scratch *sc)
+{
+    free(sc->layer);
+    free(sc->unit);
+    het_net_acc_free(&sc->net[0]);
+    het_net_acc_free(&sc->net[1]);
+}
 
 // Measures one unit; fills r (and the storage its pointers use).
 static het_status measure(het_db *db, int64_t sweep, het_prof *p, const het_graph *g, const het_sweep_opts *o,
@@ -230,7 +263,9 @@ static het_status measure(het_db *db, int64_t sweep, het_prof *p, const het_grap
         // The CPU's units are timed inside the network too (free there; a
         // GPU would pay a synchronisation per unit).
         bool cpu = it->device == HET_DEV_CPU;
-        st = het_prof_network(p, it->device, s, cpu ? sc->layer : NULL);
+        het_net_acc *acc = &sc->net[it->device];
+        st = het_prof_network_burst(p, it->device, cpu, acc);
+        if (st == HET_OK) st = het_net_acc_stats(p, acc, s, cpu ? sc->layer : NULL);
         r->layer_sum_ms = layer_sum(db, sweep, g, it->device);
         for (int i = 0; cpu && st == HET_OK && i < g->n_layers; i++) {
             bool f = fusable(g, i);
@@ -264,14 +299,16 @@ het_status het_sweep_run(het_db *db, int64_t sweep, het_prof *p, const het_graph
         }
         if (!has) all.u[n++] = all.u[i];
     }
-    sum->owed = all.n;
-    sum->skipped = all.n - n;
+    int left = 0; // measurements to take (bursts are parts of one)
+    for (int i = 0; i < all.n; i++) sum->owed += !all.u[i].burst;
+    for (int i = 0; i < n; i++) left += !all.u[i].burst;
+    sum->skipped = sum->owed - left;
     double *cvs = malloc((size_t)(n + 1) * sizeof *cvs);
     scratch sc = {calloc((size_t)g->n_layers, sizeof *sc.layer), calloc((size_t)g->n_layers, sizeof *sc.unit)};
-    if (!cvs || !sc.layer || !sc.unit) {
+    bool acc_ok = het_net_acc_init(p, &sc.net[0]) == HET_OK && het_net_acc_init(p, &sc.net[1]) == HET_OK;
+    if (!cvs || !sc.layer || !sc.unit || !acc_ok) {
         free(cvs);
-        free(sc.layer);
-        free(sc.unit);
+        scratch_free(&sc);
         free(all.u);
         return HET_E_NOMEM;
     }
@@ -281,6 +318,7 @@ het_status het_sweep_run(het_db *db, int64_t sweep, het_prof *p, const het_graph
     het_status st = HET_OK;
     int busy = -1; // device kept busy by the co-run loop
     enum phase cur = PH_N;
+    int pinned = -1; // the device whose cores the measuring thread is on
     for (int k = 0; k < n && st == HET_OK; k++) {
         const unit *u = &all.u[k];
         if (o->stop && *o->stop) {
@@ -293,10 +331,7 @@ het_status het_sweep_run(het_db *db, int64_t sweep, het_prof *p, const het_graph
         progress(o, tty, k, n, (het_now_ns() - t0) / 1e9, what, u->ph, phase_start);
         const char *why = unsupported(g, o, u);
         if (phase_start) {
-            // Co-run phases keep the other device busy; measuring threads sit
-            // on the cores of the device they drive. Transfers are issued
-            // from the CPU's side, as the executor does one image at a time
-            // (from the GPU's own core PoCL took 0.04 ms after idling, against 0.22).
+            // Co-run phases keep the other device busy.
             int want_busy = u->ph == PH_CORUN_CPU ? HET_DEV_GPU : u->ph == PH_CORUN_GPU ? HET_DEV_CPU : -1;
             if (want_busy >= 0 && !runs_all(g, o, want_busy)) want_busy = -1; // its rows are unsupported
             if (busy >= 0 && busy != want_busy) {
@@ -308,9 +343,27 @@ het_status het_sweep_run(het_db *db, int64_t sweep, het_prof *p, const het_graph
                 if (st == HET_OK) busy = want_busy;
             }
             if (st != HET_OK) break;
-            bool on_gpu = u->ph == PH_LAYER_GPU || u->ph == PH_NET_GPU || u->ph == PH_CORUN_GPU;
-            het_prof_pin(p, on_gpu ? HET_DEV_GPU : HET_DEV_CPU);
             cur = u->ph;
+        }
+        // The measuring thread sits on the cores of the device it drives.
+        // Splits and transfers are issued from the CPU's side, as the
+        // executor does one image at a time (from the GPU's own core PoCL
+        // took 0.04 ms after idling, against 0.22).
+        int want_pin = u->it.kind == HET_DB_SPLIT || u->it.kind == HET_DB_TRANSFER ? HET_DEV_CPU : u->it.device;
+        if (want_pin != pinned) {
+            het_prof_pin(p, want_pin);
+            pinned = want_pin;
+        }
+        if (u->burst) {
+            if (why) continue; // the stored row says why
+            het_status bst = het_prof_network_burst(p, u->it.device, u->it.device == HET_DEV_CPU, &sc.net[u->it.device]);
+            if (bst == HET_E_STATE && o->stop && *o->stop) {
+                st = bst;
+                break;
+            }
+            // A failed burst leaves fewer samples; the last one decides.
+            if (bst != HET_OK) het_log(HET_LOG_WARN, "hetprof: %s, early burst, failed (%s)", what, het_status_str(bst));
+            continue;
         }
         het_stats s = {0}, s2 = {0};
         double counters[HET_MAX_EVENTS];
@@ -348,8 +401,7 @@ het_status het_sweep_run(het_db *db, int64_t sweep, het_prof *p, const het_graph
         sum->median_cv = NAN;
     }
     free(cvs);
-    free(sc.layer);
-    free(sc.unit);
+    scratch_free(&sc);
     free(all.u);
     if (st == HET_OK) {
         double handoff = 0;

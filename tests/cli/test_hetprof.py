@@ -178,7 +178,10 @@ co = q(DB, "SELECT c.layer_idx, c.device, c.fused, c.alone_ms, c.median_ms, c.sl
 check(len(co) == 2 * N_LAYER_ROWS, "co-run: a row per layer measurement")
 check(all(c[3] == c[7] and abs(c[5] - c[4] / c[3]) <= 1e-9 * c[5] for c in co if c[3] and c[3] > 0),
       "co-run: slowdown = co-run median / alone median")
-nets = q(DB, "SELECT device, median_ms, layer_sum_ms FROM networks WHERE sweep_id = ?", SW)
+nets = q(DB, "SELECT device, median_ms, layer_sum_ms, reps FROM networks WHERE sweep_id = ?", SW)
+# Three bursts of 3..6 timed repetitions each, pooled (docs/hetprof.md).
+check(all(9 <= n[3] <= 18 for n in nets), "networks: three bursts pooled, 9..18 reps: %r" % [(n[0], n[3]) for n in nets])
+nets = [n[:3] for n in nets]
 med = {(m[0], m[1], m[2]): m[5] for m in meas}
 for dev, median, lsum in nets:
     expect = sum(med[(i, dev, 1)] if i in FUSED else med[(i, dev, 0)] for i in range(len(LAYERS)) if i not in FOLDED)
@@ -200,7 +203,8 @@ check([(u[0], u[1], u[2]) for u in units] == [(i, "cpu", int(i in FUSED)) for i 
       "network_units: every CPU unit once, fused where executors fuse: %r" % [(u[0], u[2]) for u in units])
 cpu_net = [n for n in nets if n[0] == "cpu"][0][1]
 check(all(u[3] == "ok" and u[6] <= u[7] <= u[5] <= u[8] and u[5] > 0 for u in units)
-      and len({u[4] for u in units}) == 1 and sum(u[5] for u in units) <= 1.5 * cpu_net,
+      and {u[4] for u in units} == {q(DB, "SELECT reps FROM networks WHERE sweep_id = ? AND device = 'cpu'", SW)[0][0]}
+      and sum(u[5] for u in units) <= 1.5 * cpu_net,
       "network_units: statistics over the network's repetitions, within the network's time %.3f ms: %r"
       % (cpu_net, units))
 view = q(DB, "SELECT count(*) FROM layer_times WHERE sweep_id = ?", SW)[0][0]
@@ -282,6 +286,14 @@ if os.path.exists(SQ11):
                      for t in ("measurements", "split_measurements", "transfers", "corun", "networks"))
     check(q(DBK, "PRAGMA integrity_check")[0][0] == "ok" and q(DBK, "SELECT finished_at FROM sweeps")[0][0] is None,
           "after kill -9: database intact, sweep not finished")
+    # Layer by layer: the layers measured so far are the first ones, and
+    # each one's splits come right after its CPU and GPU rows.
+    done = {(k[0], k[1]) for k in kept}
+    measured = sorted({k[0] for k in kept})
+    split_layers = {s[0] for s in q(DBK, "SELECT layer_idx FROM split_measurements")}
+    check(measured == list(range(len(measured))) and split_layers
+          and all((i, "cpu") in done and (i, "gpu") in done for i in split_layers),
+          "killed sweep went layer by layer: layers %r, splits of %r" % (measured, sorted(split_layers)))
     r = subprocess.run(args, capture_output=True, text=True, timeout=900)
     later = {(k[0], k[1], k[2]): k[3:] for k in q(DBK, "SELECT layer_idx, device, fused, measured_at, median_ms FROM measurements")}
     sq_layers = [l for l in layers_of(SQ11) if l[1] != "Input"]
