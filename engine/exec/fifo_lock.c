@@ -1,6 +1,7 @@
 // fifo_lock.c: the first-come first-served lock of exec_impl.h.
 #include "exec_impl.h"
 
+#include <assert.h>
 #include <stdbool.h>
 
 void het_fifo_init(het_fifo_lock *l)
@@ -27,6 +28,9 @@ void het_fifo_take(het_fifo_lock *l)
 void het_fifo_give(het_fifo_lock *l)
 {
     pthread_mutex_lock(&l->mu);
+    // A give without its take would serve a ticket not yet handed out, and
+    // the lock would never serve again: a hang far from its cause.
+    assert(l->serving < l->next && "het_fifo_give without het_fifo_take");
     l->serving++;
     // Only a waiter needs waking: no one waits when the next ticket is the
     // one now served.

@@ -172,21 +172,18 @@ static void copy_input(stream *s, slot *sl, int img, bool pool, bool holds)
 }
 
 // The first stage: gives slot `si` the next image (its input copied in);
-// false when none is left (the slot is then back in the free queue).
+// false when none is left (the caller puts the slot back in the free queue).
 static bool load_image(stream *s, int si, bool pool, bool holds)
 {
     int img = next_image(s);
-    if (img >= s->n_images) {
-        q_push(&s->q[0], si);
-        return false;
-    }
+    if (img >= s->n_images) return false;
     s->slots[si].image = img;
     copy_input(s, &s->slots[si], img, pool, holds);
     return true;
 }
 
 // A CPU-only stage takes the CPU for the whole stage (its turn, then the
-// CPU backend's lock, which its executor then leaves alone) ...
+// CPU backend's lock, which the slot's executor then leaves alone) ...
 static void cpu_take(stream *s, slot *sl)
 {
     het_fifo_take(&s->cpu_turn);
@@ -194,14 +191,21 @@ static void cpu_take(stream *s, slot *sl)
     het_hexec_set_locks(sl->hx, NULL, &s->lock[1]);
 }
 
-// ... and gives it back only once the image has been handed on. The CPU
-// stages' threads share a core (the CPU backend's first), so the stage
+// ... gives the slot's executor its CPU lock back before the slot goes to
+// another stage, whose thread runs that executor next: restored after the
+// hand-on, a stage of CPU and GPU work could find no lock when it took the
+// CPU and the lock when it gave it back, a give without a take, after
+// which the first-come first-served lock never served again (a hang seen
+// on ResNet-50's CPU | split | GPU pipeline) ...
+static void cpu_restore(stream *s, slot *sl) { het_hexec_set_locks(sl->hx, &s->lock[0], &s->lock[1]); }
+
+// ... and gives the CPU back only once the image has been handed on. The
+// CPU stages' threads share a core (the CPU backend's first), so the stage
 // woken here can take that core at once; handed on later, the image
 // waited with the preempted thread: on the H100 machine, MobileNet's
 // CPU | GPU | CPU pipeline fed its GPU stage up to 1.8 ms late.
-static void cpu_give(stream *s, slot *sl)
+static void cpu_give(stream *s)
 {
-    het_hexec_set_locks(sl->hx, &s->lock[0], &s->lock[1]);
     het_fifo_give(&s->lock[0]);
     het_fifo_give(&s->cpu_turn);
 }
@@ -240,7 +244,9 @@ static void *stage_main(void *arg)
         bool holds = cpu_only && !atomic_load(&s->failed);
         if (holds) cpu_take(s, sl);
         if (st_i == 0 && loaded < 0 && !load_image(s, si, pool, holds)) {
-            if (holds) cpu_give(s, sl);
+            if (holds) cpu_restore(s, sl);
+            q_push(&s->q[0], si);
+            if (holds) cpu_give(s);
             if (S > 1) q_push(&s->q[1], POISON);
             break;
         }
@@ -254,7 +260,8 @@ static void *stage_main(void *arg)
             if (prefetch) {
                 if (st == HET_OK) st = het_hexec_flush(sl->hx);
                 int next = q_trypop(&s->q[0]);
-                if (next >= 0) loaded = load_image(s, next, false, false) ? next : -1;
+                if (next >= 0 && load_image(s, next, false, false)) loaded = next;
+                else if (next >= 0) q_push(&s->q[0], next);
                 het_status sst = het_hexec_sync(sl->hx);
                 if (st == HET_OK) st = sst;
             }
@@ -269,8 +276,9 @@ static void *stage_main(void *arg)
                 s->rep->latency_ms[sl->image] = (double)(b - sl->t_start) / 1e6;
             }
         }
+        if (holds) cpu_restore(s, sl);
         q_push(&s->q[st_i + 1 < S ? st_i + 1 : 0], si);
-        if (holds) cpu_give(s, sl);
+        if (holds) cpu_give(s);
     }
     return NULL;
 }
