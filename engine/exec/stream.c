@@ -150,6 +150,46 @@ static void pin_lane(stream *s, bool uses_cpu)
     if (be && be->ops->pin_thread) be->ops->pin_thread(be);
 }
 
+// Whether lane i computes anything on the CPU (where pin_lane puts it).
+static bool lane_uses_cpu(const stream *s, bool pipe, int i)
+{
+    if (!pipe) return s->lane_dev[i] == 0;
+    for (int l = s->p->stage_first[i]; l < s->p->stage_first[i + 1]; l++)
+        if (s->p->gpu_ratio[l] < 1.0f) return true;
+    return false;
+}
+
+// A thread starts on its creator's cores. The creator, usually the CPU
+// backend's worker 0 and pinned to its first core, made a GPU lane start
+// there behind the CPU lane already computing: on the H100 machine the GPU
+// lane of an image-parallel run began 1.9-2.5 ms after the CPU's, 3-4% of
+// SqueezeNet v1.1's 100 images. So the creator moves to each lane's cores
+// to create it, and back to its own cores after.
+typedef struct cores_saved {
+#if defined(__linux__)
+    cpu_set_t set;
+#endif
+    bool ok;
+} cores_saved;
+
+static void cores_save(cores_saved *c)
+{
+#if defined(__linux__)
+    c->ok = pthread_getaffinity_np(pthread_self(), sizeof c->set, &c->set) == 0;
+#else
+    c->ok = false;
+#endif
+}
+
+static void cores_restore(const cores_saved *c)
+{
+#if defined(__linux__)
+    if (c->ok) pthread_setaffinity_np(pthread_self(), sizeof c->set, &c->set);
+#else
+    (void)c;
+#endif
+}
+
 // The next image's index, or n_images when none is left (or a lane failed).
 static int next_image(stream *s)
 {
@@ -414,9 +454,12 @@ het_status het_stream_run(const het_graph *g, const het_plan *p, het_backend *cp
     if (st == HET_OK) {
         for (int i = 0; i <= (pipe ? p->n_stages : 0); i++) q_init(&s->q[i]);
         for (int i = 0; pipe && i < s->n_slots; i++) q_push(&s->q[0], i);
+        cores_saved mine;
+        cores_save(&mine);
         s->t0 = het_now_ns();
         for (int i = 0; i < lanes; i++) {
             args[i] = (lane_arg){s, i};
+            if (mine.ok) pin_lane(s, lane_uses_cpu(s, pipe, i)); // the lane starts where it will run
             if (pthread_create(&th[i], NULL, pipe ? stage_main : device_main, &args[i]) != 0) {
                 het_log(HET_LOG_ERROR, "het_stream_run: failed to start thread %d", i);
                 fail(s, HET_E_NOMEM);
@@ -424,6 +467,7 @@ het_status het_stream_run(const het_graph *g, const het_plan *p, het_backend *cp
             }
             started++;
         }
+        cores_restore(&mine);
         // Stages that started while a later one could not: stage 0 may be
         // waiting for a free slot that will never come back; the poison
         // wakes it and then ends every started stage in turn.
