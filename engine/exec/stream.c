@@ -162,7 +162,7 @@ static bool lane_uses_cpu(const stream *s, bool pipe, int i)
 // A thread starts on its creator's cores. The creator, usually the CPU
 // backend's worker 0 and pinned to its first core, made a GPU lane start
 // there behind the CPU lane already computing: on the H100 machine the GPU
-// lane of an image-parallel run began 1.9-2.5 ms after the CPU's, 3-4% of
+// lane of an image-parallel run began 1.9-3.5 ms after the CPU's, 3-5% of
 // SqueezeNet v1.1's 100 images. So the creator moves to each lane's cores
 // to create it, and back to its own cores after.
 typedef struct cores_saved {
