@@ -398,16 +398,6 @@ void het_net_acc_free(het_net_acc *acc)
     *acc = (het_net_acc){0};
 }
 
-het_status het_prof_network(het_prof *p, int dev, het_stats *out, het_stats *units)
-{
-    het_net_acc acc;
-    het_status st = het_net_acc_init(p, &acc);
-    if (st == HET_OK) st = het_prof_network_burst(p, dev, units != NULL, &acc);
-    if (st == HET_OK) st = het_net_acc_stats(p, &acc, out, units);
-    het_net_acc_free(&acc);
-    return st;
-}
-
 static void *busy_main(void *arg)
 {
     het_prof *p = arg;

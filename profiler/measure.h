@@ -59,20 +59,16 @@ het_status het_prof_transfer(het_prof *p, int blob, bool to_gpu, int channels, h
 /// never see; with coherent buffers it is what is left of a transfer.
 het_status het_prof_handoff(het_prof *p, int layer, double *ms);
 
-/// The whole network on `dev`, end to end (inputs in, outputs out). With
-/// `units` (n_layers entries, may be NULL) every repetition also times each
-/// unit as executors run it (het_exec_run_units: fused, the backend synced
-/// after each), and units[i] summarises the unit starting at layer i over
-/// the timed repetitions (a folded ReLU's entry is all zeros). Meant for
-/// the CPU, where that timing costs nothing: there a layer's time in the
-/// running network, with the other layers' weights and blobs through the
-/// caches, can differ from its time run alone and back to back (MobileNet's
-/// 4 MB fc7: 0.18 ms alone, 0.38 ms in the network, on the build machine).
-het_status het_prof_network(het_prof *p, int dev, het_stats *out, het_stats *units);
-
-/// Whole-network timings pooled over several bursts of het_prof_network's
-/// rule, so that a sweep can take them at moments spread over its length:
-/// on a shared machine one burst samples the speed of one moment.
+/// The whole network on `dev`, end to end (inputs in, outputs out), timed in
+/// bursts pooled in `acc`, so that a sweep can take them at moments spread
+/// over its length: on a shared machine one burst samples the speed of one
+/// moment. With `units` every repetition also times each unit as executors
+/// run it (het_exec_run_units: fused, the backend synced after each).
+/// Meant for the CPU, where that timing costs nothing: there a layer's time
+/// in the running network, with the other layers' weights and blobs through
+/// the caches, can differ from its time run alone and back to back
+/// (MobileNet's 4 MB fc7: 0.18 ms alone, 0.38 ms in the network, on the
+/// build machine).
 typedef struct het_net_acc {
     int dev, bursts;
     bool units;        // per-unit times were taken
@@ -85,10 +81,12 @@ typedef struct het_net_acc {
 
 het_status het_net_acc_init(const het_prof *p, het_net_acc *acc);
 void het_net_acc_free(het_net_acc *acc);
-/// One more burst into `acc` (all of its bursts on one device, with or
-/// without per-unit timing, as het_prof_network).
+/// One more burst into `acc` (all of its bursts on one device, all with or
+/// all without per-unit timing).
 het_status het_prof_network_burst(het_prof *p, int dev, bool units, het_net_acc *acc);
-/// het_prof_network's results over every timed repetition of every burst.
+/// The statistics over every timed repetition of every burst so far; with
+/// `units` (n_layers entries, may be NULL), units[i] summarises the unit
+/// starting at layer i (a folded ReLU's entry is all zeros).
 het_status het_net_acc_stats(const het_prof *p, het_net_acc *acc, het_stats *out, het_stats *units);
 
 /// Keeps device `dev` busy with the whole network, over and over, in a

@@ -256,9 +256,8 @@ static void *stage_main(void *arg)
     stream *s = la->s;
     int st_i = la->lane, S = s->p->n_stages;
     int first = s->p->stage_first[st_i], end = s->p->stage_first[st_i + 1];
-    bool uses_cpu = false, uses_gpu = false, cpu_only = true;
+    bool uses_cpu = lane_uses_cpu(s, true, st_i), uses_gpu = false, cpu_only = true;
     for (int l = first; l < end; l++) {
-        uses_cpu |= s->p->gpu_ratio[l] < 1.0f;
         uses_gpu |= s->p->gpu_ratio[l] > 0.0f;
         cpu_only &= s->p->gpu_ratio[l] == 0.0f;
     }
@@ -355,7 +354,7 @@ static void *device_main(void *arg)
     lane_arg *la = arg;
     stream *s = la->s;
     slot *sl = &s->slots[la->lane];
-    pin_lane(s, s->lane_dev[la->lane] == 0);
+    pin_lane(s, lane_uses_cpu(s, false, la->lane));
     for (;;) {
         if (!take_image(s, la->lane)) break;
         int img = next_image(s);
