@@ -70,7 +70,9 @@ static void usage(FILE *f)
         "  --timeline FILE       pipeline/image-parallel: CSV of (stage, image, start, end) for a Gantt chart\n"
         "  --db FILE             append the run's measurements to this SQLite database (docs/database.md)\n"
         "timing:\n"
-        "  --warmup N            untimed runs before the first timed one (default 1)\n"
+        "  --warmup N            untimed runs before the first timed one (default 1); with a\n"
+        "                        pipeline or image-parallel plan, N times the first image\n"
+        "                        through every lane and every in-flight slot\n"
         "  --repeat R            timed runs per image (default 1)\n"
         "  --profile             print each layer's median time over the timed runs\n"
         "  -q, --quiet           no per-image lines\n"
@@ -460,8 +462,9 @@ static int record_run(const opts *o, const het_graph *g, const het_plan *plan, c
     return 0;
 }
 
-// Pipeline and image-parallel plans: all inputs are prepared first, an
-// untimed stream pays the first-run costs, then the timed stream runs.
+// Pipeline and image-parallel plans: all inputs are prepared first, the
+// first image runs untimed through every slot of every lane (--warmup
+// times) to pay the first-run costs, then the timed stream runs.
 // Prints throughput, latency p50/p90, each lane's busy and idle time and the
 // transfers; writes --timeline, --save-output and --summary-json.
 static int run_stream(const opts *o, const het_graph *g, const het_plan *plan, het_backend *cpu, het_backend *gpu,
@@ -474,6 +477,7 @@ static int run_stream(const opts *o, const het_graph *g, const het_plan *plan, h
     char (*what)[512] = malloc((size_t)n_images * sizeof *what);
     double *lat = malloc((size_t)n_images * sizeof *lat);
     het_stream_report rep = {0};
+    het_stream *stream = NULL;
     int rc = 1;
     if (!inputs || !outputs || !what || !lat) {
         fprintf(stderr, "hetrun: out of memory for %d images\n", n_images);
@@ -483,13 +487,11 @@ static int run_stream(const opts *o, const het_graph *g, const het_plan *plan, h
         if (load_input(o, input, paths, im, ishape, inputs + (size_t)im * in_count, what[im], sizeof what[im]) != HET_OK)
             goto out;
     uint64_t t0 = het_now_ns();
-    if (o->warmup > 0) {
-        int nw = o->warmup < n_images ? o->warmup : n_images;
-        if (het_stream_run(g, plan, cpu, gpu, nw, inputs, out_blob, NULL, &rep) != HET_OK) goto out;
-        het_stream_report_free(&rep);
-    }
+    if (het_stream_create(g, plan, cpu, gpu, &stream) != HET_OK) goto out;
+    for (int w = 0; w < o->warmup; w++)
+        if (het_stream_warm(stream, inputs) != HET_OK) goto out;
     double first_ms = (het_now_ns() - t0) / 1e6;
-    if (het_stream_run(g, plan, cpu, gpu, n_images, inputs, out_blob, outputs, &rep) != HET_OK) goto out;
+    if (het_stream_run(stream, n_images, inputs, out_blob, outputs, &rep) != HET_OK) goto out;
     for (int im = 0; !o->quiet && o->top > 0 && im < n_images; im++)
         print_top(what[im], outputs + (size_t)im * out_count, out_count, o->top, labels, n_labels);
     memcpy(lat, rep.latency_ms, (size_t)n_images * sizeof *lat);
@@ -554,6 +556,7 @@ static int run_stream(const opts *o, const het_graph *g, const het_plan *plan, h
     }
 out:
     het_stream_report_free(&rep);
+    het_stream_destroy(stream);
     free(inputs);
     free(outputs);
     free(what);

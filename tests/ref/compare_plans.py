@@ -72,8 +72,12 @@ def check_streams(hetrun, proto, images, work, names, only=None):
         # was never taken) needed this and many images.
         "pipeline-1-layer-3way": [(i, i, ("cpu", 0.5, "gpu")[i % 3]) for i in range(n)],
     }
+    # Streams reuse their workspaces from the warm-up (every slot of every
+    # lane once per --warmup) to the timed stream: the -warm runs check that
+    # nothing of the warm-up's images leaks into the timed ones.
+    plans["pipeline-2-warm"] = plans["pipeline-2"]
     ok = True
-    todo = list(plans.items()) + [("image-parallel", None)]
+    todo = list(plans.items()) + [("image-parallel", None), ("image-parallel-warm-copy", None)]
     for tag, stages in [t for t in todo if only is None or t[0] in only]:
         if stages is None:
             plan = {"het_plan": 1, "model_hash": h, "mode": "image-parallel", "devices": ["cpu", "gpu"]}
@@ -84,6 +88,8 @@ def check_streams(hetrun, proto, images, work, names, only=None):
         json.dump(plan, open(path, "w"), indent=1)
         out = os.path.join(work, "s-%s.npy" % tag)
         extra = ["--gpu-buffers", "copy"] if tag.endswith("-copy") else []
+        if "-warm" in tag:
+            extra += ["--warmup", "2"]  # after cmd's --warmup 0: the last one counts
         try:
             r = subprocess.run(cmd + extra + ["--plan", path, "--save-output", out, "--timeline", out + ".csv"],
                                capture_output=True, text=True, timeout=STREAM_TIMEOUT_S)
@@ -158,10 +164,13 @@ def main():
     ok &= check_streams(hetrun, proto, images, work, names)
     # The same three-way pipeline over 16 synthetic images: with the photos'
     # two the hang above showed in one CI run in many; with 10 images it
-    # showed in 2 runs of 3, with 40 in every run (SqueezeNet v1.1).
+    # showed in 2 runs of 3, with 40 in every run (SqueezeNet v1.1). And
+    # image-parallel over as many, so that the GPU lane takes several images
+    # and alternates its two workspaces (copying one image's input while the
+    # GPU runs the other).
     stress = os.path.join(work, "stress")
     os.makedirs(stress, exist_ok=True)
-    ok &= check_streams(hetrun, proto, "16", stress, names, only={"pipeline-1-layer-3way"})
+    ok &= check_streams(hetrun, proto, "16", stress, names, only={"pipeline-1-layer-3way", "image-parallel-warm-copy"})
     for tag, body in plans.items():
         plan = dict({"het_plan": 1, "model_hash": h}, **body)
         path = os.path.join(work, tag + ".plan.json")
