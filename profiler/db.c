@@ -17,9 +17,7 @@
 
 #include <math.h>
 
-#ifndef HET_GIT_REV
-#define HET_GIT_REV "unknown"
-#endif
+#include "het_git_rev.h" // HET_GIT_REV, written at build time (cmake/gitrev.cmake)
 
 // The schema: version 1 held platforms, models, runs and run_lanes (hetrun);
 // version 2 adds what the profiler measures; version 3 the units' times

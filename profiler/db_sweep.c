@@ -14,9 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifndef HET_GIT_REV
-#define HET_GIT_REV "unknown"
-#endif
+#include "het_git_rev.h" // HET_GIT_REV, written at build time (cmake/gitrev.cmake)
 
 // Per kind: its table and the WHERE clause of its key (parameters ?2..).
 static const struct {
