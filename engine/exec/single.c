@@ -16,7 +16,7 @@
 struct het_workspace {
     const het_graph *g;
     het_blob_data *table;
-    float **own; // storage allocated for blob i (a root), else NULL; table[i].host unless an input is borrowed
+    bool *owned; // table[i].host was allocated for blob i
 };
 
 // Where blob b lives when aliased: parent blob and float offset, or -1.
@@ -51,14 +51,15 @@ het_status het_workspace_create(const het_graph *g, het_workspace **ws_out)
     }
     ws->g = g;
     ws->table = calloc((size_t)g->n_blobs, sizeof *ws->table);
-    ws->own = calloc((size_t)g->n_blobs, sizeof *ws->own);
-    if (!ws->table || !ws->own) goto fail;
+    ws->owned = calloc((size_t)g->n_blobs, sizeof *ws->owned);
+    if (!ws->table || !ws->owned) goto fail;
     plan_concat_aliases(g, al);
     for (int i = 0; i < g->n_blobs; i++) {
         if (al[i].parent >= 0) continue;
-        ws->table[i].host = ws->own[i] = het_alloc_aligned(het_shape_count(&g->blobs[i].shape) * sizeof(float));
-        if (!ws->own[i]) goto fail;
+        ws->table[i].host = het_alloc_aligned(het_shape_count(&g->blobs[i].shape) * sizeof(float));
+        if (!ws->table[i].host) goto fail;
         ws->table[i].root = i;
+        ws->owned[i] = true;
     }
     // Resolve aliases (chains end at an owned blob; parents come later in
     // the graph, so follow them until one is set).
@@ -87,24 +88,12 @@ fail:
 void het_workspace_destroy(het_workspace *ws)
 {
     if (!ws) return;
-    if (ws->own)
-        for (int i = 0; i < ws->g->n_blobs; i++) het_free_aligned(ws->own[i]);
-    free(ws->own);
+    if (ws->table && ws->owned)
+        for (int i = 0; i < ws->g->n_blobs; i++)
+            if (ws->owned[i]) het_free_aligned(ws->table[i].host);
+    free(ws->owned);
     free(ws->table);
     free(ws);
-}
-
-het_status het_workspace_borrow_input(het_workspace *ws, int blob, const float *src)
-{
-    if (blob < 0 || blob >= ws->g->n_blobs || !ws->g->blobs[blob].is_input || !ws->own[blob] || !src)
-        return HET_E_INVALID;
-    ws->table[blob].host = (float *)src; // read only: het_workspace_borrow_input's contract
-    return HET_OK;
-}
-
-void het_workspace_own_input(het_workspace *ws, int blob)
-{
-    if (blob >= 0 && blob < ws->g->n_blobs && ws->own[blob]) ws->table[blob].host = ws->own[blob];
 }
 
 float *het_workspace_blob(het_workspace *ws, int blob_id) { return ws->table[blob_id].host; }

@@ -96,7 +96,6 @@ typedef struct slot {
     het_workspace *ws;
     het_hexec *hx;
     het_plan *own_plan; // image-parallel: this lane's single-device plan
-    bool borrow;        // the input is read where it lies (het_workspace_borrow_input), not copied in
     int image;
     uint64_t t_start;
 } slot;
@@ -205,15 +204,12 @@ static int next_image(het_stream *s)
     return atomic_load(&s->failed) ? s->n_images : atomic_fetch_add(&s->next_image, 1);
 }
 
-// Gives slot `sl` image `img`'s input: where the slot may borrow it, by
-// pointing its input blob at the image (nothing copied); else copied in,
-// by the CPU backend's threads when `pool` (taking the CPU's lock unless
-// the caller `holds` it).
+// Copies image `img`'s input into slot `sl`, by the CPU backend's threads
+// when `pool` (taking the CPU's lock unless the caller `holds` it).
 static void copy_input(het_stream *s, slot *sl, int img, bool pool, bool holds)
 {
-    const float *src = s->inputs + (size_t)img * s->in_stride;
-    if (sl->borrow && het_workspace_borrow_input(sl->ws, s->g->inputs[0], src) == HET_OK) return;
     float *dst = het_workspace_blob(sl->ws, s->g->inputs[0]);
+    const float *src = s->inputs + (size_t)img * s->in_stride;
     if (pool) {
         if (!holds) het_fifo_take(&s->lock[0]);
         s->be[0]->ops->host_copy(s->be[0], dst, src, s->in_count);
@@ -383,12 +379,12 @@ static int lane_next(het_stream *s, int lane, int taken, int quota)
     return img < s->n_images ? img : -1;
 }
 
-// An image-parallel lane. A GPU lane has two slots and gives one the next
-// image's input while the GPU runs the other. Where inputs are copied in
-// (a zero-copy GPU, make_slot), the copy then overlaps the GPU's work:
-// copied between images, the 600 KB of SqueezeNet's input took 0.08 ms of
-// the H100 machine's GPU lane per image (0.58 ms), 7 ms of its 62 for 100
-// images. A CPU lane that copies uses the CPU backend's threads.
+// An image-parallel lane. A GPU lane has two slots and copies the next
+// image's input into one while the GPU runs the other: copied between
+// images, the 600 KB of SqueezeNet's input took 0.08 ms of the H100
+// machine's GPU lane per image (0.58 ms), 7 ms of its 62 for 100 images,
+// time that the device alone does not spend. The CPU lane copies with the
+// CPU backend's threads.
 static void *device_main(void *arg)
 {
     lane_arg *la = arg;
@@ -438,27 +434,8 @@ static void *device_main(void *arg)
     return NULL;
 }
 
-// Whether a layer writes the network's input (in place): a borrowed input
-// must stay as the caller gave it.
-static bool input_written(const het_graph *g)
-{
-    for (int i = 0; i < g->n_layers; i++)
-        for (int k = 0; k < g->layers[i].n_top; k++)
-            if (g->blobs[g->layers[i].top[k]].is_input) return true;
-    return false;
-}
-
 static het_status make_slot(het_stream *s, slot *sl, const het_plan *p)
 {
-    // A slot reads each image where it lies unless its GPU computes on the
-    // slot's host storage itself (zero-copy: PoCL, unified-memory GPUs),
-    // which the borrowed pointer would bypass. Copied in, SqueezeNet's
-    // 600 KB input cost the H100 machine's GPU lane 0.06-0.13 ms an image,
-    // time that the device alone does not spend, only partly hidden behind
-    // the GPU's work: its host thread is the bottleneck there.
-    het_backend *gpu = s->be[1];
-    sl->borrow = !input_written(s->g) &&
-                 !(p->uses_gpu && gpu->ops->host_is_device && gpu->ops->host_is_device(gpu));
     het_status st = het_workspace_create(s->g, &sl->ws);
     if (st == HET_OK && p->uses_gpu) st = het_exec_bind(s->be[1], s->g, sl->ws);
     if (st == HET_OK) st = het_hexec_create(s->g, p, p->uses_cpu ? s->be[0] : NULL, p->uses_gpu ? s->be[1] : NULL,
@@ -597,8 +574,6 @@ static het_status stream_images(het_stream *s, int n_images, const float *inputs
     if (pipe && started < lanes && started > 0) q_push(&s->q[0], POISON);
     for (int i = 0; i < started; i++) pthread_join(th[i], NULL);
     rep->wall_ms = ms_since(s, het_now_ns());
-    // The caller's inputs may go once the stream returns.
-    for (int i = 0; i < s->n_slots; i++) het_workspace_own_input(s->slots[i].ws, s->g->inputs[0]);
     rep->n_events = atomic_load(&s->n_events);
     for (int i = 0; i <= (pipe ? s->p->n_stages : 0); i++) q_destroy(&s->q[i]);
     if (atomic_load(&s->failed)) st = s->error;

@@ -769,12 +769,6 @@ static het_status cl_to_host(het_backend *be, const het_graph *g, const het_blob
     return cl_transfer(be->ctx, g, blobs, blob, c0, c1, false);
 }
 
-static bool cl_host_is_device(het_backend *be)
-{
-    const cl_ctx *cx = be->ctx;
-    return cx->zero_copy || cx->coherent;
-}
-
 // Threads that drive this device (a pipeline's GPU stages) belong on its core
 // set, away from the CPU backend's cores.
 static void cl_pin_thread(het_backend *be)
@@ -804,7 +798,6 @@ static const struct het_backend_ops cl_ops = {
     .run_with_relu = cl_run_with_relu,
     .bind = cl_bind,
     .to_device = cl_to_device,
-    .host_is_device = cl_host_is_device,
     .to_host = cl_to_host,
     .pin_thread = cl_pin_thread,
 };

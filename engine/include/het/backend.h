@@ -76,10 +76,6 @@ struct het_backend_ops {
     /// An image's input is 600 KB: 0.06-0.09 ms for one thread of the H100
     /// machine, on a pipeline's first stage every image. NULL: memcpy.
     void (*host_copy)(het_backend *be, float *dst, const float *src, size_t n);
-    /// Optional (device backends): whether the device works on the
-    /// workspaces' host storage itself (zero-copy buffers over it), so that a
-    /// blob's host pointer must stay the one it was bound with. NULL: false.
-    bool (*host_is_device)(het_backend *be);
 };
 
 struct het_backend {

@@ -21,16 +21,6 @@ float *het_workspace_blob(het_workspace *ws, int blob_id);
 /// The blob table that backends read, indexed by blob id.
 const het_blob_data *het_workspace_table(const het_workspace *ws);
 
-/// Makes input blob `blob` read from `src` (its count of floats, alive and
-/// unchanged until the runs that use it end) instead of the workspace's own
-/// storage: a stream's images are then not copied in. Only where no layer
-/// writes the input in place, and not for a workspace bound to a device
-/// that works on the host storage itself (het_backend_ops.host_is_device):
-/// that device would still see the workspace's own storage.
-het_status het_workspace_borrow_input(het_workspace *ws, int blob, const float *src);
-/// Gives input `blob` its own storage back.
-void het_workspace_own_input(het_workspace *ws, int blob);
-
 /// Loads a model as het_graph_load does and, when the weights come from
 /// fillers (caffemodel NULL), sets BatchNorm statistics to those of a seeded
 /// synthetic input (het_exec_calibrate_batchnorm). Tools load models this way.
