@@ -307,8 +307,10 @@ static void *stage_main(void *arg)
             if (prefetch) {
                 if (st == HET_OK) st = het_hexec_flush(sl->hx);
                 int next = q_trypop(&s->q[0]);
-                if (next >= 0 && load_image(s, next, false, false)) loaded = next;
-                else if (next >= 0) q_push(&s->q[0], next);
+                if (next >= 0) {
+                    if (load_image(s, next, false, false)) loaded = next;
+                    else q_push(&s->q[0], next); // no image left for it
+                }
                 het_status sst = het_hexec_sync(sl->hx);
                 if (st == HET_OK) st = sst;
             }
@@ -412,9 +414,10 @@ static void *device_main(void *arg)
                 copy_input(s, &s->slots[other], next, false, false);
                 taken++;
             }
-            for (int k = 0; st == HET_OK && k < s->g->n_outputs; k++) st = het_hexec_fetch(sl->hx, s->g->outputs[k]);
-            het_status sst = het_hexec_sync(sl->hx);
-            if (st == HET_OK) st = sst;
+            // The outputs and the wait: run_range's own finish, over no layers.
+            het_status fst = st == HET_OK ? het_hexec_run_range(sl->hx, L, L, false, true, true)
+                                          : het_hexec_sync(sl->hx);
+            if (st == HET_OK) st = fst;
         }
         uint64_t b = het_now_ns();
         if (st != HET_OK) {

@@ -6,8 +6,9 @@ names independently of het): all-cpu and all-gpu as plans, devices
 alternating layer by layer (both phases), split ratios 0, 1 and odd values
 on every layer, and random per-layer ratios; runs each with hetrun --plan on
 real photos and checks the final and pre-softmax blobs against the CPU:
-max|x - cpu| <= 1e-4 * max|cpu|, every image. One pipeline runs again on 16
-synthetic images, which a hang needs more than the photos' two.
+max|x - cpu| <= 1e-4 * max|cpu|, every image. One pipeline and image-parallel
+run again on 16 synthetic images: a hang needs more than the photos' two,
+and the GPU lane alternates its two workspaces only over several images.
 usage: compare_plans.py HETRUN MODEL_DIR IMAGES_DIR WORKDIR
 Exit: 0 pass, 1 mismatch, 77 skip (no OpenCL device or data; failure under CI=true).
 """
