@@ -41,6 +41,8 @@ static void usage(FILE *f)
         "  --no-issue          GPU layers cost the host nothing to issue (ablation)\n"
         "  --out PLAN.json     write the plan (hetrun --plan replays it)\n"
         "  --weights, --seed   only for loading the model (its hash selects the sweep)\n"
+        "  --no-fold           the model with BatchNorm and Scale as layers of their own, for\n"
+        "                      a sweep made with hetprof sweep --no-fold (also for predict)\n"
         "\n"
         "predict: what the cost model says of any plan (hand-written or solved):\n"
         "latency, images/s and, for pipelines, each stage's time. Takes --no-corun,\n"
@@ -57,7 +59,7 @@ static void usage(FILE *f)
 
 typedef struct opts {
     const char *cmd, *db, *model, *objective, *out, *platform, *plan;
-    bool mapping, split, pipeline, image_parallel, corun, allow_missing, calibrate, in_context, issue, json;
+    bool mapping, split, pipeline, image_parallel, corun, allow_missing, calibrate, in_context, issue, json, no_fold;
     double net_ms[2]; // predict --cpu-ms, --gpu-ms
     int min_stages, max_stages;
     long long sweep;
@@ -91,14 +93,14 @@ static int parse(int argc, char **argv, opts *o)
     if (strcmp(o->cmd, "solve") && strcmp(o->cmd, "explain") && strcmp(o->cmd, "predict"))
         return bad("unknown command '%s' (expected solve, predict or explain)", o->cmd);
     enum { O_DB = 256, O_MODEL, O_OBJ, O_MODES, O_K, O_KMIN, O_NOCORUN, O_MISSING, O_PLATFORM, O_SWEEP, O_OUT, O_NOCAL, O_W, O_S,
-           O_PLAN, O_CPUMS, O_GPUMS, O_JSON, O_ISOLATED, O_NOISSUE };
+           O_PLAN, O_CPUMS, O_GPUMS, O_JSON, O_ISOLATED, O_NOISSUE, O_NOFOLD };
     static const struct option lo[] = {
         {"db", 1, 0, O_DB}, {"model", 1, 0, O_MODEL}, {"objective", 1, 0, O_OBJ}, {"modes", 1, 0, O_MODES},
         {"max-stages", 1, 0, O_K}, {"min-stages", 1, 0, O_KMIN}, {"no-corun", 0, 0, O_NOCORUN}, {"allow-missing", 0, 0, O_MISSING},
         {"platform", 1, 0, O_PLATFORM}, {"sweep", 1, 0, O_SWEEP}, {"out", 1, 0, O_OUT},
         {"no-calibration", 0, 0, O_NOCAL}, {"weights", 1, 0, O_W}, {"seed", 1, 0, O_S}, {"help", 0, 0, 'h'},
         {"plan", 1, 0, O_PLAN}, {"cpu-ms", 1, 0, O_CPUMS}, {"gpu-ms", 1, 0, O_GPUMS}, {"json", 0, 0, O_JSON},
-        {"isolated", 0, 0, O_ISOLATED}, {"no-issue", 0, 0, O_NOISSUE}, {0, 0, 0, 0}};
+        {"isolated", 0, 0, O_ISOLATED}, {"no-issue", 0, 0, O_NOISSUE}, {"no-fold", 0, 0, O_NOFOLD}, {0, 0, 0, 0}};
     optind = 2;
     opterr = 0;
     int c;
@@ -143,6 +145,7 @@ static int parse(int argc, char **argv, opts *o)
         case O_NOCAL: o->calibrate = false; break;
         case O_ISOLATED: o->in_context = false; break;
         case O_NOISSUE: o->issue = false; break;
+        case O_NOFOLD: o->no_fold = true; break;
         case O_PLAN: o->plan = optarg; break;
         case O_JSON: o->json = true; break;
         case O_CPUMS:
@@ -324,6 +327,15 @@ static double now_ms(void) { return het_now_ns() / 1e6; }
 // The model's name for messages: its prototxt's name, else the file.
 static const char *model_name(const opts *o, const het_graph *g) { return g->name[0] ? g->name : o->model; }
 
+// The model's structure as the sweep took it: folded unless --no-fold
+// (weights do not matter here; the hash selects the sweep).
+static het_status load_model(const opts *o, het_graph **g)
+{
+    het_status st = het_graph_load(o->model, NULL, 1, g);
+    if (st == HET_OK && !o->no_fold) st = het_graph_fold(*g, NULL);
+    return st;
+}
+
 static int solve(const opts *o)
 {
     het_graph *g = NULL;
@@ -331,7 +343,7 @@ static int solve(const opts *o)
     hp_loaded L = {0};
     int rc = 1;
     if (het_db_open_existing(o->db, &db) != HET_OK) return 1;
-    if (het_graph_load(o->model, NULL, 1, &g) != HET_OK) goto done;
+    if (load_model(o, &g) != HET_OK) goto done;
     hp_load_opts lo = {.platform = o->platform, .sweep_id = o->sweep, .corun = o->corun,
                        .allow_missing = o->allow_missing, .calibrate = o->calibrate, .in_context = o->in_context,
                        .issue = o->issue};
@@ -437,7 +449,7 @@ static int predict(const opts *o)
     hp_choice *c = NULL;
     int rc = 1;
     if (het_db_open_existing(o->db, &db) != HET_OK) return 1;
-    if (het_graph_load(o->model, NULL, 1, &g) != HET_OK || het_plan_read(o->plan, g, &p) != HET_OK) goto done;
+    if (load_model(o, &g) != HET_OK || het_plan_read(o->plan, g, &p) != HET_OK) goto done;
     hp_load_opts lo = {.platform = o->platform, .sweep_id = o->sweep, .corun = o->corun, .calibrate = o->calibrate,
                        .in_context = o->in_context, .issue = o->issue, .net_ms = {o->net_ms[0], o->net_ms[1]}};
     if (hp_load(db, o->db, g, &lo, &L) != HET_OK) goto done;

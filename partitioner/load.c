@@ -55,9 +55,10 @@ static het_status find_sweep(sqlite3 *sq, const het_graph *g, const char *db_pat
         snprintf(desc, cap, "sweep %lld: %s + %s%s", (long long)*sweep, sqlite3_column_text(q, 1),
                  sqlite3_column_text(q, 2), sqlite3_column_type(q, 3) == SQLITE_NULL ? " (not finished)" : "");
     } else {
-        het_log(HET_LOG_ERROR, "database %s holds no CPU+GPU sweep of model '%s' (hash %s)%s%s%s; run hetprof sweep "
-                "first", db_path, g->name, g->hash, platform ? " on a platform matching '" : "",
-                platform ? platform : "", platform ? "'" : "");
+        het_log(HET_LOG_ERROR, "database %s holds no CPU+GPU sweep of model '%s' (hash %s%s)%s%s%s; run hetprof sweep "
+                "first", db_path, g->name, g->hash,
+                g->n_folded ? ", BatchNorm and Scale folded; a sweep made with --no-fold needs --no-fold here" : "",
+                platform ? " on a platform matching '" : "", platform ? platform : "", platform ? "'" : "");
         st = HET_E_INVALID;
     }
     sqlite3_finalize(q);

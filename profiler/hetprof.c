@@ -46,6 +46,8 @@ static void usage(FILE *f)
         "  --events LIST       PAPI events per CPU layer (default PAPI_TOT_CYC,PAPI_TOT_INS;\n"
         "                      'none': no counters)\n"
         "  --no-corun          skip the co-run interference measurements\n"
+        "  --no-fold           keep BatchNorm and Scale as layers (default: folded into the\n"
+        "                      convolution before them, as hetrun runs them; also for show)\n"
         "  --force             measure again what the database already holds\n"
         "  --cpu-cores LIST    cores of the CPU backend (default: the first half)\n"
         "  --gpu-cores LIST    cores for the OpenCL device's host threads (default: the\n"
@@ -76,7 +78,7 @@ typedef struct opts {
     const char *cmd, *model, *weights, *db, *csv, *cpu_cores, *gpu_cores, *gpu, *cl_cache;
     unsigned long long seed;
     long long sweep_id;
-    bool dev[2], corun, force, quiet;
+    bool dev[2], corun, force, quiet, no_fold;
     int gpu_buffers, threads;
     double ratios[HET_MAX_RATIOS];
     int n_ratios;
@@ -124,12 +126,12 @@ static int parse(int argc, char **argv, opts *o)
         return bad("unknown command '%s' (expected sweep, show or export)", o->cmd);
     enum { O_MODEL = 256, O_WEIGHTS, O_SEED, O_DB, O_DEVICES, O_RATIOS, O_REPS, O_MINREPS, O_WARMUP, O_CI, O_MAXTIME,
            O_EVENTS, O_NOCORUN, O_FORCE, O_CPUCORES, O_GPUCORES, O_THREADS, O_GPU, O_GPUBUF, O_CLCACHE, O_TIMEOUT,
-           O_CSV, O_SWEEP };
+           O_CSV, O_SWEEP, O_NOFOLD };
     static const struct option lo[] = {
         {"model", 1, 0, O_MODEL}, {"weights", 1, 0, O_WEIGHTS}, {"seed", 1, 0, O_SEED}, {"db", 1, 0, O_DB},
         {"devices", 1, 0, O_DEVICES}, {"ratios", 1, 0, O_RATIOS}, {"reps", 1, 0, O_REPS},
         {"min-reps", 1, 0, O_MINREPS}, {"warmup", 1, 0, O_WARMUP}, {"ci", 1, 0, O_CI}, {"max-time", 1, 0, O_MAXTIME},
-        {"events", 1, 0, O_EVENTS}, {"no-corun", 0, 0, O_NOCORUN}, {"force", 0, 0, O_FORCE},
+        {"events", 1, 0, O_EVENTS}, {"no-corun", 0, 0, O_NOCORUN}, {"no-fold", 0, 0, O_NOFOLD}, {"force", 0, 0, O_FORCE},
         {"cpu-cores", 1, 0, O_CPUCORES}, {"gpu-cores", 1, 0, O_GPUCORES}, {"threads", 1, 0, O_THREADS},
         {"gpu", 1, 0, O_GPU}, {"gpu-buffers", 1, 0, O_GPUBUF}, {"cl-cache", 1, 0, O_CLCACHE},
         {"db-timeout", 1, 0, O_TIMEOUT}, {"csv", 1, 0, O_CSV}, {"sweep", 1, 0, O_SWEEP}, {"quiet", 0, 0, 'q'},
@@ -197,6 +199,7 @@ static int parse(int argc, char **argv, opts *o)
             break;
         case O_EVENTS: events = optarg; break;
         case O_NOCORUN: o->corun = false; break;
+        case O_NOFOLD: o->no_fold = true; break;
         case O_FORCE: o->force = true; break;
         case O_CPUCORES: o->cpu_cores = optarg; break;
         case O_GPUCORES: o->gpu_cores = optarg; break;
@@ -284,6 +287,7 @@ static int sweep(opts *o)
     // The database first: a bad --db costs no work.
     if (het_db_open(o->db, (int)(o->db_timeout * 1000), &db) != HET_OK) return 1;
     het_status st = het_net_load(o->model, o->weights, o->seed, &g);
+    if (st == HET_OK && !o->no_fold) st = het_graph_fold(g, NULL);
     if (st != HET_OK) goto done;
     if (o->dev[0] && o->dev[1] && !n_cores && !n_gcores && !o->threads)
         het_default_core_sets((int)sysconf(_SC_NPROCESSORS_ONLN), cores, &n_cores, gcores, &n_gcores, MAX_CORES);
@@ -425,7 +429,7 @@ int main(int argc, char **argv)
         return rc == 1 && argc >= 2 ? 0 : rc;
     }
     if (!strcmp(o.cmd, "sweep")) rc = sweep(&o);
-    else if (!strcmp(o.cmd, "show")) rc = het_report_show(o.db, o.model, o.sweep_id, stdout);
+    else if (!strcmp(o.cmd, "show")) rc = het_report_show(o.db, o.model, !o.no_fold, o.sweep_id, stdout);
     else rc = het_report_export(o.db, o.csv);
     free(o.events_buf);
     return rc;

@@ -158,12 +158,16 @@ fail:
     return 1;
 }
 
-int het_report_show(const char *db_path, const char *model_path, long long sweep_id, FILE *out)
+int het_report_show(const char *db_path, const char *model_path, bool fold, long long sweep_id, FILE *out)
 {
     char hash[17] = "";
     if (model_path) {
         het_graph *g = NULL;
         if (het_graph_load(model_path, NULL, 1, &g) != HET_OK) return 1;
+        if (fold && het_graph_fold(g, NULL) != HET_OK) {
+            het_graph_destroy(g);
+            return 1;
+        }
         memcpy(hash, g->hash, sizeof hash);
         het_graph_destroy(g);
     }

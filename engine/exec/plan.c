@@ -94,6 +94,18 @@ static char *dup_str(const cJSON *o, const char *key)
     return cJSON_IsString(v) ? strdup(v->valuestring) : NULL;
 }
 
+// A plan names the layers of the graph it was made on, folded or not
+// (het_graph_fold); a layer missing because it was folded says so.
+static void unknown_layer(const char *path, const char *where, const het_graph *g, const char *name)
+{
+    const char *into = het_graph_folded_into(g, name);
+    if (into)
+        het_log(HET_LOG_ERROR, "%s: %slayer '%s' was folded into convolution '%s' (a plan for the unfolded graph "
+                "replays with --no-fold)", path, where, name, into);
+    else
+        het_log(HET_LOG_ERROR, "%s: %slayer '%s' is not a compute layer of this model", path, where, name);
+}
+
 // Layers named by "layers": every layer of the graph exactly once.
 static het_status read_layers(const char *path, const cJSON *layers, const het_graph *g, het_plan *p)
 {
@@ -107,7 +119,7 @@ static het_status read_layers(const char *path, const cJSON *layers, const het_g
     for (const cJSON *it = layers->child; it && st == HET_OK; it = it->next) {
         int li = het_graph_find_layer(g, it->string);
         if (li < 0) {
-            het_log(HET_LOG_ERROR, "%s: layer '%s' is not a compute layer of this model", path, it->string);
+            unknown_layer(path, "", g, it->string);
             st = HET_E_INVALID;
         } else if (seen[li]) {
             het_log(HET_LOG_ERROR, "%s: layer '%s' is mapped twice", path, it->string);
@@ -149,8 +161,9 @@ static het_status read_stages(const char *path, const cJSON *stages, const het_g
         }
         int a = het_graph_find_layer(g, first->valuestring), b = het_graph_find_layer(g, last->valuestring);
         if (a < 0 || b < 0) {
-            het_log(HET_LOG_ERROR, "%s: stage %d: layer '%s' is not a compute layer of this model", path, s + 1,
-                    a < 0 ? first->valuestring : last->valuestring);
+            char where[32];
+            snprintf(where, sizeof where, "stage %d: ", s + 1);
+            unknown_layer(path, where, g, a < 0 ? first->valuestring : last->valuestring);
             return HET_E_INVALID;
         }
         if (a != next || b < a) {
@@ -209,8 +222,13 @@ het_status het_plan_read(const char *path, const het_graph *g, het_plan **plan_o
     snprintf(p->hash, sizeof p->hash, "%016llx", (unsigned long long)h);
     const cJSON *mh = cJSON_GetObjectItemCaseSensitive(root, "model_hash");
     if (!cJSON_IsString(mh) || strcmp(mh->valuestring, g->hash) != 0) {
-        het_log(HET_LOG_ERROR, "%s: the plan is for model %s, but this model's hash is %s", path,
-                cJSON_IsString(mh) ? mh->valuestring : "(none given)", g->hash);
+        bool bn = g->n_folded > 0;
+        for (int i = 0; i < g->n_layers; i++)
+            bn |= g->layers[i].kind == HET_LAYER_BATCHNORM || g->layers[i].kind == HET_LAYER_SCALE;
+        het_log(HET_LOG_ERROR, "%s: the plan is for model %s, but this model's hash is %s%s", path,
+                cJSON_IsString(mh) ? mh->valuestring : "(none given)", g->hash,
+                bn ? " (folding BatchNorm and Scale changes it: replay with --no-fold if and only if the plan was "
+                     "made with it)" : "");
         goto done;
     }
     const cJSON *mode = cJSON_GetObjectItemCaseSensitive(root, "mode");

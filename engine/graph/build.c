@@ -535,10 +535,11 @@ static het_status add_layer(builder *b, const Caffe__LayerParameter *lp, int *ca
 }
 
 // Pass 3: dependencies and liveness. Walks layers in order, remembering for
-// each blob its last writer and the readers since that write.
-static het_status link_layers(builder *b)
+// each blob its last writer and the readers since that write. Also run
+// again by het_graph_fold after it removes layers.
+het_status het_graph_link(graph_impl *gi)
 {
-    het_graph *g = &b->gi->g;
+    het_graph *g = &gi->g;
     int nb = g->n_blobs, nl = g->n_layers;
     int *last_writer = malloc((size_t)nb * sizeof(int));
     int *n_readers = calloc((size_t)nb, sizeof(int));
@@ -547,7 +548,11 @@ static het_status link_layers(builder *b)
     bool *seen = calloc((size_t)nl + 1, 1);
     het_status st = HET_E_NOMEM;
     if (!last_writer || !n_readers || !readers || !tmp || !seen) goto done;
-    for (int i = 0; i < nb; i++) last_writer[i] = -1;
+    for (int i = 0; i < nb; i++) {
+        last_writer[i] = -1;
+        g->blobs[i].last_use = g->blobs[i].producer;
+        g->blobs[i].is_output = false;
+    }
     for (int li = 0; li < nl; li++) {
         het_layer *l = &g->layers[li];
         int nd = 0;
@@ -567,7 +572,7 @@ static het_status link_layers(builder *b)
             for (int r = 0; r < n_readers[t]; r++) ADD_DEP(readers[t][r]);
         for (int i = 0; i < nd; i++) seen[tmp[i]] = false;
 #undef ADD_DEP
-        int *deps = arena_alloc(b->gi, (size_t)(nd ? nd : 1) * sizeof(int));
+        int *deps = arena_alloc(gi, (size_t)(nd ? nd : 1) * sizeof(int));
         if (!deps) goto done;
         memcpy(deps, tmp, (size_t)nd * sizeof(int));
         l->deps = deps;
@@ -587,8 +592,8 @@ static het_status link_layers(builder *b)
     }
     // Outputs: blobs no layer reads after their last write (in-place chains
     // read their own blob, so only reads by other layers count).
-    int *outs = arena_alloc(b->gi, (size_t)nb * sizeof(int));
-    int *ins = arena_alloc(b->gi, (size_t)nb * sizeof(int));
+    int *outs = arena_alloc(gi, (size_t)nb * sizeof(int));
+    int *ins = arena_alloc(gi, (size_t)nb * sizeof(int));
     if (!outs || !ins) goto done;
     g->n_outputs = g->n_inputs = 0;
     for (int i = 0; i < nb; i++) {
@@ -671,7 +676,7 @@ het_status het_graph_load(const char *prototxt, const char *caffemodel, uint64_t
         st = HET_E_INVALID;
         goto fail;
     }
-    st = link_layers(&b);
+    st = het_graph_link(gi);
     if (st != HET_OK) goto fail;
     for (int i = 0; i < gi->g.n_layers; i++) {
         st = het_graph_declare_params(&gi->g, &gi->g.layers[i]);

@@ -17,6 +17,9 @@ typedef struct graph_impl {
     het_graph g;            // first member: a het_graph * is a graph_impl *
     arena_chunk *arena;
     Caffe__NetParameter *proto; // the parsed prototxt (names, param messages)
+    int n_folded;               // layers het_graph_fold removed
+    const char **folded;        // their names
+    const char **folded_into;   // the convolution each went into
 } graph_impl;
 
 void *arena_alloc(graph_impl *gi, size_t bytes);
@@ -25,6 +28,10 @@ char *arena_strdup(graph_impl *gi, const char *s);
 // Shape inference and cost figures for layer `l`, whose bottom shapes are
 // known; sets the top shapes. Logs and returns HET_E_INVALID on mismatch.
 het_status het_graph_infer_layer(het_graph *g, het_layer *l);
+
+// Dependencies, blob liveness, and the input and output lists, from the
+// layers' bottoms and tops (build.c).
+het_status het_graph_link(graph_impl *gi);
 
 // Declares the weight tensors a layer needs (dims, count), before they are
 // filled from a caffemodel or fillers.

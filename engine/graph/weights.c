@@ -176,6 +176,13 @@ het_status het_graph_fill_params(graph_impl *gi, const Caffe__NetParameter *mode
 
 het_status het_graph_save_weights(const het_graph *g, const char *path)
 {
+    if (g->n_folded) {
+        // The folded convolutions' weights and biases are not the
+        // prototxt's: a reader would reject or misread them.
+        het_log(HET_LOG_ERROR, "%s: cannot save the weights of a graph with BatchNorm and Scale folded; save them "
+                "before folding", path);
+        return HET_E_STATE;
+    }
     het_status st = HET_E_NOMEM;
     Caffe__NetParameter net = CAFFE__NET_PARAMETER__INIT;
     int nl = 0;

@@ -42,7 +42,10 @@ static void usage(FILE *f)
         "  --model FILE          Caffe deploy .prototxt (required)\n"
         "  --weights FILE        .caffemodel; without it weights come from the prototxt's fillers\n"
         "  --seed S              seed for filler weights and synthetic images (default 1)\n"
-        "  --save-weights FILE   write the weights in use as a .caffemodel\n"
+        "  --save-weights FILE   write the weights in use as a .caffemodel (as the prototxt has them)\n"
+        "  --no-fold             keep BatchNorm and Scale as layers of their own (by default they fold\n"
+        "                        into the convolution before them; plans and sweeps name the layers\n"
+        "                        of the graph they were made on)\n"
         "device:\n"
         "  --device cpu|gpu      where to run (default cpu; gpu is the OpenCL device)\n"
         "  --gpu INDEX|NAME      OpenCL device: index from --list-gpus or a name substring\n"
@@ -92,7 +95,7 @@ typedef struct opts {
     const char *cpu_cores, *gpu_cores, *gpu, *cl_cache, *plan, *timeline, *db;
     int gpu_buffers;
     unsigned long long seed;
-    int threads, top, warmup, repeat, quiet, profile;
+    int threads, top, warmup, repeat, quiet, profile, no_fold;
     float mean[3], scale;
     save_blob saves[MAX_SAVE_BLOBS];
     int n_saves;
@@ -123,14 +126,15 @@ static int parse_args(int argc, char **argv, opts *o)
 {
     enum { O_MODEL = 256, O_WEIGHTS, O_SEED, O_DEVICE, O_IMAGES, O_INPUT, O_TOP, O_LABELS, O_SAVE_OUT,
            O_SAVE_BLOB, O_SAVE_W, O_SUMMARY, O_THREADS, O_CORES, O_WARMUP, O_REPEAT, O_MEAN, O_SCALE,
-           O_VERSION, O_PROFILE, O_GPU, O_LIST_GPUS, O_GPU_BUFFERS, O_CL_CACHE, O_PLAN, O_GPU_CORES, O_TIMELINE, O_DB };
+           O_VERSION, O_PROFILE, O_GPU, O_LIST_GPUS, O_GPU_BUFFERS, O_CL_CACHE, O_PLAN, O_GPU_CORES, O_TIMELINE, O_DB,
+           O_NO_FOLD };
     static const struct option lo[] = {
         {"model", required_argument, 0, O_MODEL}, {"weights", required_argument, 0, O_WEIGHTS},
         {"seed", required_argument, 0, O_SEED}, {"device", required_argument, 0, O_DEVICE},
         {"images", required_argument, 0, O_IMAGES}, {"input", required_argument, 0, O_INPUT},
         {"top", required_argument, 0, O_TOP}, {"labels", required_argument, 0, O_LABELS},
         {"save-output", required_argument, 0, O_SAVE_OUT}, {"save-blob", required_argument, 0, O_SAVE_BLOB},
-        {"save-weights", required_argument, 0, O_SAVE_W}, {"summary-json", required_argument, 0, O_SUMMARY},
+        {"save-weights", required_argument, 0, O_SAVE_W}, {"no-fold", no_argument, 0, O_NO_FOLD}, {"summary-json", required_argument, 0, O_SUMMARY},
         {"threads", required_argument, 0, O_THREADS}, {"cpu-cores", required_argument, 0, O_CORES},
         {"warmup", required_argument, 0, O_WARMUP}, {"repeat", required_argument, 0, O_REPEAT},
         {"mean", required_argument, 0, O_MEAN}, {"scale", required_argument, 0, O_SCALE},
@@ -168,6 +172,7 @@ static int parse_args(int argc, char **argv, opts *o)
             break;
         }
         case O_SAVE_W: o->save_weights = optarg; break;
+        case O_NO_FOLD: o->no_fold = 1; break;
         case O_SUMMARY: o->summary_json = optarg; break;
         case O_THREADS: if (parse_int(optarg, "--threads", 1, 1024, &o->threads)) return 2; break;
         case O_CORES: o->cpu_cores = optarg; break;
@@ -622,7 +627,7 @@ int main(int argc, char **argv)
     if (o.cpu_cores && (n_cores = het_parse_core_list(o.cpu_cores, cores, MAX_CORES)) < 0) return 2;
     if (o.gpu_cores && (n_gcores = het_parse_core_list(o.gpu_cores, gcores, MAX_CORES)) < 0) return 2;
 
-    het_graph *g = NULL;
+    het_graph *g = NULL, *g_raw = NULL;
     het_backend *be = NULL, *be_cpu = NULL, *be_gpu = NULL;
     het_workspace *ws = NULL;
     het_plan *plan = NULL;
@@ -639,6 +644,14 @@ int main(int argc, char **argv)
     het_status st = het_net_load(o.model, o.weights, o.seed, &g);
     if (st != HET_OK) goto done;
     if (o.db && (st = het_db_check(o.db)) != HET_OK) goto done; // before any work
+    // --save-weights writes the weights as the prototxt has them, at the end
+    // (nothing is written for a run that fails): keep an unfolded copy.
+    if (o.save_weights && !o.no_fold && (st = het_net_load(o.model, o.weights, o.seed, &g_raw)) != HET_OK) goto done;
+    if (!o.no_fold && (st = het_graph_fold(g, NULL)) != HET_OK) goto done;
+    if (g_raw && !g->n_folded) {
+        het_graph_destroy(g_raw); // nothing folded: the same weights
+        g_raw = NULL;
+    }
     if (g->n_inputs != 1) {
         fprintf(stderr, "hetrun: %s has %d inputs; hetrun feeds networks with exactly one\n", o.model, g->n_inputs);
         goto done;
@@ -822,7 +835,7 @@ int main(int argc, char **argv)
         long dims[5] = {n_images, s->c, s->h, s->w};
         if (het_npy_write(o.saves[i].path, o.saves[i].acc, s->ndim == 4 ? 4 : 2, dims) != HET_OK) rc = 1;
     }
-    if (o.save_weights && het_graph_save_weights(g, o.save_weights) != HET_OK) rc = 1;
+    if (o.save_weights && het_graph_save_weights(g_raw ? g_raw : g, o.save_weights) != HET_OK) rc = 1;
     het_xfer_stats xs = {0};
     if (rn.hx) {
         het_hexec_stats(rn.hx, &xs);
@@ -859,6 +872,7 @@ done:
     het_plan_destroy(plan);
     het_backend_destroy(be_cpu);
     het_backend_destroy(be_gpu);
+    het_graph_destroy(g_raw);
     het_graph_destroy(g);
     return rc;
 }

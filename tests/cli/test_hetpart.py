@@ -175,4 +175,27 @@ one_line_error(run(HETPART, "predict", "--db", DB, "--model", MODEL), "predict w
 one_line_error(run(HETPART, *base, "--objective", "latency", "--cpu-ms", "3"), "solve --cpu-ms", "are for predict")
 one_line_error(run(HETPART, "explain", os.path.join(SRC, "experiments", "plans", "squeezenet_v1.1", "mapping.json")),
                "explain of a hand-written plan", "without a \"predicted\" block")
+
+# Folding: a sweep and a solve see the same graph, BatchNorm folded into the
+# convolution unless both say --no-fold; a mismatch is one clear line.
+BN = write_tiny_model(out("bn.prototxt"), TINY_MODEL.replace(
+    'layer { name: "relu1"', 'layer { name: "bn1" type: "BatchNorm" bottom: "conv1" top: "conv1" }\nlayer { name: "relu1"'))
+for v in ([], ["--no-fold"]):
+    db = out("bn%s.db" % ("-nofold" if v else ""))
+    for s in ("", "-wal", "-shm"):
+        if os.path.exists(db + s):
+            os.remove(db + s)
+    r = run(HETPROF, "sweep", "--model", BN, "--db", db, "--ratios", "0.5", "--reps", "3", "--min-reps", "3",
+            "--max-time", "0.05", "--no-corun", "-q", *v)
+    check(r.returncode == 0, "sweep of the BatchNorm model %s: %s" % (v, r.stderr[-300:]))
+    plan = out("bn_plan.json")
+    r = run(HETPART, "solve", "--db", db, "--model", BN, "--objective", "latency", "--modes", "mapping", "--out", plan, *v)
+    units = [u["layers"] for u in json.load(open(plan))["predicted"]["units"]] if r.returncode == 0 else []
+    check(units[:3] == (["conv1", "bn1", "relu1"] if v else ["conv1+relu1", "a", "b"]),
+          "solve %s costs the units of the graph the sweep took: %r %s" % (v, units, r.stderr))
+    r = run(HETRUN, "--model", BN, "--plan", plan, "--images", 2, "-q", *v)
+    check(r.returncode == 0, "hetrun %s replays it: %s" % (v, r.stderr))
+    one_line_error(run(HETPART, "solve", "--db", db, "--model", BN, "--objective", "latency", *([] if v else ["--no-fold"])),
+                   "solve %s a sweep made %s" % ("folded, of" if v else "--no-fold, of", "--no-fold" if v else "folded"),
+                   "--no-fold" if v else "no CPU+GPU sweep")
 finish("test_hetpart")

@@ -211,6 +211,27 @@ for what, body, needle in bad_plans:
     check(r.returncode > 0 and len(errl) == 1 and needle in errl[0] and not os.path.exists(out("bad.npy")),
           "%s: rc %d, stderr %r" % (what, r.returncode, r.stderr))
 
+# --- folding: a plan for the unfolded graph names layers the folded one lacks,
+# and the two graphs' hashes differ; each error says what to do.
+MOBV1 = os.path.join(SHARED, "models", "mobilenet_v1", "deploy.prototxt")
+hashes = {}
+for v in ([], ["--no-fold"]):
+    r = run("--model", MOBV1, "--images", 1, "--summary-json", out("hm.json"), "-q", *v)
+    check(r.returncode == 0, "MobileNet v1 runs %s: %s" % (v, r.stderr))
+    hashes[bool(v)] = json.load(open(out("hm.json")))["model_hash"] if r.returncode == 0 else None
+check(hashes[False] != hashes[True], "folding changes the model hash: %r" % hashes)
+mob_layers = [l.split('"')[1] for l in open(MOBV1).read().split("layer {")[1:] for l in [l[l.index("name:"):]]]
+for what, h, v, needle in [
+        ("plan naming a folded layer", hashes[False], [], "was folded into convolution 'conv1'"),
+        ("unfolded plan replayed folded", hashes[True], [], "--no-fold"),
+        ("folded plan replayed with --no-fold", hashes[False], ["--no-fold"], "--no-fold")]:
+    p = w("fold_plan.json", json.dumps({"het_plan": 1, "model_hash": h, "mode": "mapping",
+                                        "layers": {n: "cpu" for n in mob_layers if n != "input"}}))
+    r = run("--model", MOBV1, "--plan", p, "--images", 1, "--save-output", out("bad.npy"), *v)
+    errl = [l for l in r.stderr.splitlines() if l.strip()]
+    check(r.returncode > 0 and len(errl) == 1 and needle in errl[0] and not os.path.exists(out("bad.npy")),
+          "%s: rc %d, stderr %r" % (what, r.returncode, r.stderr))
+
 # --- the example plans (experiments/plans/squeezenet_v1.1) run and agree with the CPU
 ex = os.path.join(SRC, "experiments", "plans", "squeezenet_v1.1")
 has_cl = subprocess.run([HETRUN, "--list-gpus"], capture_output=True).returncode == 0

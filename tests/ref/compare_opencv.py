@@ -5,7 +5,9 @@ het draws weights from the prototxt's fillers (--seed), saves them as a
 .caffemodel, and runs two real photos; OpenCV reads the same prototxt and
 .caffemodel and runs the same input tensor. The final blob and the last
 blob before the Softmax must agree: max|het - ref| <= 1e-4 * max|ref|.
-The outputs must also be meaningful: finite, and not all equal.
+The outputs must also be meaningful: finite, and not all equal. A model
+with BatchNorm or Scale layers runs twice: as het runs it by default, with
+them folded into the convolutions, and with --no-fold, layer by layer.
 
 usage: compare_opencv.py HETRUN MODEL_DIR IMAGES_DIR WORKDIR
 Exit status: 0 pass, 1 mismatch, 2 set-up error (a missing OpenCV or model
@@ -68,14 +70,19 @@ def main():
     def producer(blob):
         return [l for l in layers if blob in l[3]][-1][0]
 
-    cmd = [hetrun, "--model", proto, "--seed", "7", "--input", os.path.join(work, "input.npy"),
-           "--save-weights", os.path.join(work, "w.caffemodel"), "--top", "0", "-q", "--warmup", "0"]
-    for tag, blob in checks:
-        cmd += ["--save-blob", "%s=%s" % (blob, os.path.join(work, tag + ".npy"))]
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    if r.returncode != 0:
-        print("hetrun failed (%d):\n%s%s" % (r.returncode, r.stdout, r.stderr))
-        return 1
+    variants = [""]
+    if any(l[1] in ("BatchNorm", "Scale") for l in layers):
+        variants.append("--no-fold")
+    for v in variants:
+        cmd = [hetrun, "--model", proto, "--seed", "7", "--input", os.path.join(work, "input.npy"),
+               "--save-weights", os.path.join(work, "w.caffemodel"), "--top", "0", "-q", "--warmup", "0"]
+        cmd += [v] if v else []
+        for tag, blob in checks:
+            cmd += ["--save-blob", "%s=%s" % (blob, os.path.join(work, tag + v + ".npy"))]
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode != 0:
+            print("hetrun %s failed (%d):\n%s%s" % (v, r.returncode, r.stdout, r.stderr))
+            return 1
 
     net = cv2.dnn.readNetFromCaffe(proto, os.path.join(work, "w.caffemodel"))
     net.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
@@ -86,17 +93,19 @@ def main():
         net.setInput(x[i:i + 1])
         refs = net.forward(names)
         for (tag, blob), ref in zip(checks, refs):
-            het = np.load(os.path.join(work, tag + ".npy"))[i]
-            ref = ref.reshape(het.shape)
-            scale = float(np.abs(ref).max())
-            err = float(np.abs(het - ref).max())
-            sane = np.isfinite(het).all() and np.isfinite(ref).all() and float(ref.max() - ref.min()) > 0 \
-                and float(het.max() - het.min()) > 0
-            good = sane and err <= TOL * scale
-            print("%-22s image %d %-12s %-24s max|ref| %.4g  max|het-ref| %.3g  rel %.2e  %s" % (
-                os.path.basename(model_dir), i, tag, blob, scale, err, err / scale if scale else float("inf"),
-                "ok" if good else ("DEGENERATE" if not sane else "MISMATCH")))
-            ok &= good
+            for v in variants:
+                het = np.load(os.path.join(work, tag + v + ".npy"))[i]
+                ref = ref.reshape(het.shape)
+                scale = float(np.abs(ref).max())
+                err = float(np.abs(het - ref).max())
+                sane = np.isfinite(het).all() and np.isfinite(ref).all() and float(ref.max() - ref.min()) > 0 \
+                    and float(het.max() - het.min()) > 0
+                good = sane and err <= TOL * scale
+                print("%-22s image %d %-12s %-24s %-9s max|ref| %.4g  max|het-ref| %.3g  rel %.2e  %s" % (
+                    os.path.basename(model_dir), i, tag, blob, v or "folded" if len(variants) > 1 else "", scale,
+                    err, err / scale if scale else float("inf"),
+                    "ok" if good else ("DEGENERATE" if not sane else "MISMATCH")))
+                ok &= good
     return 0 if ok else 1
 
 

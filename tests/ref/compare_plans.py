@@ -9,7 +9,10 @@ real photos and checks the final and pre-softmax blobs against the CPU:
 max|x - cpu| <= 1e-4 * max|cpu|, every image. One pipeline and image-parallel
 run again on 16 synthetic images: a hang needs more than the photos' two,
 and the GPU lane alternates its two workspaces only over several images.
-usage: compare_plans.py HETRUN MODEL_DIR IMAGES_DIR WORKDIR
+Plans name the layers of the graph het runs: BatchNorm and Scale folded into
+the convolutions (prototxt.folded_names), or with --no-fold all of them (then
+without the 16-image runs, which the folded graph covers).
+usage: compare_plans.py HETRUN MODEL_DIR IMAGES_DIR WORKDIR [--no-fold]
 Exit: 0 pass, 1 mismatch, 77 skip (no OpenCL device or data; failure under CI=true).
 """
 import json
@@ -19,7 +22,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from prototxt import layers_of, checked_blobs  # noqa: E402
+from prototxt import layers_of, checked_blobs, folded_names  # noqa: E402
 
 CI = os.environ.get("CI") == "true"
 
@@ -40,7 +43,7 @@ except ImportError:
 STREAM_TIMEOUT_S = 600
 
 
-def check_streams(hetrun, proto, images, work, names, only=None):
+def check_streams(hetrun, proto, images, work, names, fold, only=None):
     """Pipeline and image-parallel plans stream images and keep only the final
     blob, so they run on a copy of the model without its trailing Softmax
     (whose saturated output would hide errors): the final blob is then the
@@ -54,6 +57,7 @@ def check_streams(hetrun, proto, images, work, names, only=None):
     trunc = os.path.join(work, "nosoftmax.prototxt")
     open(trunc, "w").write(text)
     cmd = [hetrun, "--model", trunc, "--seed", "5", "--images", images, "--top", "0", "-q", "--warmup", "0"]
+    cmd += fold
     r = subprocess.run(cmd + ["--save-output", os.path.join(work, "s-cpu.npy"), "--summary-json",
                               os.path.join(work, "s-cpu.json")], capture_output=True, text=True)
     if r.returncode != 0:
@@ -124,19 +128,24 @@ def check_streams(hetrun, proto, images, work, names, only=None):
 
 def main():
     hetrun, model_dir, images, work = sys.argv[1:5]
+    fold = sys.argv[5:6]
+    if fold not in ([], ["--no-fold"]):
+        print("compare_plans: unknown option %s (expected --no-fold)" % fold[0], file=sys.stderr)
+        return 2
     proto = os.path.join(model_dir, "deploy.prototxt")
     if not os.path.exists(proto):
         skip("model %s not found" % proto)
     if subprocess.run([hetrun, "--list-gpus"], capture_output=True).returncode != 0:
         skip("no OpenCL device")
     os.makedirs(work, exist_ok=True)
-    layers = [l for l in layers_of(proto) if l[1] != "Input"]
+    gone = set() if fold else folded_names(layers_of(proto))
+    layers = [l for l in layers_of(proto) if l[1] != "Input" and l[0] not in gone]
     names = [l[0] for l in layers]
     blobs = checked_blobs(layers_of(proto))
 
     def run(extra, tag):
         cmd = [hetrun, "--model", proto, "--seed", "5", "--images", images, "--top", "0", "-q", "--warmup", "0",
-               "--summary-json", os.path.join(work, tag + ".json")] + extra
+               "--summary-json", os.path.join(work, tag + ".json")] + fold + extra
         for t, b in blobs.items():
             cmd += ["--save-blob", "%s=%s" % (b, os.path.join(work, "%s-%s.npy" % (tag, t)))]
         r = subprocess.run(cmd, capture_output=True, text=True)
@@ -162,7 +171,7 @@ def main():
         "split-random": {"mode": "split", "layers": {n: rng.choice([0, 1, 0.1, 0.29, 0.5, 0.77, 0.93]) for n in names}},
     }
     ok = True
-    ok &= check_streams(hetrun, proto, images, work, names)
+    ok &= check_streams(hetrun, proto, images, work, names, fold)
     # The same three-way pipeline over 16 synthetic images: with the photos'
     # two the hang above showed in one CI run in many; with 10 images it
     # showed in 2 runs of 3, with 40 in every run (SqueezeNet v1.1). And
@@ -171,7 +180,9 @@ def main():
     # GPU runs the other).
     stress = os.path.join(work, "stress")
     os.makedirs(stress, exist_ok=True)
-    ok &= check_streams(hetrun, proto, "16", stress, names, only={"pipeline-1-layer-3way", "image-parallel-warm-copy"})
+    if not fold:
+        ok &= check_streams(hetrun, proto, "16", stress, names, fold,
+                            only={"pipeline-1-layer-3way", "image-parallel-warm-copy"})
     for tag, body in plans.items():
         plan = dict({"het_plan": 1, "model_hash": h}, **body)
         path = os.path.join(work, tag + ".plan.json")

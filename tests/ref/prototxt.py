@@ -38,3 +38,19 @@ def checked_blobs(layers):
     if softmax:
         out["pre-softmax"] = softmax[-1][2][0]
     return out
+
+
+def folded_names(layers):
+    """Names of the layers het folds by default (docs/design.md): BatchNorm
+    and Scale layers working in place on a Convolution's output, directly
+    after it (any number of them, in a row)."""
+    out = set()
+    for i, (_, kind, _, tops) in enumerate(layers):
+        if kind != "Convolution":
+            continue
+        j = i + 1
+        while j < len(layers) and layers[j][1] in ("BatchNorm", "Scale") and layers[j][2] == tops \
+                and layers[j][3] == tops:
+            out.add(layers[j][0])
+            j += 1
+    return out

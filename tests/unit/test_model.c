@@ -164,8 +164,108 @@ static void test_calibration(void)
     het_graph_destroy(g);
 }
 
+// BatchNorm and Scale fold into the convolution directly before them when
+// they work in place on its output, and nowhere else; the folded graph
+// computes what the layer-by-layer graph computes, to rounding.
+static void test_fold(void)
+{
+    const char *text =
+        "input: 'x' input_dim: 1 input_dim: 6 input_dim: 7 input_dim: 7\n"
+        // folds: BatchNorm + Scale after a convolution without bias; the ReLU then follows it
+        "layer { name: 'c1' type: 'Convolution' bottom: 'x' top: 'c1' convolution_param { num_output: 6 kernel_size: 3 "
+        "pad: 1 bias_term: false } }\n"
+        "layer { name: 'bn1' type: 'BatchNorm' bottom: 'c1' top: 'c1' }\n"
+        "layer { name: 'sc1' type: 'Scale' bottom: 'c1' top: 'c1' scale_param { bias_term: true } }\n"
+        "layer { name: 'r1' type: 'ReLU' bottom: 'c1' top: 'c1' }\n"
+        // folds: a Scale without bias after a grouped convolution with bias
+        "layer { name: 'c2' type: 'Convolution' bottom: 'c1' top: 'c2' convolution_param { num_output: 4 kernel_size: 1 "
+        "group: 2 } }\n"
+        "layer { name: 'sc2' type: 'Scale' bottom: 'c2' top: 'c2' }\n"
+        // stays: a BatchNorm writing a new blob (its input is read again below)
+        "layer { name: 'c3' type: 'Convolution' bottom: 'c2' top: 'c3' convolution_param { num_output: 4 kernel_size: 1 } }\n"
+        "layer { name: 'bn3' type: 'BatchNorm' bottom: 'c3' top: 'c3b' }\n"
+        // stays: a BatchNorm after a pooling
+        "layer { name: 'p4' type: 'Pooling' bottom: 'c3b' top: 'p4' pooling_param { pool: MAX kernel_size: 2 stride: 1 } }\n"
+        "layer { name: 'bn4' type: 'BatchNorm' bottom: 'p4' top: 'p4' }\n"
+        // stays: a BatchNorm after the convolution's ReLU
+        "layer { name: 'c5' type: 'Convolution' bottom: 'c3' top: 'c5' convolution_param { num_output: 3 kernel_size: 2 } }\n"
+        "layer { name: 'r5' type: 'ReLU' bottom: 'c5' top: 'c5' }\n"
+        "layer { name: 'bn5' type: 'BatchNorm' bottom: 'c5' top: 'c5' }\n"
+        // folds: a BatchNorm alone, before a join
+        "layer { name: 'c6' type: 'Convolution' bottom: 'p4' top: 'c6' convolution_param { num_output: 3 kernel_size: 1 } }\n"
+        "layer { name: 'bn6' type: 'BatchNorm' bottom: 'c6' top: 'c6' }\n"
+        "layer { name: 'cat' type: 'Concat' bottom: 'c5' bottom: 'c6' top: 'cat' }\n";
+    het_graph *ref = NULL, *g = NULL;
+    HET_CHECK(net_from_text(text, 3, &ref) == HET_OK && net_from_text(text, 3, &g) == HET_OK, "fold net loads");
+    if (!ref || !g) goto done;
+    char hash0[17];
+    memcpy(hash0, g->hash, sizeof hash0);
+    int removed = -1;
+    HET_CHECK(het_graph_fold(g, &removed) == HET_OK, "fold");
+    HET_CHECK(removed == 4 && g->n_folded == 4 && g->n_layers == ref->n_layers - 4, "4 layers fold (%d removed, %d left)",
+              removed, g->n_layers);
+    HET_CHECK(strcmp(g->hash, hash0) != 0, "folding changes the hash");
+    const char *into1 = het_graph_folded_into(g, "sc1"), *into6 = het_graph_folded_into(g, "bn6");
+    HET_CHECK(into1 && !strcmp(into1, "c1") && into6 && !strcmp(into6, "c6"), "sc1 went into c1, bn6 into c6");
+    HET_CHECK(!het_graph_folded_into(g, "bn3") && !het_graph_folded_into(g, "bn4") && !het_graph_folded_into(g, "bn5") &&
+                  het_graph_find_layer(g, "bn3") >= 0 && het_graph_find_layer(g, "bn4") >= 0 &&
+                  het_graph_find_layer(g, "bn5") >= 0 && het_graph_find_layer(g, "bn1") < 0,
+              "the BatchNorms that must stay are layers; the folded ones are not");
+    int c1 = het_graph_find_layer(g, "c1");
+    HET_CHECK(c1 >= 0 && het_exec_fusable_relu(g, &g->layers[c1]) != NULL && g->layers[c1].p.conv.bias_term &&
+                  g->layers[c1].n_params == 2,
+              "c1 gained a bias and its ReLU fuses");
+    for (int i = 0; i < g->n_layers; i++) {
+        HET_CHECK(g->layers[i].id == i, "layer %d's id", i);
+        for (int d = 0; d < g->layers[i].n_deps; d++)
+            HET_CHECK(g->layers[i].deps[d] < i, "layer %s depends on an earlier layer", g->layers[i].name);
+    }
+    for (int b = 0; b < g->n_blobs; b++)
+        HET_CHECK(g->blobs[b].producer < g->n_layers && g->blobs[b].is_output == ref->blobs[b].is_output,
+                  "blob %s keeps its producer in range and its output flag", g->blobs[b].name);
+    char hash1[17];
+    memcpy(hash1, g->hash, sizeof hash1);
+    HET_CHECK(het_graph_fold(g, &removed) == HET_OK && removed == 0 && !strcmp(g->hash, hash1), "folding again: no-op");
+    char path[] = "/tmp/het_fold_XXXXXX";
+    int fd = mkstemp(path);
+    close(fd);
+    unlink(path);
+    HET_CHECK(het_graph_save_weights(g, path) == HET_E_STATE && access(path, F_OK) != 0,
+              "a folded graph's weights are not saved");
+
+    // Same input, both graphs on the CPU: every blob agrees.
+    het_backend *be = NULL;
+    het_workspace *wr = NULL, *wg = NULL;
+    het_cpu_cfg cfg = {.n_threads = 1};
+    HET_CHECK(het_cpu_backend_create(&cfg, &be) == HET_OK && het_workspace_create(ref, &wr) == HET_OK &&
+                  het_workspace_create(g, &wg) == HET_OK, "set-up");
+    if (wr && wg) {
+        het_exec_synthetic_inputs(ref, wr, 9);
+        het_exec_synthetic_inputs(g, wg, 9);
+        het_backend *be2 = NULL;
+        HET_CHECK(het_exec_prepare(be, ref) == HET_OK && het_exec_run_single(be, ref, wr, NULL) == HET_OK, "run unfolded");
+        HET_CHECK(het_cpu_backend_create(&cfg, &be2) == HET_OK && het_exec_prepare(be2, g) == HET_OK &&
+                      het_exec_run_single(be2, g, wg, NULL) == HET_OK, "run folded");
+        het_backend_destroy(be2);
+        for (int b = 0; b < g->n_blobs; b++) {
+            size_t n = het_shape_count(&g->blobs[b].shape);
+            const float *x = het_workspace_blob(wr, b), *y = het_workspace_blob(wg, b);
+            double mx = 0, err = 0;
+            for (size_t i = 0; i < n; i++) mx = fmax(mx, fabs(x[i])), err = fmax(err, fabs(x[i] - y[i]));
+            HET_CHECK(mx > 0 && err <= 1e-5 * mx, "blob %s: max |folded - unfolded| %g of %g", g->blobs[b].name, err, mx);
+        }
+    }
+    het_workspace_destroy(wr);
+    het_workspace_destroy(wg);
+    het_backend_destroy(be);
+done:
+    het_graph_destroy(ref);
+    het_graph_destroy(g);
+}
+
 int main(void)
 {
+    test_fold();
     test_calibration();
     test_textformat();
     test_graph();

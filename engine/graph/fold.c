@@ -1,0 +1,164 @@
+// fold.c: BatchNorm and Scale folded into the convolution before them.
+//
+// A convolution computes conv(x) = W*x + b per output channel c; an
+// in-place BatchNorm after it maps y to (y - m_c) * k_c, a Scale to
+// g_c * y + s_c. Each keeps the form y = a_c * (W*x) + s_c, so the chain
+// collapses into the convolution: W_c *= a_c, b_c = s_c. The arithmetic is
+// done in double and written once, so a chain of several layers rounds
+// once, not per layer.
+//
+// Only in-place layers directly after the convolution fold: they are the
+// only writers of the convolution's output blob before anyone reads it, so
+// removing them changes no blob a later layer or a caller (--save-blob)
+// sees, except by rounding. A BatchNorm elsewhere (after a pooling, or
+// writing a new blob whose input is read again) stays a layer.
+#include "graph_impl.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static bool folds_into(const het_layer *conv, const het_layer *l)
+{
+    return (l->kind == HET_LAYER_BATCHNORM || l->kind == HET_LAYER_SCALE) && l->in_place && l->n_bottom == 1 &&
+           l->bottom[0] == conv->top[0];
+}
+
+// Applies layer `l` (BatchNorm or Scale) to the per-channel map
+// y = a*raw + s.
+static void compose(const het_layer *l, double *a, double *s, int C)
+{
+    if (l->kind == HET_LAYER_BATCHNORM) {
+        // As the backends prepare it (Caffe's rule: a zero factor means
+        // statistics of zero).
+        float f = l->params[2].data[0], inv = f == 0.0f ? 0.0f : 1.0f / f;
+        for (int c = 0; c < C; c++) {
+            double k = 1.0 / sqrt((double)(l->params[1].data[c] * inv) + l->p.bn.eps);
+            double m = (double)l->params[0].data[c] * inv;
+            a[c] *= k;
+            s[c] = (s[c] - m) * k;
+        }
+    } else {
+        for (int c = 0; c < C; c++) {
+            double gm = l->params[0].data[c], bt = l->n_params > 1 ? l->params[1].data[c] : 0.0;
+            a[c] *= gm;
+            s[c] = s[c] * gm + bt;
+        }
+    }
+}
+
+// Folds layers [first, last) into `conv`.
+static het_status fold_run(het_graph *g, het_layer *conv, int first, int last)
+{
+    int C = conv->p.conv.num_output;
+    double *a = malloc(2 * (size_t)C * sizeof *a);
+    if (!a) return HET_E_NOMEM;
+    double *s = a + C;
+    for (int c = 0; c < C; c++) {
+        a[c] = 1.0;
+        s[c] = conv->p.conv.bias_term ? conv->params[1].data[c] : 0.0;
+    }
+    for (int i = first; i < last; i++) compose(&g->layers[i], a, s, C);
+    if (!conv->p.conv.bias_term) {
+        het_param *b = &conv->params[conv->n_params];
+        *b = (het_param){.ndim = 1, .dims = {C, 1, 1, 1}, .count = (size_t)C};
+        if (!(b->data = het_alloc_aligned((size_t)C * sizeof(float)))) {
+            free(a);
+            return HET_E_NOMEM;
+        }
+        conv->n_params++;
+        conv->p.conv.bias_term = true;
+        conv->bytes_read += (size_t)C * sizeof(float);
+    }
+    het_param *w = &conv->params[0];
+    size_t per = w->count / (size_t)C;
+    for (int c = 0; c < C; c++) {
+        for (size_t k = 0; k < per; k++) w->data[c * per + k] = (float)(w->data[c * per + k] * a[c]);
+        conv->params[1].data[c] = (float)s[c];
+    }
+    free(a);
+    return HET_OK;
+}
+
+// On an error the graph is only fit for het_graph_destroy (the callers'
+// one way out: an error here is out of memory).
+het_status het_graph_fold(het_graph *g, int *n_removed)
+{
+    graph_impl *gi = (graph_impl *)g;
+    if (n_removed) *n_removed = 0;
+    int nl = g->n_layers, removed = 0;
+    // Which layers go, and into which convolution.
+    int *into = malloc(2 * (size_t)nl * sizeof *into), *renum = into + nl; // renum: old index -> new
+    if (!into) return HET_E_NOMEM;
+    for (int i = 0; i < nl; i++) into[i] = -1;
+    for (int i = 0; i < nl; i++) {
+        if (g->layers[i].kind != HET_LAYER_CONV) continue;
+        int j = i + 1;
+        while (j < nl && folds_into(&g->layers[i], &g->layers[j])) into[j++] = i;
+        removed += j - i - 1;
+    }
+    het_status st = HET_OK;
+    if (removed == 0) goto done;
+    st = HET_E_NOMEM;
+    const char **names = arena_alloc(gi, (size_t)(gi->n_folded + removed) * sizeof *names);
+    const char **intos = arena_alloc(gi, (size_t)(gi->n_folded + removed) * sizeof *intos);
+    if (!names || !intos) goto done;
+    if (gi->n_folded) {
+        memcpy(names, gi->folded, (size_t)gi->n_folded * sizeof *names);
+        memcpy(intos, gi->folded_into, (size_t)gi->n_folded * sizeof *intos);
+    }
+    for (int i = 0; i < nl; i++) {
+        if (g->layers[i].kind != HET_LAYER_CONV || i + 1 >= nl || into[i + 1] != i) continue;
+        int j = i + 1;
+        while (j < nl && into[j] == i) j++;
+        if ((st = fold_run(g, &g->layers[i], i + 1, j)) != HET_OK) goto done;
+    }
+    // Compact the layer list (a folded layer's convolution is before it,
+    // so already in its new place); blobs name their producer by index.
+    int n = gi->n_folded, k = 0;
+    for (int i = 0; i < nl; i++) {
+        het_layer *l = &g->layers[i];
+        if (into[i] >= 0) {
+            names[n] = l->name;
+            intos[n++] = g->layers[renum[into[i]]].name;
+            for (int p = 0; p < l->n_params; p++) het_free_aligned(l->params[p].data);
+            renum[i] = -1;
+            continue;
+        }
+        renum[i] = k;
+        if (k != i) g->layers[k] = *l;
+        g->layers[k].id = k;
+        k++;
+    }
+    g->n_layers = k;
+    for (int b = 0; b < g->n_blobs; b++)
+        if (g->blobs[b].producer >= 0) g->blobs[b].producer = renum[g->blobs[b].producer]; // never a folded layer: those work in place
+    gi->folded = names;
+    gi->folded_into = intos;
+    gi->n_folded = n;
+    g->n_folded = n;
+    if ((st = het_graph_link(gi)) != HET_OK) goto done;
+    // A hash of its own: the old one with a mark, FNV-1a as in build.c.
+    char mark[40];
+    snprintf(mark, sizeof mark, "%s+fold-bn-scale", g->hash);
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (const char *c = mark; *c; c++) {
+        h ^= (unsigned char)*c;
+        h *= 0x100000001b3ull;
+    }
+    snprintf(g->hash, sizeof g->hash, "%016llx", (unsigned long long)h);
+    if (n_removed) *n_removed = removed;
+done:
+    if (st == HET_E_NOMEM) het_log(HET_LOG_ERROR, "%s: out of memory while folding BatchNorm and Scale", g->name);
+    free(into);
+    return st;
+}
+
+const char *het_graph_folded_into(const het_graph *g, const char *name)
+{
+    const graph_impl *gi = (const graph_impl *)g;
+    for (int i = 0; i < gi->n_folded; i++)
+        if (!strcmp(gi->folded[i], name)) return gi->folded_into[i];
+    return NULL;
+}
