@@ -41,6 +41,16 @@ void het_log(het_log_level level, const char *fmt, ...)
     fprintf(stderr, "het: %s: %s\n", tag[level], msg);
 }
 
+uint64_t het_fnv1a(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *c = p;
+    for (size_t i = 0; i < n; i++) {
+        h ^= c[i];
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
 uint64_t het_now_ns(void)
 {
     struct timespec ts;

@@ -217,9 +217,7 @@ het_status het_plan_read(const char *path, const het_graph *g, het_plan **plan_o
         st = HET_E_NOMEM;
         goto done;
     }
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)text[i]) * 0x100000001b3ull;
-    snprintf(p->hash, sizeof p->hash, "%016llx", (unsigned long long)h);
+    snprintf(p->hash, sizeof p->hash, "%016llx", (unsigned long long)het_fnv1a(HET_FNV_BASIS, text, len));
     const cJSON *mh = cJSON_GetObjectItemCaseSensitive(root, "model_hash");
     if (!cJSON_IsString(mh) || strcmp(mh->valuestring, g->hash) != 0) {
         bool bn = g->n_folded > 0;

@@ -634,11 +634,7 @@ static het_status hash_structure(graph_impl *gi)
     uint8_t *buf = malloc(len ? len : 1);
     if (!buf) return HET_E_NOMEM;
     caffe__net_parameter__pack(gi->proto, buf);
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < len; i++) {
-        h ^= buf[i];
-        h *= 0x100000001b3ull;
-    }
+    uint64_t h = het_fnv1a(HET_FNV_BASIS, buf, len);
     free(buf);
     snprintf(gi->g.hash, sizeof gi->g.hash, "%016llx", (unsigned long long)h);
     return HET_OK;

@@ -88,35 +88,30 @@ het_status het_graph_fold(het_graph *g, int *n_removed)
     graph_impl *gi = (graph_impl *)g;
     if (n_removed) *n_removed = 0;
     int nl = g->n_layers, removed = 0;
-    // Which layers go, and into which convolution.
+    // Which layers go, and into which convolution; fold them there.
     int *into = malloc(2 * (size_t)nl * sizeof *into), *renum = into + nl; // renum: old index -> new
     if (!into) return HET_E_NOMEM;
     for (int i = 0; i < nl; i++) into[i] = -1;
-    for (int i = 0; i < nl; i++) {
+    het_status st = HET_OK;
+    for (int i = 0; i < nl && st == HET_OK; i++) {
         if (g->layers[i].kind != HET_LAYER_CONV) continue;
         int j = i + 1;
         while (j < nl && folds_into(&g->layers[i], &g->layers[j])) into[j++] = i;
+        if (j > i + 1) st = fold_run(g, &g->layers[i], i + 1, j);
         removed += j - i - 1;
     }
-    het_status st = HET_OK;
-    if (removed == 0) goto done;
+    if (st != HET_OK || removed == 0) goto done;
     st = HET_E_NOMEM;
-    const char **names = arena_alloc(gi, (size_t)(gi->n_folded + removed) * sizeof *names);
-    const char **intos = arena_alloc(gi, (size_t)(gi->n_folded + removed) * sizeof *intos);
+    const char **names = arena_alloc(gi, (size_t)(g->n_folded + removed) * sizeof *names);
+    const char **intos = arena_alloc(gi, (size_t)(g->n_folded + removed) * sizeof *intos);
     if (!names || !intos) goto done;
-    if (gi->n_folded) {
-        memcpy(names, gi->folded, (size_t)gi->n_folded * sizeof *names);
-        memcpy(intos, gi->folded_into, (size_t)gi->n_folded * sizeof *intos);
-    }
-    for (int i = 0; i < nl; i++) {
-        if (g->layers[i].kind != HET_LAYER_CONV || i + 1 >= nl || into[i + 1] != i) continue;
-        int j = i + 1;
-        while (j < nl && into[j] == i) j++;
-        if ((st = fold_run(g, &g->layers[i], i + 1, j)) != HET_OK) goto done;
+    if (g->n_folded) {
+        memcpy(names, gi->folded, (size_t)g->n_folded * sizeof *names);
+        memcpy(intos, gi->folded_into, (size_t)g->n_folded * sizeof *intos);
     }
     // Compact the layer list (a folded layer's convolution is before it,
     // so already in its new place); blobs name their producer by index.
-    int n = gi->n_folded, k = 0;
+    int n = g->n_folded, k = 0;
     for (int i = 0; i < nl; i++) {
         het_layer *l = &g->layers[i];
         if (into[i] >= 0) {
@@ -136,18 +131,12 @@ het_status het_graph_fold(het_graph *g, int *n_removed)
         if (g->blobs[b].producer >= 0) g->blobs[b].producer = renum[g->blobs[b].producer]; // never a folded layer: those work in place
     gi->folded = names;
     gi->folded_into = intos;
-    gi->n_folded = n;
     g->n_folded = n;
     if ((st = het_graph_link(gi)) != HET_OK) goto done;
-    // A hash of its own: the old one with a mark, FNV-1a as in build.c.
+    // A hash of its own: the old one with a mark.
     char mark[40];
-    snprintf(mark, sizeof mark, "%s+fold-bn-scale", g->hash);
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (const char *c = mark; *c; c++) {
-        h ^= (unsigned char)*c;
-        h *= 0x100000001b3ull;
-    }
-    snprintf(g->hash, sizeof g->hash, "%016llx", (unsigned long long)h);
+    int mlen = snprintf(mark, sizeof mark, "%s+fold-bn-scale", g->hash);
+    snprintf(g->hash, sizeof g->hash, "%016llx", (unsigned long long)het_fnv1a(HET_FNV_BASIS, mark, (size_t)mlen));
     if (n_removed) *n_removed = removed;
 done:
     if (st == HET_E_NOMEM) het_log(HET_LOG_ERROR, "%s: out of memory while folding BatchNorm and Scale", g->name);
@@ -158,7 +147,7 @@ done:
 const char *het_graph_folded_into(const het_graph *g, const char *name)
 {
     const graph_impl *gi = (const graph_impl *)g;
-    for (int i = 0; i < gi->n_folded; i++)
+    for (int i = 0; i < g->n_folded; i++)
         if (!strcmp(gi->folded[i], name)) return gi->folded_into[i];
     return NULL;
 }

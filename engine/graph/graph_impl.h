@@ -17,8 +17,7 @@ typedef struct graph_impl {
     het_graph g;            // first member: a het_graph * is a graph_impl *
     arena_chunk *arena;
     Caffe__NetParameter *proto; // the parsed prototxt (names, param messages)
-    int n_folded;               // layers het_graph_fold removed
-    const char **folded;        // their names
+    const char **folded;        // names of the g.n_folded layers het_graph_fold removed
     const char **folded_into;   // the convolution each went into
 } graph_impl;
 

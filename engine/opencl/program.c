@@ -16,15 +16,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *c = p;
-    for (size_t i = 0; i < n; i++) {
-        h ^= c[i];
-        h *= 0x100000001b3ull;
-    }
-    return h;
-}
 
 // The program text: every embedded source in order, or the files of the
 // same names under $HET_CL_DIR (kernel development without a rebuild).
@@ -132,7 +123,7 @@ static unsigned char *cache_load(const char *path, uint64_t key, size_t *len_out
     memcpy(&sum, hdr + 24, 8);
     if (k != key || len == 0 || len > (1u << 30)) goto bad;
     bin = malloc((size_t)len);
-    if (!bin || fread(bin, 1, (size_t)len, f) != len || fnv(0xcbf29ce484222325ull, bin, (size_t)len) != sum) goto bad;
+    if (!bin || fread(bin, 1, (size_t)len, f) != len || het_fnv1a(HET_FNV_BASIS, bin, (size_t)len) != sum) goto bad;
     fclose(f);
     *len_out = (size_t)len;
     return bin;
@@ -159,7 +150,7 @@ static void cache_store(const char *dir, const char *path, uint64_t key, cl_prog
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
     FILE *f = fopen(tmp, "wb");
     if (f) {
-        uint64_t l = len, sum = fnv(0xcbf29ce484222325ull, bin, len);
+        uint64_t l = len, sum = het_fnv1a(HET_FNV_BASIS, bin, len);
         int ok = fwrite(MAGIC, 1, 8, f) == 8 && fwrite(&key, 8, 1, f) == 1 && fwrite(&l, 8, 1, f) == 1 &&
                  fwrite(&sum, 8, 1, f) == 1 && fwrite(bin, 1, len, f) == len;
         ok &= fclose(f) == 0;
@@ -177,9 +168,9 @@ het_status het_cl_build(cl_context ctx, const cl_dev_info *d, const char *option
     size_t src_len = 0;
     char *src = assemble_source(&src_len);
     if (!src) return HET_E_NOMEM;
-    uint64_t key = 0xcbf29ce484222325ull;
+    uint64_t key = HET_FNV_BASIS;
     const char *parts[] = {d->platform_name, d->platform_version, d->device_name, d->driver, options, src};
-    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) key = fnv(key, parts[i], strlen(parts[i]) + 1);
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) key = het_fnv1a(key, parts[i], strlen(parts[i]) + 1);
     char *path = cache_dir && *cache_dir ? cache_path(cache_dir, key) : NULL;
     cl_program prog = NULL;
     cl_int err;

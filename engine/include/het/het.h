@@ -45,6 +45,12 @@ void het_log_set_level(het_log_level level);
 /// Monotonic clock in nanoseconds.
 uint64_t het_now_ns(void);
 
+/// FNV-1a's offset basis: the `h` to start a hash with.
+#define HET_FNV_BASIS 0xcbf29ce484222325ull
+/// FNV-1a over `n` bytes, continuing from `h`: het's content hashes (model
+/// structure, plans, OpenCL program cache keys), stable across platforms.
+uint64_t het_fnv1a(uint64_t h, const void *p, size_t n);
+
 /// Aborts with file:line if an invariant is broken. Always on: it guards
 /// against memory corruption, never against bad input (which gets a status).
 #define HET_ASSERT(cond)                                                       \
