@@ -11,12 +11,13 @@
 #include "het/exec.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 struct het_workspace {
     const het_graph *g;
     het_blob_data *table;
-    bool *owned; // table[i].host was allocated for blob i
+    float **own; // storage allocated for blob i, or NULL (an alias)
 };
 
 // Where blob b lives when aliased: parent blob and float offset, or -1.
@@ -51,15 +52,15 @@ het_status het_workspace_create(const het_graph *g, het_workspace **ws_out)
     }
     ws->g = g;
     ws->table = calloc((size_t)g->n_blobs, sizeof *ws->table);
-    ws->owned = calloc((size_t)g->n_blobs, sizeof *ws->owned);
-    if (!ws->table || !ws->owned) goto fail;
+    ws->own = calloc((size_t)g->n_blobs, sizeof *ws->own);
+    if (!ws->table || !ws->own) goto fail;
     plan_concat_aliases(g, al);
     for (int i = 0; i < g->n_blobs; i++) {
         if (al[i].parent >= 0) continue;
-        ws->table[i].host = het_alloc_aligned(het_shape_count(&g->blobs[i].shape) * sizeof(float));
-        if (!ws->table[i].host) goto fail;
+        ws->own[i] = het_alloc_aligned(het_shape_count(&g->blobs[i].shape) * sizeof(float));
+        if (!ws->own[i]) goto fail;
+        ws->table[i].host = ws->own[i];
         ws->table[i].root = i;
-        ws->owned[i] = true;
     }
     // Resolve aliases (chains end at an owned blob; parents come later in
     // the graph, so follow them until one is set).
@@ -88,15 +89,27 @@ fail:
 void het_workspace_destroy(het_workspace *ws)
 {
     if (!ws) return;
-    if (ws->table && ws->owned)
-        for (int i = 0; i < ws->g->n_blobs; i++)
-            if (ws->owned[i]) het_free_aligned(ws->table[i].host);
-    free(ws->owned);
+    if (ws->own)
+        for (int i = 0; i < ws->g->n_blobs; i++) het_free_aligned(ws->own[i]);
+    free(ws->own);
     free(ws->table);
     free(ws);
 }
 
 float *het_workspace_blob(het_workspace *ws, int blob_id) { return ws->table[blob_id].host; }
+
+het_status het_workspace_borrow(het_workspace *ws, int blob, const float *src)
+{
+    const het_graph *g = ws->g;
+    if (blob < 0 || blob >= g->n_blobs || !g->blobs[blob].is_input || !ws->own[blob]) return HET_E_INVALID;
+    // An in-place layer on the input would write the caller's memory.
+    for (int i = 0; i < g->n_layers; i++)
+        for (int t = 0; t < g->layers[i].n_top; t++)
+            if (g->layers[i].top[t] == blob) return HET_E_INVALID;
+    // The layers only read it: the const is the caller's promise kept.
+    ws->table[blob].host = src ? (float *)(uintptr_t)src : ws->own[blob];
+    return HET_OK;
+}
 
 const het_blob_data *het_workspace_table(const het_workspace *ws) { return ws->table; }
 

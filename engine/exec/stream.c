@@ -98,6 +98,7 @@ typedef struct slot {
     het_plan *own_plan; // image-parallel: this lane's single-device plan
     int image;
     uint64_t t_start;
+    bool borrow; // the input blob points at the image in the stream's input array (copy_input)
 } slot;
 
 struct het_stream {
@@ -204,12 +205,19 @@ static int next_image(het_stream *s)
     return atomic_load(&s->failed) ? s->n_images : atomic_fetch_add(&s->next_image, 1);
 }
 
-// Copies image `img`'s input into slot `sl`, by the CPU backend's threads
-// when `pool` (taking the CPU's lock unless the caller `holds` it).
+// Gives slot `sl` image `img`'s input: points the slot's input blob at it
+// where the slot's backends allow (make_slot), else copies it in, by the
+// CPU backend's threads when `pool` (taking the CPU's lock unless the
+// caller `holds` it).
 static void copy_input(het_stream *s, slot *sl, int img, bool pool, bool holds)
 {
-    float *dst = het_workspace_blob(sl->ws, s->g->inputs[0]);
+    int in = s->g->inputs[0];
     const float *src = s->inputs + (size_t)img * s->in_stride;
+    if (sl->borrow) {
+        het_workspace_borrow(sl->ws, in, src);
+        return;
+    }
+    float *dst = het_workspace_blob(sl->ws, in);
     if (pool) {
         if (!holds) het_fifo_take(&s->lock[0]);
         s->be[0]->ops->host_copy(s->be[0], dst, src, s->in_count);
@@ -269,10 +277,11 @@ static void *stage_main(void *arg)
         uses_gpu |= s->p->gpu_ratio[l] > 0.0f;
         cpu_only &= s->p->gpu_ratio[l] == 0.0f;
     }
-    // A first stage that ends waiting for the GPU copies the next image's
-    // input meanwhile: copied between images, as it was, it cost the
-    // stage's thread 0.06-0.16 ms an image on the H100 machine (600 KB from
-    // memory), 8% of SqueezeNet v1.1's first stage, on every image.
+    // A first stage that ends waiting for the GPU loads the next image
+    // meanwhile: where the input must be copied (a zero-copy device,
+    // copy_input), copied between images it cost the stage's thread
+    // 0.06-0.16 ms an image on the H100 machine (600 KB from memory), 8% of
+    // SqueezeNet v1.1's first stage, on every image.
     bool prefetch = st_i == 0 && S > 1 && uses_gpu;
     // A first stage that computes on the CPU copies with the CPU's threads
     // when no other stage needs them meanwhile: it holds the CPU (CPU-only),
@@ -381,12 +390,13 @@ static int lane_next(het_stream *s, int lane, int taken, int quota)
     return img < s->n_images ? img : -1;
 }
 
-// An image-parallel lane. A GPU lane has two slots and copies the next
-// image's input into one while the GPU runs the other: copied between
+// An image-parallel lane. A GPU lane has two slots and loads the next
+// image into one while the GPU runs the other, which matters where the
+// input must be copied (a zero-copy device, copy_input): copied between
 // images, the 600 KB of SqueezeNet's input took 0.08 ms of the H100
 // machine's GPU lane per image (0.58 ms), 7 ms of its 62 for 100 images,
-// time that the device alone does not spend. The CPU lane copies with the
-// CPU backend's threads.
+// time that the device alone does not spend. A CPU lane that must copy
+// copies with the CPU backend's threads.
 static void *device_main(void *arg)
 {
     lane_arg *la = arg;
@@ -444,6 +454,14 @@ static het_status make_slot(het_stream *s, slot *sl, const het_plan *p)
     if (st == HET_OK) st = het_hexec_create(s->g, p, p->uses_cpu ? s->be[0] : NULL, p->uses_gpu ? s->be[1] : NULL,
                                             sl->ws, &sl->hx);
     if (st == HET_OK) het_hexec_set_locks(sl->hx, &s->lock[0], &s->lock[1]);
+    // No copy of each image into the slot where the layers can read it in
+    // the stream's input array: on the H100 machine the GPU's host thread
+    // is the bottleneck (it enqueues SqueezeNet v1.1's kernels about as fast
+    // as the GPU runs them), and copying the next image's 600 KB in while
+    // the GPU ran took its image-parallel lane from 0.55 to 0.65 ms an image.
+    // A zero-copy device computes in the slot's own memory: it keeps copying.
+    bool zero_copy = p->uses_gpu && s->be[1]->ops->binds_host && s->be[1]->ops->binds_host(s->be[1]);
+    if (st == HET_OK) sl->borrow = !zero_copy && het_workspace_borrow(sl->ws, s->g->inputs[0], NULL) == HET_OK;
     return st;
 }
 
@@ -580,6 +598,9 @@ static het_status stream_images(het_stream *s, int n_images, const float *inputs
     rep->n_events = atomic_load(&s->n_events);
     for (int i = 0; i <= (pipe ? s->p->n_stages : 0); i++) q_destroy(&s->q[i]);
     if (atomic_load(&s->failed)) st = s->error;
+    // The caller's images may go once the stream returns.
+    for (int i = 0; i < s->n_slots; i++)
+        if (s->slots[i].borrow) het_workspace_borrow(s->slots[i].ws, s->g->inputs[0], NULL);
     for (int i = 0; i < s->n_slots; i++) {
         het_xfer_stats x;
         het_hexec_stats(s->slots[i].hx, &x);

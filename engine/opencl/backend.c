@@ -769,6 +769,10 @@ static het_status cl_to_host(het_backend *be, const het_graph *g, const het_blob
     return cl_transfer(be->ctx, g, blobs, blob, c0, c1, false);
 }
 
+// Zero-copy buffers are made over the workspace's host storage at bind
+// (CL_MEM_USE_HOST_PTR); copied ones read the host pointer at each transfer.
+static bool cl_binds_host(const het_backend *be) { return ((const cl_ctx *)be->ctx)->zero_copy; }
+
 // Threads that drive this device (a pipeline's GPU stages) belong on its core
 // set, away from the CPU backend's cores.
 static void cl_pin_thread(het_backend *be)
@@ -800,6 +804,7 @@ static const struct het_backend_ops cl_ops = {
     .to_device = cl_to_device,
     .to_host = cl_to_host,
     .pin_thread = cl_pin_thread,
+    .binds_host = cl_binds_host,
 };
 
 void het_opencl_identity(const het_backend *be, char *platform, char *device, char *driver, size_t cap)

@@ -81,6 +81,10 @@ def check_streams(hetrun, proto, images, work, names, fold, only=None):
     # lane once per --warmup) to the timed stream: the -warm runs check that
     # nothing of the warm-up's images leaks into the timed ones.
     plans["pipeline-2-warm"] = plans["pipeline-2"]
+    # Copied buffers and a GPU first stage: the GPU reads each image where
+    # the stream holds it (stream.c, copy_input), with the next one loaded
+    # while the GPU runs.
+    plans["pipeline-2-copy"] = plans["pipeline-2"]
     ok = True
     todo = list(plans.items()) + [("image-parallel", None), ("image-parallel-warm-copy", None)]
     for tag, stages in [t for t in todo if only is None or t[0] in only]:

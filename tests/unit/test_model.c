@@ -263,9 +263,55 @@ done:
     het_graph_destroy(g);
 }
 
+// A stream points a slot's input at the image where the caller holds it
+// (het_workspace_borrow): the layers then read it there, and the caller's
+// memory is never written. Only inputs no layer writes may be borrowed.
+static void test_borrow(void)
+{
+    het_graph *g = NULL, *gi = NULL;
+    HET_CHECK(net_from_text("input: 'x' input_dim: 1 input_dim: 3 input_dim: 6 input_dim: 6\n"
+                            "layer { name: 'c' type: 'Convolution' bottom: 'x' top: 'c' convolution_param { "
+                            "num_output: 4 kernel_size: 3 weight_filler { type: 'gaussian' std: 0.3 } } }\n"
+                            "layer { name: 'r' type: 'ReLU' bottom: 'c' top: 'c' }\n", 3, &g) == HET_OK &&
+                  net_from_text("input: 'x' input_dim: 1 input_dim: 3 input_dim: 6 input_dim: 6\n"
+                                "layer { name: 'r' type: 'ReLU' bottom: 'x' top: 'x' }\n", 3, &gi) == HET_OK,
+              "load");
+    if (!g || !gi) goto out;
+    het_backend *be = NULL;
+    het_workspace *ws = NULL, *wi = NULL;
+    het_cpu_cfg cfg = {.n_threads = 1};
+    HET_CHECK(het_cpu_backend_create(&cfg, &be) == HET_OK && het_workspace_create(g, &ws) == HET_OK &&
+                  het_workspace_create(gi, &wi) == HET_OK && het_exec_prepare(be, g) == HET_OK, "set-up");
+    if (!ws || !wi) goto done;
+    int x = g->inputs[0], c = g->layers[0].top[0];
+    float img[108], keep[108], copied[64];
+    for (int i = 0; i < 108; i++) img[i] = keep[i] = (float)((i * 29) % 41) - 20.0f;
+    float *own = het_workspace_blob(ws, x);
+    memcpy(own, img, sizeof img);
+    HET_CHECK(het_exec_run_single(be, g, ws, NULL) == HET_OK, "run on the copy");
+    memcpy(copied, het_workspace_blob(ws, c), sizeof copied);
+    memset(own, 0, sizeof img); // a borrowed run must not read the workspace's own storage
+    HET_CHECK(het_workspace_borrow(ws, x, img) == HET_OK && het_workspace_blob(ws, x) == img, "borrow the input");
+    HET_CHECK(het_exec_run_single(be, g, ws, NULL) == HET_OK, "run on the borrowed image");
+    HET_CHECK(memcmp(copied, het_workspace_blob(ws, c), sizeof copied) == 0, "borrowed and copied runs agree");
+    HET_CHECK(memcmp(img, keep, sizeof img) == 0, "the caller's image is unchanged");
+    HET_CHECK(het_workspace_borrow(ws, x, NULL) == HET_OK && het_workspace_blob(ws, x) == own, "points back");
+    HET_CHECK(het_workspace_borrow(ws, c, img) == HET_E_INVALID, "a layer's output cannot be borrowed");
+    HET_CHECK(het_workspace_borrow(wi, gi->inputs[0], img) == HET_E_INVALID,
+              "an input that an in-place layer writes cannot be borrowed");
+done:
+    het_workspace_destroy(ws);
+    het_workspace_destroy(wi);
+    het_backend_destroy(be);
+out:
+    het_graph_destroy(g);
+    het_graph_destroy(gi);
+}
+
 int main(void)
 {
     test_fold();
+    test_borrow();
     test_calibration();
     test_textformat();
     test_graph();

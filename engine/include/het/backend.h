@@ -76,6 +76,12 @@ struct het_backend_ops {
     /// An image's input is 600 KB: 0.06-0.09 ms for one thread of the H100
     /// machine, on a pipeline's first stage every image. NULL: memcpy.
     void (*host_copy)(het_backend *be, float *dst, const float *src, size_t n);
+    /// Optional (device backends): whether bind made the device's storage
+    /// of a workspace that workspace's host memory itself (zero-copy), so a
+    /// blob's host pointer must not change after bind. NULL or false: the
+    /// backend reads a blob's host pointer from the table at every call, and
+    /// an input may point at the caller's memory (het_workspace_borrow).
+    bool (*binds_host)(const het_backend *be);
 };
 
 struct het_backend {

@@ -20,6 +20,13 @@ void het_workspace_destroy(het_workspace *ws);
 float *het_workspace_blob(het_workspace *ws, int blob_id);
 /// The blob table that backends read, indexed by blob id.
 const het_blob_data *het_workspace_table(const het_workspace *ws);
+/// Points graph input `blob` at the caller's memory `src` (read only, the
+/// blob's het_shape_count floats, kept alive while it is used) instead of
+/// the workspace's own storage: a stream hands each image to the layers
+/// where it already is, with no copy. NULL points it back. HET_E_INVALID
+/// for a blob that is not an input, or that a layer writes in place.
+/// Not for a workspace bound to a backend whose binds_host says true.
+het_status het_workspace_borrow(het_workspace *ws, int blob, const float *src);
 
 /// Loads a model as het_graph_load does and, when the weights come from
 /// fillers (caffemodel NULL), sets BatchNorm statistics to those of a seeded
