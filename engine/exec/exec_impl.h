@@ -27,6 +27,7 @@ typedef struct het_fifo_lock {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     unsigned long next, serving;
+    unsigned long waited; // takes that found the lock held (and slept until served)
 } het_fifo_lock;
 void het_fifo_init(het_fifo_lock *l);
 void het_fifo_destroy(het_fifo_lock *l);

@@ -8,7 +8,7 @@ void het_fifo_init(het_fifo_lock *l)
 {
     pthread_mutex_init(&l->mu, NULL);
     pthread_cond_init(&l->cv, NULL);
-    l->next = l->serving = 0;
+    l->next = l->serving = l->waited = 0;
 }
 
 void het_fifo_destroy(het_fifo_lock *l)
@@ -21,6 +21,7 @@ void het_fifo_take(het_fifo_lock *l)
 {
     pthread_mutex_lock(&l->mu);
     unsigned long me = l->next++;
+    l->waited += l->serving != me;
     while (l->serving != me) pthread_cond_wait(&l->cv, &l->mu);
     pthread_mutex_unlock(&l->mu);
 }

@@ -90,12 +90,13 @@ static het_status transfer(het_hexec *x, int blob, int to, int a, int b)
     het_backend *gpu = x->be[DEV_GPU];
     const het_shape *s = &x->g->blobs[blob].shape;
     uint64_t bytes = (uint64_t)(b - a) * (het_shape_count(s) / (size_t)s->c) * sizeof(float);
-    lock_dev(x, DEV_GPU);
+    bool lock = !gpu->ops->concurrent_transfers;
+    if (lock) lock_dev(x, DEV_GPU);
     uint64_t t0 = het_now_ns();
     const het_blob_data *t = het_workspace_table(x->ws);
     st = to == DEV_GPU ? gpu->ops->to_device(gpu, x->g, t, blob, a, b) : gpu->ops->to_host(gpu, x->g, t, blob, a, b);
     uint64_t dt = het_now_ns() - t0;
-    unlock_dev(x, DEV_GPU);
+    if (lock) unlock_dev(x, DEV_GPU);
     if (to == DEV_GPU) {
         x->stats.h2d_bytes += bytes, x->stats.h2d_ns += dt, x->stats.h2d_count++;
     } else {

@@ -569,6 +569,7 @@ static het_status stream_images(het_stream *s, int n_images, const float *inputs
         }
     }
     for (int i = 0; i < s->n_slots; i++) het_hexec_reset_stats(s->slots[i].hx);
+    for (int d = 0; d < 2; d++) s->lock[d].waited = 0; // no thread runs yet
     het_status st = HET_OK;
     pthread_t th[HET_PLAN_MAX_STAGES];
     lane_arg args[HET_PLAN_MAX_STAGES];
@@ -596,6 +597,7 @@ static het_status stream_images(het_stream *s, int n_images, const float *inputs
     for (int i = 0; i < started; i++) pthread_join(th[i], NULL);
     rep->wall_ms = ms_since(s, het_now_ns());
     rep->n_events = atomic_load(&s->n_events);
+    for (int d = 0; d < 2; d++) rep->lock_waited[d] = s->lock[d].waited;
     for (int i = 0; i <= (pipe ? s->p->n_stages : 0); i++) q_destroy(&s->q[i]);
     if (atomic_load(&s->failed)) st = s->error;
     // The caller's images may go once the stream returns.

@@ -702,59 +702,63 @@ static het_status cl_flush_workspace(het_backend *be, const het_blob_data *blobs
 
 // The float range [first, first + n) of a blob's channels [c0, c1) inside
 // its root buffer.
-static het_status blob_range(cl_ctx *cx, const het_graph *g, int blob, int c0, int c1, size_t *first, size_t *n)
+static het_status blob_range(const het_blob_data *blobs, const het_graph *g, int blob, int c0, int c1, size_t *first,
+                             size_t *n)
 {
     const het_shape *s = &g->blobs[blob].shape;
     size_t per_c = het_shape_count(s) / (size_t)s->c;
     if (c0 < 0 || c1 > s->c || c0 >= c1) return HET_E_INVALID;
-    *first = cx->blobs[blob].offset + (size_t)c0 * per_c;
+    *first = blobs[blob].offset + (size_t)c0 * per_c;
     *n = (size_t)(c1 - c0) * per_c;
     return HET_OK;
 }
 
+// A transfer reads only what bind left (the workspace's binding and its
+// table), never the current call's state that select_binding sets, so it
+// may run while another thread issues work on another workspace
+// (concurrent_transfers): a pipeline's GPU stage then goes on enqueueing
+// the next image while a later stage waits for this one's blob.
 static het_status cl_transfer(cl_ctx *cx, const het_graph *g, const het_blob_data *blobs, int blob, int c0, int c1,
                               bool to_dev)
 {
+    struct cl_binding *b = find_binding(cx, blobs, "transfer");
+    if (!b) return HET_E_STATE;
     size_t first, n;
-    het_status st = select_binding(cx, blobs, "transfer");
-    if (st == HET_OK) st = blob_range(cx, g, blob, c0, c1, &first, &n);
+    het_status st = blob_range(blobs, g, blob, c0, c1, &first, &n);
     if (st != HET_OK) return st;
-    int root = cx->blobs[blob].root;
-    cl_mem buf = cx->root_buf[root];
-    float *host = cx->blobs[root].host + first;
+    int root = blobs[blob].root;
+    cl_command_queue q = b->q;
+    cl_mem buf = b->root_buf[root];
+    float *host = blobs[root].host + first;
     if (cx->coherent) {
         // The host's writes are already where later kernels read; the host
         // may read once the kernels queued before have finished.
-        if (!to_dev && atomic_load(&cx->bind[cx->cur].pending)) {
-            HET_CL(clFinish(cx->q));
-            cx->bind[cx->cur].pending = false;
-        }
+        if (!to_dev && atomic_exchange(&b->pending, false)) HET_CL(clFinish(q));
         return HET_OK;
     }
     if (!cx->zero_copy) {
         if (to_dev)
-            HET_CL(clEnqueueWriteBuffer(cx->q, buf, CL_TRUE, first * sizeof(float), n * sizeof(float), host, 0, NULL, NULL));
+            HET_CL(clEnqueueWriteBuffer(q, buf, CL_TRUE, first * sizeof(float), n * sizeof(float), host, 0, NULL, NULL));
         else
-            HET_CL(clEnqueueReadBuffer(cx->q, buf, CL_TRUE, first * sizeof(float), n * sizeof(float), host, 0, NULL, NULL));
-        cx->bind[cx->cur].pending = false; // blocking, in order: the queue is idle
+            HET_CL(clEnqueueReadBuffer(q, buf, CL_TRUE, first * sizeof(float), n * sizeof(float), host, 0, NULL, NULL));
+        atomic_store(&b->pending, false); // blocking, in order: the queue is idle
         return HET_OK;
     }
     cl_int err;
-    void *p = clEnqueueMapBuffer(cx->q, buf, CL_TRUE, to_dev ? CL_MAP_WRITE_INVALIDATE_REGION : CL_MAP_READ,
+    void *p = clEnqueueMapBuffer(q, buf, CL_TRUE, to_dev ? CL_MAP_WRITE_INVALIDATE_REGION : CL_MAP_READ,
                                  first * sizeof(float), n * sizeof(float), 0, NULL, NULL, &err);
     if (!p) return het_cl_fail("clEnqueueMapBuffer", err, __func__);
     // With CL_MEM_USE_HOST_PTR the mapped pointer derives from het's own host
     // storage (OpenCL 1.2, 5.4.2); anything else would be a driver bug that
     // silently breaks zero-copy, so it is checked.
     bool same = p == (void *)host;
-    HET_CL(clEnqueueUnmapMemObject(cx->q, buf, p, 0, NULL, NULL));
-    if (!to_dev) HET_CL(clFinish(cx->q));
+    HET_CL(clEnqueueUnmapMemObject(q, buf, p, 0, NULL, NULL));
+    HET_CL(clFinish(q));
     if (!same) {
         het_log(HET_LOG_ERROR, "opencl backend: the driver mapped a USE_HOST_PTR buffer elsewhere; use --gpu-copy");
         return HET_E_OPENCL;
     }
-    if (to_dev) HET_CL(clFinish(cx->q));
-    cx->bind[cx->cur].pending = false;
+    atomic_store(&b->pending, false);
     return HET_OK;
 }
 
@@ -805,6 +809,7 @@ static const struct het_backend_ops cl_ops = {
     .to_host = cl_to_host,
     .pin_thread = cl_pin_thread,
     .binds_host = cl_binds_host,
+    .concurrent_transfers = true,
 };
 
 void het_opencl_identity(const het_backend *be, char *platform, char *device, char *driver, size_t cap)

@@ -511,6 +511,8 @@ static int run_stream(const opts *o, const het_graph *g, const het_plan *plan, h
     printf("transfers: host->gpu %llu x, %.2f MB, %.3f ms; gpu->host %llu x, %.2f MB, %.3f ms\n",
            (unsigned long long)rep.xfer.h2d_count, rep.xfer.h2d_bytes / 1e6, rep.xfer.h2d_ns / 1e6,
            (unsigned long long)rep.xfer.d2h_count, rep.xfer.d2h_bytes / 1e6, rep.xfer.d2h_ns / 1e6);
+    printf("backend calls that waited for another thread's: cpu %lu, gpu %lu\n", rep.lock_waited[0],
+           rep.lock_waited[1]);
     rc = 0;
     const char *names[HET_PLAN_MAX_STAGES];
     for (int l = 0; l < rep.n_lanes; l++) names[l] = rep.lane_name[l];

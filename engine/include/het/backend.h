@@ -82,6 +82,13 @@ struct het_backend_ops {
     /// backend reads a blob's host pointer from the table at every call, and
     /// an input may point at the caller's memory (het_workspace_borrow).
     bool (*binds_host)(const het_backend *be);
+    /// Whether to_device and to_host on one bound workspace may run while
+    /// other threads call the backend for other workspaces (bind excepted),
+    /// so that executors sharing the backend need not lock around them:
+    /// a pipeline's GPU stage, locked out for each transfer of a later
+    /// stage, waited ~2 times an image on the H100 machine, half of them
+    /// long enough to sleep.
+    bool concurrent_transfers;
 };
 
 struct het_backend {
