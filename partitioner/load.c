@@ -221,9 +221,18 @@ het_status hp_load(het_db *db, const char *db_path, const het_graph *g, const hp
         for (int k = 0; k < m->n_units; k++)
             if (isfinite(m->u[k].t[d])) net_sum[d] += m->u[k].t[d];
         m->net[d] = one(sq, "SELECT median_ms FROM networks WHERE sweep_id = ?1 AND device = ?3 AND status = 'ok'", out->sweep, 0, dev_name[d], 0, 0);
+        // The GPU streamed, two images in flight (databases before version
+        // 5 have none: image by image then).
+        double stream = one(sq, "SELECT median_ms FROM network_streams WHERE sweep_id = ?1 AND device = ?3 AND "
+                                "status = 'ok'", out->sweep, 0, dev_name[d], 0, 0);
+        m->stream[d] = stream > 0 && m->net[d] > 0 ? stream : 0;
         // A network time measured later (hetpart predict --cpu-ms): the
-        // layers keep their proportions, the device its present speed.
-        if (o->net_ms[d] > 0) m->net[d] = o->net_ms[d];
+        // layers keep their proportions, the device its present speed (the
+        // stream, its ratio to the network).
+        if (o->net_ms[d] > 0) {
+            if (m->stream[d] > 0) m->stream[d] *= o->net_ms[d] / m->net[d];
+            m->net[d] = o->net_ms[d];
+        }
         // Where the transfers would take most of it, the fit is off, not the
         // layers free: keep the whole time.
         double layers_ms = d == HP_GPU && io_ms < 0.5 * m->net[d] ? m->net[d] - io_ms : m->net[d];

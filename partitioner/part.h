@@ -56,6 +56,7 @@ typedef struct hp_model {
     double ratio[HP_MAX_RATIOS];       // GPU shares of the output channels, as in plans
     double x_lat[2], x_ms_per_byte[2]; // transfers: [HP_CPU] to host, [HP_GPU] to the GPU
     double net[2];                     // whole network measured alone (ms), for image-parallel
+    double stream[2];                  // ms an image streamed as image-parallel lanes run it (0: not measured)
     bool corun;                        // apply co-run slowdowns where both devices work
 } hp_model;
 

@@ -353,7 +353,9 @@ double hp_image_parallel_rate(const hp_model *m)
             slowed += m->u[i].t[d] * (m->corun ? m->u[i].slow[d] : 1.0);
         }
         double f = sum > 0 && isfinite(slowed) ? slowed / sum : 1.0;
-        rate += 1e3 / (m->net[d] * f);
+        // A lane streams its images (the GPU's, two in flight) where the
+        // sweep measured it.
+        rate += 1e3 / ((m->stream[d] > 0 ? m->stream[d] : m->net[d]) * f);
     }
     return rate;
 }

@@ -9,7 +9,7 @@
 
 #include <stdint.h>
 
-#define HET_DB_VERSION 4
+#define HET_DB_VERSION 5
 #define HET_DB_TIMEOUT_MS 10000 // how long a writer waits for another's lock
 
 typedef struct het_db het_db;
@@ -108,6 +108,8 @@ typedef struct het_db_result {
     long busy_runs;         // co-run: networks the other device ran meanwhile
     double layer_sum_ms;    // network: sum of its layers' medians
     const het_stats *issue; // layer on the GPU: the host's time to issue it (gpu_issue), or NULL
+    const het_stats *stream; // network on the GPU: ms an image, streamed (network_streams), or NULL
+    int stream_in_flight, stream_images; // its images in flight at once, and per timed stream
     int n_units;            // network: its units timed in the running network (may be 0)
     const het_db_unit *units;
     int n_counters;         // layer on the CPU: PAPI values (NaN: not available)

@@ -391,6 +391,29 @@ het_status het_db_put(het_db *db, int64_t sweep, const het_db_item *it, const he
         rc = sqlite3_step(q);
         sqlite3_finalize(q);
         if (rc != SQLITE_DONE) goto fail;
+        // Its stream (the GPU), likewise replaced or removed.
+        if (sqlite3_prepare_v2(db->sq, "DELETE FROM network_streams WHERE sweep_id = ?1 AND device = ?2", -1, &q,
+                               NULL) != SQLITE_OK)
+            goto fail;
+        sqlite3_bind_int64(q, 1, sweep);
+        sqlite3_bind_text(q, 2, dev_name(it->device), -1, SQLITE_STATIC);
+        rc = sqlite3_step(q);
+        sqlite3_finalize(q);
+        if (rc != SQLITE_DONE) goto fail;
+        if (r->stream) {
+            if (sqlite3_prepare_v2(db->sq, "INSERT INTO network_streams (sweep_id, device, in_flight, images, "
+                                           STATS_NAMES ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,"
+                                           "?15,?16,?17,?18)", -1, &q, NULL) != SQLITE_OK)
+                goto fail;
+            sqlite3_bind_int64(q, 1, sweep);
+            sqlite3_bind_text(q, 2, dev_name(it->device), -1, SQLITE_STATIC);
+            sqlite3_bind_int(q, 3, r->stream_in_flight);
+            sqlite3_bind_int(q, 4, r->stream_images);
+            bind_stats(q, 5, &(het_db_result){.status = "ok", .stats = r->stream}, when);
+            rc = sqlite3_step(q);
+            sqlite3_finalize(q);
+            if (rc != SQLITE_DONE) goto fail;
+        }
         if (r->n_units > 0) {
             if (sqlite3_prepare_v2(db->sq, "INSERT INTO network_units (sweep_id, layer_idx, device, fused, " STATS_NAMES
                                            ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18)",

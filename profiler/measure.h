@@ -69,6 +69,9 @@ het_status het_prof_handoff(het_prof *p, int layer, double *ms);
 /// the caches, can differ from its time run alone and back to back
 /// (MobileNet's 4 MB fc7: 0.18 ms alone, 0.38 ms in the network, on the
 /// build machine).
+#define HET_NET_STREAM_CAP 64
+#define HET_NET_STREAM_IN_FLIGHT 2 // stream.c, lane_ahead
+
 typedef struct het_net_acc {
     int dev, bursts;
     bool units;        // per-unit times were taken
@@ -77,6 +80,11 @@ typedef struct het_net_acc {
     double *unit_ms;   // n rows of n_layers, with units
     double first;      // the first run of the first burst
     double *unit_first; // n_layers
+    // The GPU: ms an image streamed with two images in flight, as
+    // image-parallel plans run it, a few samples a burst, each the mean
+    // over stream_images images.
+    double stream_ms[HET_NET_STREAM_CAP];
+    int n_stream, stream_images;
 } het_net_acc;
 
 het_status het_net_acc_init(const het_prof *p, het_net_acc *acc);
@@ -86,8 +94,9 @@ void het_net_acc_free(het_net_acc *acc);
 het_status het_prof_network_burst(het_prof *p, int dev, bool units, het_net_acc *acc);
 /// The statistics over every timed repetition of every burst so far; with
 /// `units` (n_layers entries, may be NULL), units[i] summarises the unit
-/// starting at layer i (a folded ReLU's entry is all zeros).
-het_status het_net_acc_stats(const het_prof *p, het_net_acc *acc, het_stats *out, het_stats *units);
+/// starting at layer i (a folded ReLU's entry is all zeros); `stream` (may
+/// be NULL) gets the streamed samples' statistics when acc->n_stream > 0.
+het_status het_net_acc_stats(const het_prof *p, het_net_acc *acc, het_stats *out, het_stats *units, het_stats *stream);
 
 /// Keeps device `dev` busy with the whole network, over and over, in a
 /// thread of its own, until het_prof_busy_stop (co-run interference).

@@ -130,15 +130,20 @@ static int show_sweep(het_db *db, sqlite3_stmt *sw, FILE *out)
     free(L);
     fprintf(out, "  sum of layers: cpu %.3f ms, gpu %.3f ms, best per layer %.3f ms (transfers not included)\n",
             tot[0], tot[1], best_tot);
-    if (sqlite3_prepare_v2(sq, "SELECT device, median_ms, layer_sum_ms, status FROM networks WHERE sweep_id = ? "
-                               "ORDER BY device", -1, &q, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(sq, "SELECT n.device, n.median_ms, n.layer_sum_ms, n.status, s.median_ms, s.in_flight "
+                               "FROM networks n LEFT JOIN network_streams s ON s.sweep_id = n.sweep_id AND "
+                               "s.device = n.device AND s.status = 'ok' WHERE n.sweep_id = ? ORDER BY n.device",
+                           -1, &q, NULL) != SQLITE_OK)
         goto fail;
     sqlite3_bind_int64(q, 1, sweep);
     while (sqlite3_step(q) == SQLITE_ROW) {
-        double m = col(q, 1), s = col(q, 2);
+        double m = col(q, 1), s = col(q, 2), st = col(q, 4);
         if (isnan(m)) fprintf(out, "  whole network on %s: %s\n", sqlite3_column_text(q, 0), sqlite3_column_text(q, 3));
         else fprintf(out, "  whole network on %s: %.3f ms measured, %.3f ms as the sum of its layers (ratio %.2f)\n",
                      sqlite3_column_text(q, 0), m, s, m / s);
+        if (!isnan(m) && !isnan(st))
+            fprintf(out, "  streamed on %s, %d images in flight: %.3f ms an image (%.2fx the network alone)\n",
+                    sqlite3_column_text(q, 0), sqlite3_column_int(q, 5), st, m / st);
     }
     sqlite3_finalize(q);
     if (sqlite3_prepare_v2(sq, "SELECT direction, latency_ms, ms_per_mb, n_points, max_rel_err FROM transfer_models "
@@ -275,7 +280,8 @@ int het_report_export(const char *db_path, const char *dir)
     }
     static const char *const tables[] = {"platforms", "devices", "models", "layers", "blobs", "sweeps",
                                          "measurements", "split_measurements", "transfers", "transfer_models",
-                                         "corun", "networks", "network_units", "gpu_issue", "counters", "runs", "run_lanes"};
+                                         "corun", "networks", "network_units", "network_streams", "gpu_issue", "counters", "runs",
+                                         "run_lanes"};
     int rc = 0;
     for (size_t i = 0; i < sizeof tables / sizeof *tables && !rc; i++) rc = export_table(db, tables[i], dir);
     het_db_close(db);

@@ -265,7 +265,12 @@ static het_status measure(het_db *db, int64_t sweep, het_prof *p, const het_grap
         bool cpu = it->device == HET_DEV_CPU;
         het_net_acc *acc = &sc->net[it->device];
         st = het_prof_network_burst(p, it->device, cpu, acc);
-        if (st == HET_OK) st = het_net_acc_stats(p, acc, s, cpu ? sc->layer : NULL);
+        if (st == HET_OK) st = het_net_acc_stats(p, acc, s, cpu ? sc->layer : NULL, s2);
+        if (st == HET_OK && acc->n_stream > 0) {
+            r->stream = s2;
+            r->stream_in_flight = HET_NET_STREAM_IN_FLIGHT;
+            r->stream_images = acc->stream_images;
+        }
         r->layer_sum_ms = layer_sum(db, sweep, g, it->device);
         for (int i = 0; cpu && st == HET_OK && i < g->n_layers; i++) {
             bool f = fusable(g, i);

@@ -102,6 +102,34 @@ for dev in ("cpu", "gpu"):
     got = json.loads(r.stdout).get("latency_ms", 0) if r.returncode == 0 else 0
     check(abs(got - want[dev]) <= 1e-6 * want[dev], "predict all on %s = the sweep's network: %g vs %g (transfers %g) %s"
           % (dev, got, want[dev], io, r.stderr))
+# Image-parallel: each device's lane at its own rate, the GPU's as the sweep
+# streamed it (network_streams, two images in flight), the CPU's image by
+# image; --no-corun leaves out the co-run slowdowns. A sweep without the
+# stream (a version 4 database) prices the GPU image by image.
+con = sqlite3.connect(DB)
+stream = con.execute("SELECT median_ms FROM network_streams WHERE device = 'gpu'").fetchone()
+con.close()
+ip = hand_plan("ip.json", {"mode": "image-parallel", "devices": ["cpu", "gpu"]})
+r = run(HETPART, "predict", "--db", DB, "--model", MODEL, "--json", "--no-corun", "--plan", ip)
+got = json.loads(r.stdout).get("images_per_s", 0) if r.returncode == 0 else 0
+want = 1000 / net["cpu"] + 1000 / (stream[0] if stream else float("inf"))
+check(stream is not None and abs(got - want) <= 1e-6 * want,
+      "predict image-parallel = CPU network + GPU stream: %g vs %g %s" % (got, want, r.stderr))
+NOSTREAM = out("nostream.db")
+if os.path.exists(NOSTREAM):
+    os.remove(NOSTREAM)
+con = sqlite3.connect(DB)
+con.execute("VACUUM INTO ?", (NOSTREAM,))
+con.close()
+con = sqlite3.connect(NOSTREAM)
+con.execute("DELETE FROM network_streams")
+con.commit()
+con.close()
+r = run(HETPART, "predict", "--db", NOSTREAM, "--model", MODEL, "--json", "--no-corun", "--plan", ip)
+got = json.loads(r.stdout).get("images_per_s", 0) if r.returncode == 0 else 0
+want = 1000 / net["cpu"] + 1000 / net["gpu"]
+check(abs(got - want) <= 1e-6 * want, "predict image-parallel without a stream: GPU network %g vs %g %s"
+      % (got, want, r.stderr))
 r = run(HETPART, "predict", "--db", DB, "--model", MODEL, "--json", "--cpu-ms", "7.25", "--plan", out("all_cpu.json"))
 got = json.loads(r.stdout) if r.returncode == 0 else {}
 check(abs(got.get("latency_ms", 0) - 7.25) < 1e-9 and abs(got.get("images_per_s", 0) - 1000 / 7.25) < 1e-6,

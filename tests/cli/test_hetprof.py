@@ -126,7 +126,7 @@ DB = fresh("tiny.db")
 r = run("sweep", "--model", TINY, "--db", DB, "--ratios", ",".join(map(str, RATIOS)), "--events", ",".join(EVENTS), *FAST)
 check(r.returncode == 0, "tiny sweep runs: rc %d %s" % (r.returncode, r.stderr[-800:]))
 check("hetprof: [" in r.stderr, "progress lines on stderr when it is not a terminal")
-check(q(DB, "PRAGMA user_version")[0][0] == 4 and q(DB, "PRAGMA journal_mode")[0][0] == "wal", "schema v4, WAL")
+check(q(DB, "PRAGMA user_version")[0][0] == 5 and q(DB, "PRAGMA journal_mode")[0][0] == "wal", "schema v5, WAL")
 sweeps = q(DB, "SELECT id, finished_at, git_rev, counters_note, platform_id, model_id, weights FROM sweeps")
 check(len(sweeps) == 1 and sweeps[0][1] and sweeps[0][2] and sweeps[0][6] == "seed:1", "one finished sweep: %r" % sweeps)
 SW = sweeps[0][0]
@@ -207,12 +207,23 @@ check(all(u[3] == "ok" and u[6] <= u[7] <= u[5] <= u[8] and u[5] > 0 for u in un
       and sum(u[5] for u in units) <= 1.5 * cpu_net,
       "network_units: statistics over the network's repetitions, within the network's time %.3f ms: %r"
       % (cpu_net, units))
+# The GPU streamed as image-parallel lanes run it: one row, two images in
+# flight, 4-16 images a stream, 3 samples for each of the network's 3
+# bursts, about the network's own time on PoCL's one core (nothing runs
+# two images at once there; within 0.5x-2x, this machine being shared).
+strm = q(DB, "SELECT device, in_flight, images, status, reps, median_ms, min_ms, p90_ms FROM network_streams "
+             "WHERE sweep_id = ?", SW)
+gpu_net = [n for n in nets if n[0] == "gpu"][0][1]
+check(len(strm) == 1 and strm[0][:5] == ("gpu", 2, strm[0][2], "ok", 9) and 4 <= strm[0][2] <= 16
+      and 0 < strm[0][6] <= strm[0][5] <= strm[0][7] and 0.5 * gpu_net < strm[0][5] < 2 * gpu_net,
+      "network_streams: the GPU's stream beside its network time %.3f ms: %r" % (gpu_net, strm))
 view = q(DB, "SELECT count(*) FROM layer_times WHERE sweep_id = ?", SW)[0][0]
 check(view == len(meas), "the layer_times view joins names to measurements")
 
 r = run("show", "--db", DB)
 check(r.returncode == 0 and all(l[0] in r.stdout for l in LAYERS if LAYERS.index(l) not in FOLDED)
-      and "whole network on cpu" in r.stdout and "transfers h2d" in r.stdout, "show prints every layer: %s" % r.stderr)
+      and "whole network on cpu" in r.stdout and "transfers h2d" in r.stdout
+      and "streamed on gpu, 2 images in flight" in r.stdout, "show prints every layer: %s" % r.stderr)
 r = run("show", "--db", DB, "--model", TINY)
 check(r.returncode == 0 and "sweep %d" % SW in r.stdout, "show --model selects by the model's hash")
 one_line_error(run("show", "--db", DB, "--model", SQ11), "show of a model not in the database", "holds no sweep")
@@ -220,8 +231,8 @@ CSV = out("csv")
 r = run("export", "--db", DB, "--csv", CSV)
 check(r.returncode == 0, "export runs: %s" % r.stderr)
 for table in ("platforms", "devices", "models", "layers", "blobs", "sweeps", "measurements", "split_measurements",
-              "transfers", "transfer_models", "corun", "networks", "network_units", "gpu_issue", "counters", "runs",
-              "run_lanes"):
+              "transfers", "transfer_models", "corun", "networks", "network_units", "network_streams", "gpu_issue",
+              "counters", "runs", "run_lanes"):
     path = os.path.join(CSV, table + ".csv")
     n = q(DB, "SELECT count(*) FROM " + table)[0][0]
     data = list(csv.reader(open(path))) if os.path.exists(path) else []
@@ -366,7 +377,7 @@ con.executescript("CREATE TABLE platforms (id INTEGER PRIMARY KEY, cpu_model TEX
                   " VALUES (1, 't', 'v', 'g', 1, 1, 'single-cpu', 1); PRAGMA user_version = 1;")
 con.close()
 r = run("sweep", "--model", TINY, "--db", OLD, "--devices", "cpu", *FAST)
-check(r.returncode == 0 and q(OLD, "PRAGMA user_version")[0][0] == 4 and q(OLD, "SELECT count(*) FROM runs")[0][0] == 1
+check(r.returncode == 0 and q(OLD, "PRAGMA user_version")[0][0] == 5 and q(OLD, "SELECT count(*) FROM runs")[0][0] == 1
       and q(OLD, "SELECT count(*) FROM measurements")[0][0] == N_LAYER_ROWS, "a v1 database is upgraded, runs kept: %s" % r.stderr)
 
 # Locked by another writer past --db-timeout: one clear line, after waiting.
