@@ -20,7 +20,8 @@
 // Each backend is used by several threads, so every call into it goes
 // through that device's lock (het_hexec_set_locks; first come, first
 // served: exec_impl.h says why); a stage's time includes
-// its GPU work (it syncs before handing on). A stage that runs on the CPU
+// its GPU work (it syncs before handing on), but for a stage on the GPU
+// alone that hands on early (stage_main). A stage that runs on the CPU
 // alone holds the CPU's lock for the whole stage instead: stages on one
 // device then take turns a stage at a time, as the cost model assumes,
 // rather than a layer at a time, where every hand-over woke a sleeping
@@ -282,7 +283,14 @@ static void *stage_main(void *arg)
     // copy_input), copied between images it cost the stage's thread
     // 0.06-0.16 ms an image on the H100 machine (600 KB from memory), 8% of
     // SqueezeNet v1.1's first stage, on every image.
-    bool prefetch = st_i == 0 && S > 1 && uses_gpu;
+    // A stage on the GPU alone that is not the last hands its image on as
+    // soon as it has issued it, without waiting for the GPU: the next stage
+    // waits for exactly what it needs (its transfer syncs that image's
+    // queue), and this stage issues the next image meanwhile, so images are
+    // in flight on the GPU as in an image-parallel GPU lane (lane_ahead).
+    // Its busy time is then the issue only; the wait shows in the next.
+    bool early = uses_gpu && !uses_cpu && st_i < S - 1;
+    bool prefetch = st_i == 0 && S > 1 && uses_gpu && !early;
     // A first stage that computes on the CPU copies with the CPU's threads
     // when no other stage needs them meanwhile: it holds the CPU (CPU-only),
     // or every later stage runs on the GPU.
@@ -312,7 +320,8 @@ static void *stage_main(void *arg)
             // Busy from here: the wait for the CPU's turn is idle time, not
             // the stage's (the timeline and the stage's busy time say so).
             uint64_t a = het_now_ns();
-            het_status st = het_hexec_run_range(sl->hx, first, end, st_i == 0, st_i == S - 1, !prefetch);
+            het_status st = het_hexec_run_range(sl->hx, first, end, st_i == 0, st_i == S - 1, !prefetch && !early);
+            if (early && st == HET_OK) st = het_hexec_flush(sl->hx);
             if (prefetch) {
                 if (st == HET_OK) st = het_hexec_flush(sl->hx);
                 int next = q_trypop(&s->q[0]);
