@@ -124,11 +124,6 @@ hp_choice hp_choice_of_share(const hp_model *m, int unit, double gpu_share);
 /// (co-run slowdowns applied unless disabled; the GPU streamed).
 double hp_image_parallel_rate(const hp_model *m);
 
-/// What a pipeline stage on the GPU alone that is not the last costs,
-/// against its units' sum: the sweep's stream over the network's time
-/// image by image (such a stage keeps images in flight), 1 without one.
-double hp_gpu_stream_factor(const hp_model *m);
-
 /// The choice vector of a pipeline (every unit of a stage gets its device,
 /// or the stage's ratio, or the one device the ratio leaves it on).
 void hp_pipeline_choices(const hp_model *m, const hp_pipeline *p, hp_choice *choice);
