@@ -777,6 +777,16 @@ static het_status cl_to_host(het_backend *be, const het_graph *g, const het_blob
 // (CL_MEM_USE_HOST_PTR); copied ones read the host pointer at each transfer.
 static bool cl_binds_host(const het_backend *be) { return ((const cl_ctx *)be->ctx)->zero_copy; }
 
+// A CPU-type device (PoCL) runs its queues on the same cores it would give
+// one image; a GPU runs several images' small kernels at once.
+// HET_CL_OVERLAP=1 or 0 overrides (the tests run a GPU's way on PoCL).
+static bool cl_overlaps_images(const het_backend *be)
+{
+    const char *e = getenv("HET_CL_OVERLAP");
+    if (e && *e) return strcmp(e, "0") != 0;
+    return (((const cl_ctx *)be->ctx)->dev.type & CL_DEVICE_TYPE_CPU) == 0;
+}
+
 // Threads that drive this device (a pipeline's GPU stages) belong on its core
 // set, away from the CPU backend's cores.
 static void cl_pin_thread(het_backend *be)
@@ -810,6 +820,7 @@ static const struct het_backend_ops cl_ops = {
     .pin_thread = cl_pin_thread,
     .binds_host = cl_binds_host,
     .concurrent_transfers = true,
+    .overlaps_images = cl_overlaps_images,
 };
 
 void het_opencl_identity(const het_backend *be, char *platform, char *device, char *driver, size_t cap)

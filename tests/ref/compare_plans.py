@@ -85,6 +85,12 @@ def check_streams(hetrun, proto, images, work, names, fold, only=None):
     # the stream holds it (stream.c, copy_input), with the next one loaded
     # while the GPU runs.
     plans["pipeline-2-copy"] = plans["pipeline-2"]
+    # A GPU stage before the last hands its image on without waiting where
+    # the device runs images at once (a GPU; HET_CL_OVERLAP=1 makes PoCL
+    # do it): the next stage waits for exactly what it reads.
+    plans["pipeline-2-early"] = plans["pipeline-2"]
+    plans["pipeline-2-early-copy"] = plans["pipeline-2"]
+    plans["pipeline-1-layer-early"] = plans["pipeline-1-layer-stages"]
     ok = True
     todo = list(plans.items()) + [("image-parallel", None), ("image-parallel-warm-copy", None)]
     for tag, stages in [t for t in todo if only is None or t[0] in only]:
@@ -97,11 +103,12 @@ def check_streams(hetrun, proto, images, work, names, fold, only=None):
         json.dump(plan, open(path, "w"), indent=1)
         out = os.path.join(work, "s-%s.npy" % tag)
         extra = ["--gpu-buffers", "copy"] if tag.endswith("-copy") else []
+        env = dict(os.environ, HET_CL_OVERLAP="1") if "-early" in tag else None
         if "-warm" in tag:
             extra += ["--warmup", "2"]  # after cmd's --warmup 0: the last one counts
         try:
             r = subprocess.run(cmd + extra + ["--plan", path, "--save-output", out, "--timeline", out + ".csv"],
-                               capture_output=True, text=True, timeout=STREAM_TIMEOUT_S)
+                               capture_output=True, text=True, timeout=STREAM_TIMEOUT_S, env=env)
         except subprocess.TimeoutExpired:
             print("%-18s %-24s HUNG: not done after %d s" % (os.path.basename(os.path.dirname(proto)), tag,
                                                             STREAM_TIMEOUT_S))

@@ -89,6 +89,11 @@ struct het_backend_ops {
     /// stage, waited ~2 times an image on the H100 machine, half of them
     /// long enough to sleep.
     bool concurrent_transfers;
+    /// Optional (device backends): whether images issued on different
+    /// workspaces run at once on the device, so a pipeline stage gains by
+    /// issuing the next image before the current one is done. NULL or
+    /// false: they take turns on the same hardware (PoCL on a CPU core).
+    bool (*overlaps_images)(const het_backend *be);
 };
 
 struct het_backend {
