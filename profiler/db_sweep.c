@@ -381,25 +381,20 @@ het_status het_db_put(het_db *db, int64_t sweep, const het_db_item *it, const he
         if (rc != SQLITE_DONE) goto fail;
     }
     if (it->kind == HET_DB_NETWORK) {
-        // Its units, in the same transaction: a network re-measured
-        // (--force) replaces them all, none are left from the last time.
-        if (sqlite3_prepare_v2(db->sq, "DELETE FROM network_units WHERE sweep_id = ?1 AND device = ?2", -1, &q,
-                               NULL) != SQLITE_OK)
-            goto fail;
-        sqlite3_bind_int64(q, 1, sweep);
-        sqlite3_bind_text(q, 2, dev_name(it->device), -1, SQLITE_STATIC);
-        rc = sqlite3_step(q);
-        sqlite3_finalize(q);
-        if (rc != SQLITE_DONE) goto fail;
-        // Its stream (the GPU), likewise replaced or removed.
-        if (sqlite3_prepare_v2(db->sq, "DELETE FROM network_streams WHERE sweep_id = ?1 AND device = ?2", -1, &q,
-                               NULL) != SQLITE_OK)
-            goto fail;
-        sqlite3_bind_int64(q, 1, sweep);
-        sqlite3_bind_text(q, 2, dev_name(it->device), -1, SQLITE_STATIC);
-        rc = sqlite3_step(q);
-        sqlite3_finalize(q);
-        if (rc != SQLITE_DONE) goto fail;
+        // Its units and its stream (the GPU), in the same transaction: a
+        // network re-measured (--force) replaces them all, none are left
+        // from the last time.
+        static const char *const owned[] = {"network_units", "network_streams"};
+        for (int t = 0; t < 2; t++) {
+            char del[96];
+            snprintf(del, sizeof del, "DELETE FROM %s WHERE sweep_id = ?1 AND device = ?2", owned[t]);
+            if (sqlite3_prepare_v2(db->sq, del, -1, &q, NULL) != SQLITE_OK) goto fail;
+            sqlite3_bind_int64(q, 1, sweep);
+            sqlite3_bind_text(q, 2, dev_name(it->device), -1, SQLITE_STATIC);
+            rc = sqlite3_step(q);
+            sqlite3_finalize(q);
+            if (rc != SQLITE_DONE) goto fail;
+        }
         if (r->stream) {
             if (sqlite3_prepare_v2(db->sq, "INSERT INTO network_streams (sweep_id, device, in_flight, images, "
                                            STATS_NAMES ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,"
