@@ -18,6 +18,7 @@ struct het_workspace {
     const het_graph *g;
     het_blob_data *table;
     float **own; // storage allocated for blob i, or NULL (an alias)
+    bool *borrowable;  // graph inputs no layer writes, which het_workspace_borrow may point elsewhere
 };
 
 // Where blob b lives when aliased: parent blob and float offset, or -1.
@@ -53,7 +54,14 @@ het_status het_workspace_create(const het_graph *g, het_workspace **ws_out)
     ws->g = g;
     ws->table = calloc((size_t)g->n_blobs, sizeof *ws->table);
     ws->own = calloc((size_t)g->n_blobs, sizeof *ws->own);
-    if (!ws->table || !ws->own) goto fail;
+    ws->borrowable = calloc((size_t)g->n_blobs, sizeof *ws->borrowable);
+    if (!ws->table || !ws->own || !ws->borrowable) goto fail;
+    // Decided once here, not at every image a stream hands over: an in-place
+    // layer on an input would write the caller's memory. (Inputs are never
+    // placed inside a Concat: plan_concat_aliases.)
+    for (int i = 0; i < g->n_blobs; i++) ws->borrowable[i] = g->blobs[i].is_input;
+    for (int i = 0; i < g->n_layers; i++)
+        for (int t = 0; t < g->layers[i].n_top; t++) ws->borrowable[g->layers[i].top[t]] = false;
     plan_concat_aliases(g, al);
     for (int i = 0; i < g->n_blobs; i++) {
         if (al[i].parent >= 0) continue;
@@ -92,6 +100,7 @@ void het_workspace_destroy(het_workspace *ws)
     if (ws->own)
         for (int i = 0; i < ws->g->n_blobs; i++) het_free_aligned(ws->own[i]);
     free(ws->own);
+    free(ws->borrowable);
     free(ws->table);
     free(ws);
 }
@@ -100,12 +109,7 @@ float *het_workspace_blob(het_workspace *ws, int blob_id) { return ws->table[blo
 
 het_status het_workspace_borrow(het_workspace *ws, int blob, const float *src)
 {
-    const het_graph *g = ws->g;
-    if (blob < 0 || blob >= g->n_blobs || !g->blobs[blob].is_input || !ws->own[blob]) return HET_E_INVALID;
-    // An in-place layer on the input would write the caller's memory.
-    for (int i = 0; i < g->n_layers; i++)
-        for (int t = 0; t < g->layers[i].n_top; t++)
-            if (g->layers[i].top[t] == blob) return HET_E_INVALID;
+    if (blob < 0 || blob >= ws->g->n_blobs || !ws->borrowable[blob]) return HET_E_INVALID;
     // The layers only read it: the const is the caller's promise kept.
     ws->table[blob].host = src ? (float *)(uintptr_t)src : ws->own[blob];
     return HET_OK;
