@@ -69,10 +69,12 @@ het_status het_prof_create(const het_graph *g, het_backend *cpu, het_backend *gp
     p->be[HET_DEV_GPU] = gpu;
     p->policy = *policy;
     p->stop = stop;
-    het_status st = het_workspace_create(g, &p->ws);
+    // In the GPU's host memory, as hetrun's workspaces: transfers are
+    // measured as the plans will pay them.
+    het_status st = het_workspace_create_for(g, gpu, &p->ws);
     if (st == HET_OK && gpu) st = het_exec_bind(gpu, g, p->ws);
     if (st == HET_OK && corun && cpu && gpu) {
-        st = het_workspace_create(g, &p->busy_ws);
+        st = het_workspace_create_for(g, gpu, &p->busy_ws);
         if (st == HET_OK) st = het_exec_bind(gpu, g, p->busy_ws);
         if (st == HET_OK) het_exec_synthetic_inputs(g, p->busy_ws, seed);
     }
@@ -118,7 +120,7 @@ void het_prof_destroy(het_prof *p)
     het_workspace_destroy(p->ws);
     het_stream_destroy(p->stream);
     het_plan_destroy(p->stream_plan);
-    het_free_aligned(p->stream_in);
+    het_host_free(gpu_of(p), p->stream_in);
     free(p);
 }
 
@@ -355,7 +357,8 @@ static het_status stream_sample(het_prof *p, double latency_ms, double *ms)
         int n = latency_ms > 0 ? (int)ceil(STREAM_TARGET_MS / latency_ms) : STREAM_MAX_IMAGES;
         p->stream_images = n < 4 ? 4 : (n > STREAM_MAX_IMAGES ? STREAM_MAX_IMAGES : n);
         size_t count = het_shape_count(&g->blobs[g->inputs[0]].shape);
-        if (!(p->stream_in = het_alloc_aligned((size_t)p->stream_images * count * sizeof(float)))) return HET_E_NOMEM;
+        p->stream_in = het_host_alloc(gpu_of(p), (size_t)p->stream_images * count * sizeof(float));
+        if (!p->stream_in) return HET_E_NOMEM;
         // The seeded image of the reference run, for every image: what
         // the GPU computes on does not change its speed.
         for (int i = 0; i < p->stream_images; i++)

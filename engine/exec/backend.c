@@ -1,5 +1,5 @@
-// backend.c: what every backend shares: destruction, description, the
-// core-list parser, and the OpenCL entry point of builds without OpenCL.
+// backend.c: what every backend shares: destruction, description, host
+// memory, the core-list parser, and the OpenCL entry point of builds without OpenCL.
 #include "het/backend.h"
 
 #include <stdlib.h>
@@ -7,6 +7,17 @@
 void het_backend_destroy(het_backend *be)
 {
     if (be) be->ops->destroy(be);
+}
+
+void *het_host_alloc(het_backend *be, size_t bytes)
+{
+    void *p = be && be->ops->host_alloc ? be->ops->host_alloc(be, bytes) : NULL;
+    return p ? p : het_alloc_aligned(bytes);
+}
+
+void het_host_free(het_backend *be, void *p)
+{
+    if (p && !(be && be->ops->host_free && be->ops->host_free(be, p))) het_free_aligned(p);
 }
 
 void het_default_core_sets(int online, int *cpu, int *n_cpu, int *gpu, int *n_gpu, int cap)

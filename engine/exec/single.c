@@ -1,7 +1,8 @@
 // single.c: blob storage and the single-device executor.
 //
 // Storage plan (het_workspace_create):
-//   1. every blob gets its own 64-byte aligned buffer, except
+//   1. every blob gets its own 64-byte aligned buffer (het_host_alloc: the
+//      device's page-locked memory for het_workspace_create_for), except
 //   2. zero-copy concat: an input of a channel Concat whose last reader is
 //      that Concat, and that no other Concat claims, is placed inside the
 //      Concat's output at its channel offset, so producers write their
@@ -16,6 +17,7 @@
 
 struct het_workspace {
     const het_graph *g;
+    het_backend *host_be; // whose host memory the blobs are in (het_host_alloc), or NULL
     het_blob_data *table;
     float **own; // storage allocated for blob i, or NULL (an alias)
     bool *borrowable;  // graph inputs no layer writes, which het_workspace_borrow may point elsewhere
@@ -44,6 +46,11 @@ static void plan_concat_aliases(const het_graph *g, alias *al)
 
 het_status het_workspace_create(const het_graph *g, het_workspace **ws_out)
 {
+    return het_workspace_create_for(g, NULL, ws_out);
+}
+
+het_status het_workspace_create_for(const het_graph *g, het_backend *dev, het_workspace **ws_out)
+{
     het_workspace *ws = calloc(1, sizeof *ws);
     alias *al = malloc((size_t)g->n_blobs * sizeof *al);
     if (!ws || !al) {
@@ -52,6 +59,7 @@ het_status het_workspace_create(const het_graph *g, het_workspace **ws_out)
         return HET_E_NOMEM;
     }
     ws->g = g;
+    ws->host_be = dev;
     ws->table = calloc((size_t)g->n_blobs, sizeof *ws->table);
     ws->own = calloc((size_t)g->n_blobs, sizeof *ws->own);
     ws->borrowable = calloc((size_t)g->n_blobs, sizeof *ws->borrowable);
@@ -65,7 +73,7 @@ het_status het_workspace_create(const het_graph *g, het_workspace **ws_out)
     plan_concat_aliases(g, al);
     for (int i = 0; i < g->n_blobs; i++) {
         if (al[i].parent >= 0) continue;
-        ws->own[i] = het_alloc_aligned(het_shape_count(&g->blobs[i].shape) * sizeof(float));
+        ws->own[i] = het_host_alloc(dev, het_shape_count(&g->blobs[i].shape) * sizeof(float));
         if (!ws->own[i]) goto fail;
         ws->table[i].host = ws->own[i];
         ws->table[i].root = i;
@@ -98,7 +106,7 @@ void het_workspace_destroy(het_workspace *ws)
 {
     if (!ws) return;
     if (ws->own)
-        for (int i = 0; i < ws->g->n_blobs; i++) het_free_aligned(ws->own[i]);
+        for (int i = 0; i < ws->g->n_blobs; i++) het_host_free(ws->host_be, ws->own[i]);
     free(ws->own);
     free(ws->borrowable);
     free(ws->table);

@@ -489,7 +489,7 @@ static void *device_main(void *arg)
 
 static het_status make_slot(het_stream *s, slot *sl, const het_plan *p)
 {
-    het_status st = het_workspace_create(s->g, &sl->ws);
+    het_status st = het_workspace_create_for(s->g, p->uses_gpu ? s->be[1] : NULL, &sl->ws);
     if (st == HET_OK && p->uses_gpu) st = het_exec_bind(s->be[1], s->g, sl->ws);
     if (st == HET_OK) st = het_hexec_create(s->g, p, p->uses_cpu ? s->be[0] : NULL, p->uses_gpu ? s->be[1] : NULL,
                                             sl->ws, &sl->hx);

@@ -34,6 +34,7 @@
 #include <sched.h>
 #include <stdio.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -91,6 +92,16 @@ typedef struct cl_ctx {
         cl_mem part;                // split-K partial sums (conv_gemm), per queue: queues run at once
         size_t part_n;              // its size in floats
     } *bind;
+    // Page-locked host memory given by cl_host_alloc: buffers made with
+    // CL_MEM_ALLOC_HOST_PTR, kept mapped while the caller uses them.
+    pthread_mutex_t pin_mu;
+    bool pin_mu_ok;
+    int n_pin, cap_pin;
+    struct cl_pinned {
+        void *user;   // what the caller got (64-byte aligned)
+        void *mapped; // the mapping
+        cl_mem buf;
+    } *pin;
     int cur;             // the current call's binding, -1: none (q0)
     bool q0_pending;
     // The binding of the current call (set by select_binding).
@@ -466,6 +477,15 @@ static void cl_destroy(het_backend *be)
             if (cx->bind[i].q) clFinish(cx->bind[i].q);
         if (cx->q0) clFinish(cx->q0);
         release_bound(cx);
+        if (cx->n_pin)
+            het_log(HET_LOG_WARN, "opencl backend: destroyed with %d host buffers still allocated", cx->n_pin);
+        for (int i = 0; i < cx->n_pin; i++) {
+            clEnqueueUnmapMemObject(cx->q0, cx->pin[i].buf, cx->pin[i].mapped, 0, NULL, NULL);
+            clFinish(cx->q0);
+            clReleaseMemObject(cx->pin[i].buf);
+        }
+        free(cx->pin);
+        if (cx->pin_mu_ok) pthread_mutex_destroy(&cx->pin_mu);
         if (cx->ls && cx->graph)
             for (int i = 0; i < cx->graph->n_layers; i++) {
                 if (cx->ls[i].a) clReleaseMemObject(cx->ls[i].a);
@@ -718,6 +738,14 @@ static het_status blob_range(const het_blob_data *blobs, const het_graph *g, int
 // may run while another thread issues work on another workspace
 // (concurrent_transfers): a pipeline's GPU stage then goes on enqueueing
 // the next image while a later stage waits for this one's blob.
+//
+// It enqueues without blocking and then waits with clFinish: NVIDIA's
+// driver holds a lock of its own through a blocking read, write or map, so
+// a stage waiting there for its image's kernels kept every other thread
+// from enqueueing anything. On the H100 machine a thread issuing kernels
+// took 520-680 us a kernel while another sat in a blocking read, 6-9 us
+// while it waited in clFinish, clWaitForEvents or by polling
+// (experiments/gpu_machine/cl_transfer_probe.c).
 static het_status cl_transfer(cl_ctx *cx, const het_graph *g, const het_blob_data *blobs, int blob, int c0, int c1,
                               bool to_dev)
 {
@@ -738,14 +766,17 @@ static het_status cl_transfer(cl_ctx *cx, const het_graph *g, const het_blob_dat
     }
     if (!cx->zero_copy) {
         if (to_dev)
-            HET_CL(clEnqueueWriteBuffer(q, buf, CL_TRUE, first * sizeof(float), n * sizeof(float), host, 0, NULL, NULL));
+            HET_CL(clEnqueueWriteBuffer(q, buf, CL_FALSE, first * sizeof(float), n * sizeof(float), host, 0, NULL, NULL));
         else
-            HET_CL(clEnqueueReadBuffer(q, buf, CL_TRUE, first * sizeof(float), n * sizeof(float), host, 0, NULL, NULL));
-        atomic_store(&b->pending, false); // blocking, in order: the queue is idle
+            HET_CL(clEnqueueReadBuffer(q, buf, CL_FALSE, first * sizeof(float), n * sizeof(float), host, 0, NULL, NULL));
+        HET_CL(clFinish(q)); // the host memory is free to use again
+        atomic_store(&b->pending, false); // in order: the queue is idle
         return HET_OK;
     }
     cl_int err;
-    void *p = clEnqueueMapBuffer(q, buf, CL_TRUE, to_dev ? CL_MAP_WRITE_INVALIDATE_REGION : CL_MAP_READ,
+    // Not blocking either; the pointer is compared, never dereferenced,
+    // before clFinish.
+    void *p = clEnqueueMapBuffer(q, buf, CL_FALSE, to_dev ? CL_MAP_WRITE_INVALIDATE_REGION : CL_MAP_READ,
                                  first * sizeof(float), n * sizeof(float), 0, NULL, NULL, &err);
     if (!p) return het_cl_fail("clEnqueueMapBuffer", err, __func__);
     // With CL_MEM_USE_HOST_PTR the mapped pointer derives from het's own host
@@ -771,6 +802,62 @@ static het_status cl_to_device(het_backend *be, const het_graph *g, const het_bl
 static het_status cl_to_host(het_backend *be, const het_graph *g, const het_blob_data *blobs, int blob, int c0, int c1)
 {
     return cl_transfer(be->ctx, g, blobs, blob, c0, c1, false);
+}
+
+// Page-locked host memory where transfers copy (discrete GPUs): a buffer
+// made with CL_MEM_ALLOC_HOST_PTR and mapped, which drivers back with
+// pinned pages that their DMA engines read directly; from ordinary memory
+// they first copy into a staging buffer of their own (3x slower for an
+// image on the H100 machine). Zero-copy devices use het's own memory as
+// the device's storage already: they give none.
+static void *cl_host_alloc(het_backend *be, size_t bytes)
+{
+    cl_ctx *cx = be->ctx;
+    if (cx->zero_copy || bytes == 0) return NULL;
+    pthread_mutex_lock(&cx->pin_mu);
+    void *user = NULL;
+    if (cx->n_pin == cx->cap_pin) {
+        int cap = cx->cap_pin ? 2 * cx->cap_pin : 64;
+        struct cl_pinned *n = realloc(cx->pin, (size_t)cap * sizeof *n);
+        if (!n) goto out;
+        cx->pin = n;
+        cx->cap_pin = cap;
+    }
+    cl_int err;
+    // 64 bytes spare: the mapping is page-aligned on the drivers seen, but
+    // OpenCL promises no alignment.
+    cl_mem buf = clCreateBuffer(cx->ctx, CL_MEM_READ_WRITE | CL_MEM_ALLOC_HOST_PTR, bytes + 64, NULL, &err);
+    if (!buf) goto out;
+    void *m = clEnqueueMapBuffer(cx->q0, buf, CL_TRUE, CL_MAP_READ | CL_MAP_WRITE, 0, bytes + 64, 0, NULL, NULL, &err);
+    if (!m) {
+        clReleaseMemObject(buf);
+        goto out;
+    }
+    user = (void *)(((uintptr_t)m + 63) & ~(uintptr_t)63);
+    memset(user, 0, bytes); // as het_alloc_aligned
+    cx->pin[cx->n_pin++] = (struct cl_pinned){user, m, buf};
+out:
+    pthread_mutex_unlock(&cx->pin_mu);
+    if (!user) het_log(HET_LOG_DEBUG, "opencl backend: no page-locked host memory for %zu bytes", bytes);
+    return user;
+}
+
+static bool cl_host_free(het_backend *be, void *p)
+{
+    cl_ctx *cx = be->ctx;
+    pthread_mutex_lock(&cx->pin_mu);
+    int i = 0;
+    while (i < cx->n_pin && cx->pin[i].user != p) i++;
+    bool mine = i < cx->n_pin;
+    if (mine) {
+        struct cl_pinned e = cx->pin[i];
+        cx->pin[i] = cx->pin[--cx->n_pin];
+        clEnqueueUnmapMemObject(cx->q0, e.buf, e.mapped, 0, NULL, NULL);
+        clFinish(cx->q0);
+        clReleaseMemObject(e.buf);
+    }
+    pthread_mutex_unlock(&cx->pin_mu);
+    return mine;
 }
 
 // Zero-copy buffers are made over the workspace's host storage at bind
@@ -821,6 +908,8 @@ static const struct het_backend_ops cl_ops = {
     .binds_host = cl_binds_host,
     .concurrent_transfers = true,
     .overlaps_images = cl_overlaps_images,
+    .host_alloc = cl_host_alloc,
+    .host_free = cl_host_free,
 };
 
 void het_opencl_identity(const het_backend *be, char *platform, char *device, char *driver, size_t cap)
@@ -885,6 +974,11 @@ het_status het_opencl_backend_create(const het_gpu_cfg *cfg, het_backend **be_ou
         goto fail;
     }
     cx->cur = -1;
+    cx->pin_mu_ok = pthread_mutex_init(&cx->pin_mu, NULL) == 0;
+    if (!cx->pin_mu_ok) {
+        st = HET_E_NOMEM;
+        goto fail;
+    }
     cx->q = cx->q0 = clCreateCommandQueue(cx->ctx, cx->dev.device, 0, &err);
     if (!cx->q0) {
         st = het_cl_fail("clCreateCommandQueue", err, __func__);

@@ -477,7 +477,9 @@ static int run_stream(const opts *o, const het_graph *g, const het_plan *plan, h
                       char **labels, int n_labels, const char *desc)
 {
     size_t in_count = het_shape_count(ishape), out_count = het_shape_count(&g->blobs[out_blob].shape);
-    float *inputs = malloc((size_t)n_images * in_count * sizeof(float));
+    // In the GPU's host memory: the stream hands the layers each image where
+    // it is (het_workspace_borrow), so this is where the GPU uploads from.
+    float *inputs = het_host_alloc(gpu, (size_t)n_images * in_count * sizeof(float));
     float *outputs = malloc((size_t)n_images * out_count * sizeof(float));
     char (*what)[512] = malloc((size_t)n_images * sizeof *what);
     double *lat = malloc((size_t)n_images * sizeof *lat);
@@ -564,7 +566,7 @@ static int run_stream(const opts *o, const het_graph *g, const het_plan *plan, h
 out:
     het_stream_report_free(&rep);
     het_stream_destroy(stream);
-    free(inputs);
+    het_host_free(gpu, inputs);
     free(outputs);
     free(what);
     free(lat);
@@ -750,7 +752,7 @@ int main(int argc, char **argv)
     if (want_gpu && (st = het_opencl_backend_create(&gcfg, &be_gpu)) != HET_OK) goto done;
     if (want_cpu && (st = het_cpu_backend_create(&cfg, &be_cpu)) != HET_OK) goto done;
     be = want_gpu ? be_gpu : be_cpu; // the single-device backend, or the one whose set-up time is reported
-    st = het_workspace_create(g, &ws);
+    st = het_workspace_create_for(g, be_gpu, &ws);
     if (st == HET_OK && be_gpu) st = het_exec_bind(be_gpu, g, ws);
     if (st == HET_OK && be_gpu) st = het_exec_prepare(be_gpu, g);
     if (st == HET_OK && be_cpu) st = het_exec_prepare(be_cpu, g);

@@ -15,6 +15,7 @@
 
 #include <dirent.h>
 #include <math.h>
+#include <stdint.h>
 #include <sys/stat.h>
 
 static char cache_dir[] = "/tmp/het_clcache_XXXXXX";
@@ -58,7 +59,9 @@ static void run_case(const tcase *tc, int mode)
     het_workspace *wc = NULL, *wg = NULL;
     het_cpu_cfg ccfg = {.n_threads = 1};
     HET_CHECK(het_cpu_backend_create(&ccfg, &cpu) == HET_OK && make_gpu(mode, &gpu) == HET_OK, "backends");
-    HET_CHECK(het_workspace_create(g, &wc) == HET_OK && het_workspace_create(g, &wg) == HET_OK, "workspaces");
+    // The GPU's workspace in its host memory, as the tools make it
+    // (page-locked with copied buffers).
+    HET_CHECK(het_workspace_create(g, &wc) == HET_OK && het_workspace_create_for(g, gpu, &wg) == HET_OK, "workspaces");
     const het_layer *l = &g->layers[0];
     HET_CHECK(gpu->ops->run(gpu, g, l, het_workspace_table(wg), 0, 1) == HET_E_STATE, "%s: run before prepare", tc->what);
     HET_CHECK(het_exec_prepare(cpu, g) == HET_OK && het_exec_bind(gpu, g, wg) == HET_OK &&
@@ -127,6 +130,35 @@ static void test_cache(void)
     het_backend_destroy(be);
 }
 
+// Host memory from the backend: page-locked (ALLOC_HOST_PTR, mapped) with
+// copied buffers, none with zero-copy ones (het's own memory is the
+// device's there); 64-byte aligned and zeroed either way; a pointer it did
+// not give is refused, not freed.
+static void test_host_memory(void)
+{
+    for (int mode = BUF_COPY; mode <= BUF_ZERO_COPY; mode++) {
+        het_backend *be = NULL;
+        HET_CHECK(make_gpu(mode, &be) == HET_OK, "backend (%s)", buf_names[mode]);
+        HET_CHECK(!be || (be->ops->host_alloc && be->ops->host_free), "the OpenCL backend has host_alloc");
+        if (!be || !be->ops->host_alloc || !be->ops->host_free) continue;
+        void *own = be->ops->host_alloc(be, 1000);
+        HET_CHECK((own != NULL) == (mode == BUF_COPY), "host_alloc gives memory with %s buffers: %s", buf_names[mode],
+                  own ? "yes" : "no");
+        if (own) HET_CHECK(be->ops->host_free(be, own), "host_free takes back its own memory");
+        float *p = het_host_alloc(be, 4097 * sizeof(float));
+        HET_CHECK(p && ((uintptr_t)p & 63) == 0, "het_host_alloc: 64-byte aligned (%s)", buf_names[mode]);
+        int nonzero = 0;
+        for (int i = 0; p && i < 4097; i++) nonzero += p[i] != 0.0f;
+        HET_CHECK(nonzero == 0, "het_host_alloc: zeroed (%d nonzero)", nonzero);
+        if (p) p[4096] = 1.0f; // the whole size is writable (ASan)
+        void *other = het_alloc_aligned(64);
+        HET_CHECK(!be->ops->host_free(be, other), "host_free refuses memory it did not give");
+        het_free_aligned(other);
+        het_host_free(be, p);
+        het_backend_destroy(be);
+    }
+}
+
 int main(void)
 {
     if (!mkdtemp(cache_dir)) return 1;
@@ -157,5 +189,6 @@ int main(void)
     unsetenv("HET_CL_CONV");
     unsetenv("HET_CL_SPLITK");
     test_cache();
+    test_host_memory();
     return het_test_summary("test_opencl_layers");
 }

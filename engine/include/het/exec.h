@@ -15,6 +15,11 @@ typedef struct het_workspace het_workspace;
 /// Allocates host storage for every blob of `g` (borrowed; must outlive
 /// the workspace). In-place layers share their blob's buffer.
 het_status het_workspace_create(const het_graph *g, het_workspace **ws_out);
+/// het_workspace_create with the blobs in `dev`'s host memory
+/// (het_host_alloc): page-locked on a discrete GPU, so that its transfers
+/// run at full speed. For workspaces bound to `dev`; `dev` must outlive the
+/// workspace. NULL: as het_workspace_create.
+het_status het_workspace_create_for(const het_graph *g, het_backend *dev, het_workspace **ws_out);
 void het_workspace_destroy(het_workspace *ws);
 /// Host buffer of a blob (het_shape_count floats).
 float *het_workspace_blob(het_workspace *ws, int blob_id);
