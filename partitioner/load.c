@@ -221,11 +221,15 @@ het_status hp_load(het_db *db, const char *db_path, const het_graph *g, const hp
         for (int k = 0; k < m->n_units; k++)
             if (isfinite(m->u[k].t[d])) net_sum[d] += m->u[k].t[d];
         m->net[d] = one(sq, "SELECT median_ms FROM networks WHERE sweep_id = ?1 AND device = ?3 AND status = 'ok'", out->sweep, 0, dev_name[d], 0, 0);
-        // The GPU streamed, two images in flight (databases before version
-        // 5 have none: image by image then).
+        // The GPU streamed as image-parallel lanes run it: two images in
+        // flight where it runs them at once (databases before version 5
+        // have none: image by image then).
         double stream = one(sq, "SELECT median_ms FROM network_streams WHERE sweep_id = ?1 AND device = ?3 AND "
                                 "status = 'ok'", out->sweep, 0, dev_name[d], 0, 0);
         m->stream[d] = stream > 0 && m->net[d] > 0 ? stream : 0;
+        double in_flight = one(sq, "SELECT in_flight FROM network_streams WHERE sweep_id = ?1 AND device = ?3 AND "
+                                   "status = 'ok'", out->sweep, 0, dev_name[d], 0, 0);
+        m->stream_in_flight[d] = m->stream[d] > 0 && in_flight >= 1 ? (int)in_flight : 1;
         // A network time measured later (hetpart predict --cpu-ms): the
         // layers keep their proportions, the device its present speed (the
         // stream, its ratio to the network).

@@ -57,6 +57,7 @@ typedef struct hp_model {
     double x_lat[2], x_ms_per_byte[2]; // transfers: [HP_CPU] to host, [HP_GPU] to the GPU
     double net[2];                     // whole network measured alone (ms), for image-parallel
     double stream[2];                  // ms an image streamed as image-parallel lanes run it (0: not measured)
+    int stream_in_flight[2];           // its images in flight (1: image by image, as on PoCL)
     bool corun;                        // apply co-run slowdowns where both devices work
 } hp_model;
 
@@ -123,6 +124,11 @@ hp_choice hp_choice_of_share(const hp_model *m, int unit, double gpu_share);
 /// Images per second when each device runs whole images on its own
 /// (co-run slowdowns applied unless disabled; the GPU streamed).
 double hp_image_parallel_rate(const hp_model *m);
+
+/// What a pipeline stage on the GPU alone that is not the last costs,
+/// against its units' sum: the sweep's stream over the network's time
+/// image by image (such a stage keeps images in flight), 1 without one.
+double hp_gpu_stream_factor(const hp_model *m);
 
 /// The choice vector of a pipeline (every unit of a stage gets its device,
 /// or the stage's ratio, or the one device the ratio leaves it on).

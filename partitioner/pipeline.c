@@ -110,6 +110,22 @@ static void add_stage(double load[2], hp_choice dev, double t, double xfer)
     if (dev == HP_CPU) load[1] += xfer;
 }
 
+// A stage on the GPU alone that is not the last hands its images on
+// without waiting for them where the GPU runs images at once (stream.c), so
+// it holds several as an image-parallel GPU lane does: the stage's time is
+// scaled as the sweep's stream is against the network image by image
+// (network_streams; 1 without one, or where the stream went image by
+// image). Tried before the driver's lock was found (1c41f1a), this
+// over-predicted the H100's two-group pipelines by 36-40%: a later stage
+// waiting in a blocking read held up the GPU stage's issue
+// (docs/hetpart.md).
+double hp_gpu_stream_factor(const hp_model *m)
+{
+    return m->stream[HP_GPU] > 0 && m->net[HP_GPU] > 0 && m->stream_in_flight[HP_GPU] > 1
+               ? m->stream[HP_GPU] / m->net[HP_GPU]
+               : 1.0;
+}
+
 // Every unit of a stage gets the stage's choice; at a ratio that leaves a
 // unit whole on one device, it runs there.
 static hp_choice unit_choice(const hp_model *m, int unit, hp_choice dev)
@@ -157,6 +173,7 @@ double hp_pipeline_eval(const hp_model *m, hp_pipeline *p)
         double xfer = 0;
         double t = hp_simulate_range(m, c, p->first[s], p->first[s + 1], res, p->n_stages > 1, s == p->n_stages - 1,
                                      &xfer);
+        if (p->dev[s] == HP_GPU && s < p->n_stages - 1) t *= hp_gpu_stream_factor(m);
         p->stage_ms[s] = t;
         lat += t;
         add_stage(load, p->dev[s], t, xfer);
@@ -224,9 +241,10 @@ double hp_solve_pipeline(const hp_model *m, int min_stages, int max_stages, bool
     double *rest = calloc((size_t)n + 1, sizeof *rest);
     if (!rest || !cnt || !idx || !work || !touched || !(root.res = malloc(rbytes))) goto done;
     hp_residence_init(m, root.res);
+    double sf = hp_gpu_stream_factor(m), gpu_lo = sf < 1 ? sf : 1; // a GPU unit's least cost
     for (int i = n - 1; i >= 0; i--) {
         const hp_unit *u = &m->u[i];
-        double lo_t = u->t[0] < u->t[1] ? u->t[0] : u->t[1];
+        double lo_t = u->t[0] < gpu_lo * u->t[1] ? u->t[0] : gpu_lo * u->t[1];
         for (int j = 0; allow_split && j < m->n_ratios; j++)
             if (2 * u->t_split[j] < lo_t) lo_t = 2 * u->t_split[j];
         rest[i] = rest[i + 1] + (isfinite(lo_t) ? lo_t : 0);
@@ -271,6 +289,7 @@ double hp_solve_pipeline(const hp_model *m, int min_stages, int max_stages, bool
                             t = sim.clk[0];
                         } else {
                             t = sim.clk[0] > sim.clk[1] ? sim.clk[0] : sim.clk[1];
+                            if (dev == HP_GPU) t *= sf; // not the last stage
                         }
                         node nd = {.load = {P.v[from].load[0], P.v[from].load[1]}, .parent = from,
                                    .stages = P.v[from].stages + 1, .start = i, .dev = dev, .stage_ms = t,

@@ -113,9 +113,17 @@ het_status het_db_open(const char *path, int timeout_ms, het_db **db_out)
                 "untouched", path);
     } else {
         char *err = NULL;
-        int rc = sqlite3_exec(db->sq, "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON", NULL, NULL, &err);
-        sqlite3_free(err);
-        err = NULL;
+        // Switching a new database to WAL takes an exclusive lock, and
+        // SQLite reports a concurrent opener's lock at once rather than
+        // through the busy timeout (two sweeps started together on a new
+        // file failed here now and then): retry for the timeout.
+        int rc;
+        for (int waited = 0;; waited += 10) {
+            rc = sqlite3_exec(db->sq, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
+            if ((rc != SQLITE_BUSY && rc != SQLITE_LOCKED) || waited >= timeout_ms) break;
+            nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+        }
+        if (rc == SQLITE_OK) rc = sqlite3_exec(db->sq, "PRAGMA foreign_keys=ON", NULL, NULL, NULL);
         if (rc == SQLITE_OK && version < HET_DB_VERSION) {
             // Create, or upgrade from an older version, in one transaction.
             rc = create_schema(db->sq, &err);

@@ -340,8 +340,9 @@ static het_status rep_net(void *ctx, double *ms)
 #define STREAM_SAMPLES 3 // per burst
 
 // The GPU streaming images, as an image-parallel plan's GPU lane runs
-// them: the next image issued before the lane waits for the current one,
-// two in flight (stream.c, lane_ahead). On the H100 machine that ran
+// them: on a device that runs images at once, the next image issued before
+// the lane waits for the current one, two in flight (stream.c, lane_ahead);
+// elsewhere image by image. On the H100 machine that ran
 // GoogLeNet and SqueezeNet v1.0 1.4x faster than image by image, so the
 // whole network's time alone would misprice image-parallel plans.
 // `latency_ms`, the network's time image by image, sizes each stream to
@@ -422,6 +423,7 @@ het_status het_prof_network_burst(het_prof *p, int dev, bool units, het_net_acc 
         if (st == HET_OK && acc->n_stream < HET_NET_STREAM_CAP) acc->stream_ms[acc->n_stream++] = sm;
     }
     acc->stream_images = p->stream_images;
+    acc->stream_in_flight = het_stream_gpu_in_flight(gpu_of(p));
     free(j.ms);
     free(j.unit_ns);
     // The network overwrote blobs that later measurements read on the GPU.

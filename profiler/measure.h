@@ -70,7 +70,6 @@ het_status het_prof_handoff(het_prof *p, int layer, double *ms);
 /// (MobileNet's 4 MB fc7: 0.18 ms alone, 0.38 ms in the network, on the
 /// build machine).
 #define HET_NET_STREAM_CAP 64
-#define HET_NET_STREAM_IN_FLIGHT 2 // stream.c, lane_ahead
 
 typedef struct het_net_acc {
     int dev, bursts;
@@ -80,11 +79,11 @@ typedef struct het_net_acc {
     double *unit_ms;   // n rows of n_layers, with units
     double first;      // the first run of the first burst
     double *unit_first; // n_layers
-    // The GPU: ms an image streamed with two images in flight, as
-    // image-parallel plans run it, a few samples a burst, each the mean
-    // over stream_images images.
+    // The GPU: ms an image streamed as image-parallel plans run it (with
+    // stream_in_flight images in flight, het_stream_gpu_in_flight), a few
+    // samples a burst, each the mean over stream_images images.
     double stream_ms[HET_NET_STREAM_CAP];
-    int n_stream, stream_images;
+    int n_stream, stream_images, stream_in_flight;
 } het_net_acc;
 
 het_status het_net_acc_init(const het_prof *p, het_net_acc *acc);

@@ -141,9 +141,12 @@ static int show_sweep(het_db *db, sqlite3_stmt *sw, FILE *out)
         if (isnan(m)) fprintf(out, "  whole network on %s: %s\n", sqlite3_column_text(q, 0), sqlite3_column_text(q, 3));
         else fprintf(out, "  whole network on %s: %.3f ms measured, %.3f ms as the sum of its layers (ratio %.2f)\n",
                      sqlite3_column_text(q, 0), m, s, m / s);
+        int in_flight = sqlite3_column_int(q, 5);
+        char how[48] = "image by image";
+        if (in_flight > 1) snprintf(how, sizeof how, "%d images in flight", in_flight);
         if (!isnan(m) && !isnan(st))
-            fprintf(out, "  streamed on %s, %d images in flight: %.3f ms an image (%.2fx the network alone)\n",
-                    sqlite3_column_text(q, 0), sqlite3_column_int(q, 5), st, m / st);
+            fprintf(out, "  streamed on %s, %s: %.3f ms an image (%.2fx the network alone)\n",
+                    sqlite3_column_text(q, 0), how, st, m / st);
     }
     sqlite3_finalize(q);
     if (sqlite3_prepare_v2(sq, "SELECT direction, latency_ms, ms_per_mb, n_points, max_rel_err FROM transfer_models "

@@ -268,7 +268,7 @@ static het_status measure(het_db *db, int64_t sweep, het_prof *p, const het_grap
         if (st == HET_OK) st = het_net_acc_stats(p, acc, s, cpu ? sc->layer : NULL, s2);
         if (st == HET_OK && acc->n_stream > 0) {
             r->stream = s2;
-            r->stream_in_flight = HET_NET_STREAM_IN_FLIGHT;
+            r->stream_in_flight = acc->stream_in_flight;
             r->stream_images = acc->stream_images;
         }
         r->layer_sum_ms = layer_sum(db, sweep, g, it->device);

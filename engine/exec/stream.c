@@ -10,8 +10,8 @@
 // every stage stops computing but keeps forwarding slots, so no thread waits
 // forever.
 //
-// Image-parallel. One thread per listed device, each with its own slot (the
-// GPU's lane two, device_main says why) and a single-device plan, taking
+// Image-parallel. One thread per listed device, each with its own slot (a
+// GPU's lane two where it runs images at once, device_main says why) and a single-device plan, taking
 // image indices from one atomic counter.
 //
 // The slots are made once per het_stream and kept from stream to stream, so
@@ -294,8 +294,7 @@ static void *stage_main(void *arg)
     // 1.35x (GoogLeNet) faster; on the build machine's PoCL, whose queues
     // share its one core, the example GPU | CPU plan lost 4% (68.6 against
     // 72.0 images/s, three alternating runs each).
-    het_backend *gpu = s->be[1];
-    bool early = uses_gpu && !uses_cpu && st_i < S - 1 && gpu->ops->overlaps_images && gpu->ops->overlaps_images(gpu);
+    bool early = uses_gpu && !uses_cpu && st_i < S - 1 && het_stream_gpu_in_flight(s->be[1]) > 1;
     bool prefetch = st_i == 0 && S > 1 && uses_gpu && !early;
     // A first stage that computes on the CPU copies with the CPU's threads
     // when no other stage needs them meanwhile: it holds the CPU (CPU-only),
@@ -381,6 +380,11 @@ static bool take_image(het_stream *s, int lane)
     while (k > 1)
         if (atomic_compare_exchange_weak(&s->lanes_taking, &k, k - 1)) return false;
     return true;
+}
+
+int het_stream_gpu_in_flight(const het_backend *gpu)
+{
+    return gpu && gpu->ops->overlaps_images && gpu->ops->overlaps_images(gpu) ? 2 : 1;
 }
 
 // Slot `sl` ran image `img` to its end: the lane's times (busy from `a` to
@@ -474,8 +478,8 @@ static void lane_ahead(het_stream *s, int lane, int spare)
     fail(s, st);
 }
 
-// An image-parallel lane: a GPU lane has a second slot (lane_ahead), a CPU
-// lane one.
+// An image-parallel lane: a GPU lane that runs images at once has a second
+// slot (lane_ahead), other lanes one.
 static void *device_main(void *arg)
 {
     lane_arg *la = arg;
@@ -550,9 +554,12 @@ het_status het_stream_create(const het_graph *g, const het_plan *p, het_backend 
     s->n_lanes = pipe ? p->n_stages : (int)p->uses_cpu + (int)p->uses_gpu;
     for (int i = 0; i < s->n_lanes && !pipe; i++) s->lane_dev[i] = (i == 0 && p->uses_cpu) ? 0 : 1;
     // Slots: a pipeline needs enough for the stages that can run at once;
-    // image-parallel one per device, and a second for the GPU (device_main).
-    s->spare_slot = !pipe && p->uses_gpu ? s->n_lanes : -1;
-    s->n_slots = pipe ? (p->n_stages + 1 < MAX_SLOTS ? p->n_stages + 1 : MAX_SLOTS) : s->n_lanes + p->uses_gpu;
+    // image-parallel one per device, and a second for a GPU that runs two
+    // images at once (device_main). On the build machine's PoCL, whose
+    // queues share the one core that issues them, the second slot only
+    // made the host thread and the kernels take turns.
+    s->spare_slot = !pipe && p->uses_gpu && het_stream_gpu_in_flight(gpu) > 1 ? s->n_lanes : -1;
+    s->n_slots = pipe ? (p->n_stages + 1 < MAX_SLOTS ? p->n_stages + 1 : MAX_SLOTS) : s->n_lanes + (s->spare_slot >= 0);
     het_status st = HET_OK;
     for (int i = 0; i < s->n_slots && st == HET_OK; i++) {
         if (pipe) {

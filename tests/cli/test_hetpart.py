@@ -130,6 +130,32 @@ got = json.loads(r.stdout).get("images_per_s", 0) if r.returncode == 0 else 0
 want = 1000 / net["cpu"] + 1000 / net["gpu"]
 check(abs(got - want) <= 1e-6 * want, "predict image-parallel without a stream: GPU network %g vs %g %s"
       % (got, want, r.stderr))
+# A pipeline's GPU stage before the last keeps images in flight where the
+# GPU runs them at once: priced at the stream's speed against the network
+# (here made half) where the sweep streamed two in flight, image by image
+# where it streamed one (PoCL), and never as the last stage.
+stage_ms = {}
+for in_flight in (1, 2):
+    db = out("stream%d.db" % in_flight)
+    if os.path.exists(db):
+        os.remove(db)
+    con = sqlite3.connect(DB)
+    con.execute("VACUUM INTO ?", (db,))
+    con.close()
+    con = sqlite3.connect(db)
+    con.execute("UPDATE network_streams SET in_flight = ?, median_ms = ?", (in_flight, net["gpu"] / 2))
+    con.commit()
+    con.close()
+    for order in (("gpu", "cpu"), ("cpu", "gpu")):
+        pl = hand_plan("%s_%s.json" % order, {"mode": "pipeline", "stages": [
+            {"first": "conv1", "last": "b", "device": order[0]}, {"first": "cat", "last": "prob", "device": order[1]}]})
+        r = run(HETPART, "predict", "--db", db, "--model", MODEL, "--json", "--no-corun", "--plan", pl)
+        stage_ms[in_flight, order] = json.loads(r.stdout).get("stage_ms", []) if r.returncode == 0 else []
+g1, g2 = stage_ms[1, ("gpu", "cpu")], stage_ms[2, ("gpu", "cpu")]
+c1, c2 = stage_ms[1, ("cpu", "gpu")], stage_ms[2, ("cpu", "gpu")]
+check(len(g1) == len(g2) == len(c1) == len(c2) == 2 and abs(g2[0] - g1[0] / 2) <= 1e-6 * g1[0]
+      and abs(g2[1] - g1[1]) <= 1e-9 + 1e-6 * g1[1] and c1 == c2,
+      "a GPU stage before the last at the stream's speed (two in flight) and not otherwise: %r" % stage_ms)
 r = run(HETPART, "predict", "--db", DB, "--model", MODEL, "--json", "--cpu-ms", "7.25", "--plan", out("all_cpu.json"))
 got = json.loads(r.stdout) if r.returncode == 0 else {}
 check(abs(got.get("latency_ms", 0) - 7.25) < 1e-9 and abs(got.get("images_per_s", 0) - 1000 / 7.25) < 1e-6,

@@ -68,6 +68,11 @@ static void random_model(hp_model *m, hp_unit *u, hp_blob *b, int n, int n_ratio
     m->x_lat[0] = 0.01 + urand() * 0.3, m->x_lat[1] = 0.01 + urand() * 0.3;
     m->x_ms_per_byte[0] = urand() * 1e-6, m->x_ms_per_byte[1] = urand() * 1e-6;
     m->corun = urand() < 0.7;
+    // Half the models have a GPU stream, faster or slower than the network,
+    // taken with two images in flight or (as on PoCL) one.
+    m->net[1] = 1 + urand() * 5;
+    m->stream[1] = urand() < 0.5 ? 0 : m->net[1] * (0.5 + urand() * 0.7);
+    m->stream_in_flight[1] = urand() < 0.7 ? 2 : 1;
 }
 
 static double brute_latency(const hp_model *m, int n_choices, hp_choice *c, int i)
@@ -118,6 +123,9 @@ static double brute_pipeline(const hp_model *m, int K_min, int K, int n_dev, int
                 double xfer = 0;
                 double t = hp_simulate_range(m, c, first[k], first[k + 1], res, S > 1, k == S - 1, &xfer);
                 if (!isfinite(t)) ok = false;
+                // A GPU stage before the last keeps images in flight: the stream's speed.
+                if (devs[k] == HP_GPU && k < S - 1 && m->stream[1] > 0 && m->stream_in_flight[1] == 2)
+                    t *= m->stream[1] / m->net[1];
                 if (devs[k] != HP_GPU) load[0] += t;
                 if (devs[k] != HP_CPU) load[1] += t;
                 if (devs[k] == HP_CPU) load[1] += xfer; // its reads from the GPU hold the GPU's lock

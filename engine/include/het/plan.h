@@ -121,6 +121,13 @@ typedef struct het_stream het_stream;
 het_status het_stream_create(const het_graph *g, const het_plan *p, het_backend *cpu, het_backend *gpu,
                              het_stream **out);
 
+/// How many images a stream keeps in flight on `gpu`: an image-parallel
+/// GPU lane, and a pipeline's stage on the GPU alone before the last, issue
+/// the next image before waiting for the current one (2) where the device
+/// runs images at once (the backend's overlaps_images), and take them one
+/// at a time (1) where they would only take turns on the same cores (PoCL).
+int het_stream_gpu_in_flight(const het_backend *gpu);
+
 /// Runs `input` (one image) once through every slot on every lane, untimed.
 het_status het_stream_warm(het_stream *s, const float *input);
 
