@@ -309,7 +309,8 @@ def study_model(a, tools, model, out, db):
         for k in keys:
             path = os.path.join(mdir, "plans", k + ".json")
             js = os.path.join(mdir, "plans", ".run.json")
-            args = ["--model", proto, "--plan", path, "--images", a.images, "--warmup", a.warmup, "--top", "0", "-q",
+            args = ["--model", proto, "--plan", path, "--images", a.images, "--repeat", a.repeat, "--warmup", a.warmup,
+                    "--top", "0", "-q",
                     "--summary-json", js, "--db", db] + tools.cores
             tl = None
             if plans[k]["mode"] in STREAMED and rep == a.reps - 1:
@@ -387,13 +388,15 @@ def summary_md(a, out, machine, results, elapsed, db):
              time.strftime("%Y-%m-%d %H:%M"), git_rev(db), elapsed), "",
          "```", machine.strip(), "```", "",
          "Command: `%s`" % " ".join(["experiments/study.py"] + sys.argv[1:]), "",
-         "Each mode's plan was replayed over %d images, %d times with the modes alternating; the median run is "
+         "Each mode's plan was replayed over %d images%s, %d times with the modes alternating; the median run is "
          "shown. Predicted: hetpart's cost model (CPU and GPU alone: the sweep's whole-network measurement). "
          "Error: (predicted - measured) / measured images/s. Recalibrated: the same cost model with each device's "
          "layer times scaled to the CPU-alone and GPU-alone latency measured in the same round (`hetpart predict "
          "--cpu-ms --gpu-ms`), the median over rounds; it separates the model's error from the machine's drift "
          "since the sweep, and CPU and GPU alone, its calibration points, are left out of it. Bound: 1/T_cpu + "
-         "1/T_gpu images/s, what two devices that never wait could reach." % (a.images, a.reps), ""]
+         "1/T_gpu images/s, what two devices that never wait could reach." % (
+             a.images, " (each image, or each stream of them, %d times, measured over all)" % a.repeat
+             if a.repeat > 1 else "", a.reps), ""]
     for res in results:
         rows = res["rows"]
         cpu, gpu = rows[0]["measured_ips"], rows[1]["measured_ips"]
@@ -523,6 +526,9 @@ def main():
     ap.add_argument("--images", type=int, default=100, help="images per replay (default %(default)s)")
     ap.add_argument("--reps", type=int, default=3, help="replays of each mode, alternating (default %(default)s)")
     ap.add_argument("--warmup", type=int, default=5, help="untimed images before each replay (default %(default)s)")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="hetrun --repeat of each replay: every image (streams: every stream of --images) that "
+                         "many times, measured over all (default %(default)s)")
     ap.add_argument("--max-stages", type=int, default=3, help="K of the best K-stage pipeline (default %(default)s)")
     ap.add_argument("--split-layers", type=int, default=4, help="layers in the split-curve figure (default 4)")
     ap.add_argument("--resume", action="store_true",
@@ -540,8 +546,8 @@ def main():
     ap.add_argument("--no-figures", action="store_true", help="do not draw the figures")
     ap.add_argument("-q", "--quiet", action="store_true", help="no sweep progress")
     a = ap.parse_args()
-    if a.images < 1 or a.reps < 1 or a.max_stages < 1 or a.warmup < 0:
-        fail("--images, --reps and --max-stages must be at least 1, --warmup at least 0")
+    if a.images < 1 or a.reps < 1 or a.repeat < 1 or a.max_stages < 1 or a.warmup < 0:
+        fail("--images, --reps, --repeat and --max-stages must be at least 1, --warmup at least 0")
     if not re.fullmatch(r"[A-Za-z0-9._+-]+", a.platform):
         fail("--platform %r: use letters, digits and . _ + - (it names a folder)" % a.platform)
     for t in ("hetrun", "hetprof", "hetpart"):

@@ -76,7 +76,7 @@ static void usage(FILE *f)
         "  --warmup N            untimed runs before the first timed one (default 1); with a\n"
         "                        pipeline or image-parallel plan, N times the first image\n"
         "                        through every lane and every in-flight slot\n"
-        "  --repeat R            timed runs per image (default 1)\n"
+        "  --repeat R            timed runs per image; streams: timed streams of all images (default 1)\n"
         "  --profile             print each layer's median time over the timed runs\n"
         "  -q, --quiet           no per-image lines\n"
         "  -v, --verbose         log more\n"
@@ -469,7 +469,11 @@ static int record_run(const opts *o, const het_graph *g, const het_plan *plan, c
 
 // Pipeline and image-parallel plans: all inputs are prepared first, the
 // first image runs untimed through every slot of every lane (--warmup
-// times) to pay the first-run costs, then the timed stream runs.
+// times) to pay the first-run costs, then the timed stream runs (--repeat
+// times, back to back: a stream of 100 images lasts 50 ms on the H100
+// machine, where the hypervisor's and other threads' interruptions then
+// moved single streams by up to 15%; throughput, latencies, busy times and
+// transfers are over all of them, the timeline the last one's).
 // Prints throughput, latency p50/p90, each lane's busy and idle time and the
 // transfers; writes --timeline, --save-output and --summary-json.
 static int run_stream(const opts *o, const het_graph *g, const het_plan *plan, het_backend *cpu, het_backend *gpu,
@@ -482,7 +486,8 @@ static int run_stream(const opts *o, const het_graph *g, const het_plan *plan, h
     float *inputs = het_host_alloc(gpu, (size_t)n_images * in_count * sizeof(float));
     float *outputs = malloc((size_t)n_images * out_count * sizeof(float));
     char (*what)[512] = malloc((size_t)n_images * sizeof *what);
-    double *lat = malloc((size_t)n_images * sizeof *lat);
+    int R = o->repeat, n_lat = n_images * R;
+    double *lat = malloc((size_t)n_lat * sizeof *lat);
     het_stream_report rep = {0};
     het_stream *stream = NULL;
     int rc = 1;
@@ -498,28 +503,42 @@ static int run_stream(const opts *o, const het_graph *g, const het_plan *plan, h
     for (int w = 0; w < o->warmup; w++)
         if (het_stream_warm(stream, inputs) != HET_OK) goto out;
     double first_ms = (het_now_ns() - t0) / 1e6;
-    if (het_stream_run(stream, n_images, inputs, out_blob, outputs, &rep) != HET_OK) goto out;
+    // Over the --repeat streams (the report keeps the last one's timeline).
+    double wall = 0, busy[HET_PLAN_MAX_STAGES] = {0};
+    het_xfer_stats xs = {0};
+    unsigned long waited[2] = {0, 0};
+    for (int r = 0; r < R; r++) {
+        het_stream_report_free(&rep);
+        if (het_stream_run(stream, n_images, inputs, out_blob, outputs, &rep) != HET_OK) goto out;
+        wall += rep.wall_ms;
+        memcpy(lat + (size_t)r * n_images, rep.latency_ms, (size_t)n_images * sizeof *lat);
+        for (int l = 0; l < rep.n_lanes; l++) busy[l] += rep.lane_busy_ms[l];
+        xs.h2d_bytes += rep.xfer.h2d_bytes, xs.d2h_bytes += rep.xfer.d2h_bytes;
+        xs.h2d_ns += rep.xfer.h2d_ns, xs.d2h_ns += rep.xfer.d2h_ns;
+        xs.h2d_count += rep.xfer.h2d_count, xs.d2h_count += rep.xfer.d2h_count;
+        waited[0] += rep.lock_waited[0], waited[1] += rep.lock_waited[1];
+    }
     for (int im = 0; !o->quiet && o->top > 0 && im < n_images; im++)
         print_top(what[im], outputs + (size_t)im * out_count, out_count, o->top, labels, n_labels);
-    memcpy(lat, rep.latency_ms, (size_t)n_images * sizeof *lat);
-    qsort(lat, (size_t)n_images, sizeof *lat, cmp_double);
-    double ips = rep.wall_ms > 0 ? n_images / (rep.wall_ms / 1e3) : 0;
-    printf("%s on %s: %d images in %.1f ms: %.2f images/s, latency p50 %.3f ms, p90 %.3f ms (warm-up stream %.1f ms "
-           "not included)\n", g->name[0] ? g->name : o->model, desc, n_images, rep.wall_ms, ips,
-           percentile(lat, n_images, 0.5), percentile(lat, n_images, 0.9), first_ms);
+    qsort(lat, (size_t)n_lat, sizeof *lat, cmp_double);
+    double ips = wall > 0 ? n_lat / (wall / 1e3) : 0;
+    char streams[48] = "";
+    if (R > 1) snprintf(streams, sizeof streams, " x %d streams", R);
+    printf("%s on %s: %d images%s in %.1f ms: %.2f images/s, latency p50 %.3f ms, p90 %.3f ms (warm-up stream %.1f ms "
+           "not included)\n", g->name[0] ? g->name : o->model, desc, n_images, streams, wall, ips,
+           percentile(lat, n_lat, 0.5), percentile(lat, n_lat, 0.9), first_ms);
     for (int l = 0; l < rep.n_lanes; l++)
-        printf("  %-16s busy %9.1f ms (%5.1f%%), idle %9.1f ms\n", rep.lane_name[l], rep.lane_busy_ms[l],
-               rep.wall_ms > 0 ? 100.0 * rep.lane_busy_ms[l] / rep.wall_ms : 0.0, rep.wall_ms - rep.lane_busy_ms[l]);
+        printf("  %-16s busy %9.1f ms (%5.1f%%), idle %9.1f ms\n", rep.lane_name[l], busy[l],
+               wall > 0 ? 100.0 * busy[l] / wall : 0.0, wall - busy[l]);
     printf("transfers: host->gpu %llu x, %.2f MB, %.3f ms; gpu->host %llu x, %.2f MB, %.3f ms\n",
-           (unsigned long long)rep.xfer.h2d_count, rep.xfer.h2d_bytes / 1e6, rep.xfer.h2d_ns / 1e6,
-           (unsigned long long)rep.xfer.d2h_count, rep.xfer.d2h_bytes / 1e6, rep.xfer.d2h_ns / 1e6);
-    printf("backend calls that waited for another thread's: cpu %lu, gpu %lu\n", rep.lock_waited[0],
-           rep.lock_waited[1]);
+           (unsigned long long)xs.h2d_count, xs.h2d_bytes / 1e6, xs.h2d_ns / 1e6,
+           (unsigned long long)xs.d2h_count, xs.d2h_bytes / 1e6, xs.d2h_ns / 1e6);
+    printf("backend calls that waited for another thread's: cpu %lu, gpu %lu\n", waited[0], waited[1]);
     rc = 0;
     const char *names[HET_PLAN_MAX_STAGES];
     for (int l = 0; l < rep.n_lanes; l++) names[l] = rep.lane_name[l];
-    if (record_run(o, g, plan, desc, gpu, n_images, rep.wall_ms, ips, percentile(lat, n_images, 0.5),
-                   percentile(lat, n_images, 0.9), lat[0], &rep.xfer, rep.n_lanes, names, rep.lane_busy_ms))
+    if (record_run(o, g, plan, desc, gpu, n_images, wall, ips, percentile(lat, n_lat, 0.5),
+                   percentile(lat, n_lat, 0.9), lat[0], &xs, rep.n_lanes, names, busy))
         rc = 1;
     if (o->timeline) {
         atomic_file af;
@@ -548,18 +567,18 @@ static int run_stream(const opts *o, const het_graph *g, const het_plan *plan, h
             fprintf(f, ",\n  \"plan_hash\": \"%s\",\n  \"mode\": \"%s\",\n  \"backend\": ", plan->hash,
                     het_plan_mode_name(plan->mode));
             json_str(f, desc);
-            fprintf(f, ",\n  \"images\": %d,\n  \"wall_ms\": %.3f,\n  \"images_per_s\": %.3f,\n", n_images,
-                    rep.wall_ms, ips);
+            fprintf(f, ",\n  \"images\": %d,\n  \"streams\": %d,\n  \"wall_ms\": %.3f,\n  \"images_per_s\": %.3f,\n",
+                    n_images, R, wall, ips);
             fprintf(f, "  \"latency_ms\": {\"p50\": %.6f, \"p90\": %.6f, \"min\": %.6f},\n",
-                    percentile(lat, n_images, 0.5), percentile(lat, n_images, 0.9), lat[0]);
+                    percentile(lat, n_lat, 0.5), percentile(lat, n_lat, 0.9), lat[0]);
             fprintf(f, "  \"lanes\": [");
             for (int l = 0; l < rep.n_lanes; l++)
                 fprintf(f, "%s{\"name\": \"%s\", \"busy_ms\": %.3f, \"idle_ms\": %.3f}", l ? ", " : "",
-                        rep.lane_name[l], rep.lane_busy_ms[l], rep.wall_ms - rep.lane_busy_ms[l]);
+                        rep.lane_name[l], busy[l], wall - busy[l]);
             fprintf(f, "],\n  \"transfers\": {\"h2d_bytes\": %llu, \"h2d_ms\": %.3f, \"h2d_count\": %llu, "
                     "\"d2h_bytes\": %llu, \"d2h_ms\": %.3f, \"d2h_count\": %llu}\n}\n",
-                    (unsigned long long)rep.xfer.h2d_bytes, rep.xfer.h2d_ns / 1e6, (unsigned long long)rep.xfer.h2d_count,
-                    (unsigned long long)rep.xfer.d2h_bytes, rep.xfer.d2h_ns / 1e6, (unsigned long long)rep.xfer.d2h_count);
+                    (unsigned long long)xs.h2d_bytes, xs.h2d_ns / 1e6, (unsigned long long)xs.h2d_count,
+                    (unsigned long long)xs.d2h_bytes, xs.d2h_ns / 1e6, (unsigned long long)xs.d2h_count);
         }
         if (atomic_close(&af, o->summary_json)) rc = 1;
     }

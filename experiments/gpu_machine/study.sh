@@ -8,6 +8,9 @@
 #   MODELS   models in order (each is complete in $OUT before the next starts)
 #   PLATFORM results folder name (default h100)
 #   BUDGET   seconds the study may take before it is stopped (default 480)
+#   REPEAT   hetrun --repeat of each replay (default 5: a stream of 100
+#            images lasts about 50 ms there, and single streams moved by up
+#            to 15% from replay to replay)
 #   REPS     replays of each plan, the modes alternating (default 5: the
 #            machine's CPU side is unsteady, and a median of 3 replays was
 #            once 2 slowed ones)
@@ -28,7 +31,7 @@ P=${PLATFORM:-h100}
 RES=$(mktemp -d)
 timeout "${BUDGET:-480}" python3 experiments/study.py --platform "$P" --out "$RES/$P" \
     --bin bin --shared shared --models "${MODELS:-squeezenet_v1.1,squeezenet_v1.0,mobilenet_v1,bvlc_googlenet}" \
-    --gpu "${GPU:-NVIDIA}" --cpu-cores "0-$((N - 2))" --gpu-cores "$((N - 1))" --reps "${REPS:-5}" --no-figures "$@" 2>&1 |
+    --gpu "${GPU:-NVIDIA}" --cpu-cores "0-$((N - 2))" --gpu-cores "$((N - 1))" --reps "${REPS:-5}" --repeat "${REPEAT:-5}" --no-figures "$@" 2>&1 |
     tee "$OUT/study-log.txt" | grep -v "^hetprof: \[" | tail -40
 rc=${PIPESTATUS[0]}
 echo "rc=$rc"

@@ -26,7 +26,7 @@ FIGS = os.path.join(SRC, "plots", "figures.py")
 MODEL = write_tiny_model(os.path.join(WORK, "tiny.prototxt"))
 RES = os.path.join(WORK, "test")  # figures name their folder after it
 base = ["/usr/bin/python3", STUDY, "--bin", BIN, "--platform", "test", "--out", RES, "-q"]
-r = run(*base, "--models", MODEL, "--images", 8, "--reps", 2, "--warmup", 1, "--max-stages", 3,
+r = run(*base, "--models", MODEL, "--images", 8, "--reps", 2, "--repeat", 2, "--warmup", 1, "--max-stages", 3,
         "--sweep-args", "--ratios 0.25,0.5,0.75 --reps 6 --min-reps 3 --max-time 0.05", "--no-figures", timeout=900)
 check(r.returncode == 0, "study runs: %s" % (r.stdout[-800:] + r.stderr[-800:]))
 M = os.path.join(RES, "tiny")
@@ -57,6 +57,8 @@ layers = list(csv.DictReader(open(os.path.join(M, "layers.csv")))) if os.path.ex
 check([x["unit"] for x in layers] == ["conv1+relu", "a", "b", "cat", "pool", "prob"], "units: %r" %
       [x["unit"] for x in layers])
 summary = open(os.path.join(RES, "summary.md")).read() if os.path.exists(os.path.join(RES, "summary.md")) else ""
+check("over 8 images (each image, or each stream of them, 2 times, measured over all)" in summary,
+      "the summary says how each replay was timed")
 check("| two-group pipeline (thesis)" in summary and "1.97x" in summary and "Recalibrated: median" in summary
       and "(/proc/stat steal): median" in summary, "summary table")
 # The all-models line, recomputed from modes.csv (one model here: its five

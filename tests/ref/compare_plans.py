@@ -91,6 +91,9 @@ def check_streams(hetrun, proto, images, work, names, fold, only=None):
     plans["pipeline-2-early"] = plans["pipeline-2"]
     plans["pipeline-2-early-copy"] = plans["pipeline-2"]
     plans["pipeline-1-layer-early"] = plans["pipeline-1-layer-stages"]
+    # --repeat 3: three timed streams back to back on the same slots; the
+    # outputs and the timeline are the last stream's, the summary counts 3.
+    plans["pipeline-2-repeat"] = plans["pipeline-2"]
     ok = True
     # Image-parallel as a GPU runs it (two images in flight in the GPU's
     # lane, lane_ahead), which PoCL does only when told to.
@@ -109,6 +112,8 @@ def check_streams(hetrun, proto, images, work, names, fold, only=None):
         env = dict(os.environ, HET_CL_OVERLAP="1") if "-early" in tag else None
         if "-warm" in tag:
             extra += ["--warmup", "2"]  # after cmd's --warmup 0: the last one counts
+        streams = 3 if "-repeat" in tag else 1
+        extra += ["--repeat", str(streams), "--summary-json", out + ".json"]
         try:
             r = subprocess.run(cmd + extra + ["--plan", path, "--save-output", out, "--timeline", out + ".csv"],
                                capture_output=True, text=True, timeout=STREAM_TIMEOUT_S, env=env)
@@ -126,6 +131,8 @@ def check_streams(hetrun, proto, images, work, names, fold, only=None):
         e = float(np.abs(got - ref).max()) if np.isfinite(got).all() and got.shape == ref.shape else float("inf")
         rows = open(out + ".csv").read().strip().splitlines()[1:]
         events_ok = len(rows) == ref.shape[0] * (len(stages) if stages else 1)
+        summary = json.load(open(out + ".json"))
+        events_ok &= summary.get("streams") == streams and summary.get("images") == ref.shape[0]
         # Stages on the CPU alone take turns a whole stage at a time: their
         # busy intervals on the timeline (lane,name,image,start_ms,end_ms)
         # never overlap.
