@@ -115,16 +115,24 @@ got = json.loads(r.stdout).get("images_per_s", 0) if r.returncode == 0 else 0
 want = 1000 / net["cpu"] + 1000 / (stream[0] if stream else float("inf"))
 check(stream is not None and abs(got - want) <= 1e-6 * want,
       "predict image-parallel = CPU network + GPU stream: %g vs %g %s" % (got, want, r.stderr))
-NOSTREAM = out("nostream.db")
-if os.path.exists(NOSTREAM):
-    os.remove(NOSTREAM)
-con = sqlite3.connect(DB)
-con.execute("VACUUM INTO ?", (NOSTREAM,))
-con.close()
-con = sqlite3.connect(NOSTREAM)
-con.execute("DELETE FROM network_streams")
-con.commit()
-con.close()
+
+
+def edited_db(name, sql, *params):
+    """A copy of the sweep's database with one statement applied."""
+    path = out(name)
+    if os.path.exists(path):
+        os.remove(path)
+    con = sqlite3.connect(DB)
+    con.execute("VACUUM INTO ?", (path,))
+    con.close()
+    con = sqlite3.connect(path)
+    con.execute(sql, params)
+    con.commit()
+    con.close()
+    return path
+
+
+NOSTREAM = edited_db("nostream.db", "DELETE FROM network_streams")
 r = run(HETPART, "predict", "--db", NOSTREAM, "--model", MODEL, "--json", "--no-corun", "--plan", ip)
 got = json.loads(r.stdout).get("images_per_s", 0) if r.returncode == 0 else 0
 want = 1000 / net["cpu"] + 1000 / net["gpu"]
@@ -136,16 +144,8 @@ check(abs(got - want) <= 1e-6 * want, "predict image-parallel without a stream: 
 # where it streamed one (PoCL), and never as the last stage.
 stage_ms = {}
 for in_flight in (1, 2):
-    db = out("stream%d.db" % in_flight)
-    if os.path.exists(db):
-        os.remove(db)
-    con = sqlite3.connect(DB)
-    con.execute("VACUUM INTO ?", (db,))
-    con.close()
-    con = sqlite3.connect(db)
-    con.execute("UPDATE network_streams SET in_flight = ?, median_ms = ?", (in_flight, net["gpu"] / 2))
-    con.commit()
-    con.close()
+    db = edited_db("stream%d.db" % in_flight, "UPDATE network_streams SET in_flight = ?, median_ms = ?", in_flight,
+                   net["gpu"] / 2)
     for order in (("gpu", "cpu"), ("cpu", "gpu")):
         pl = hand_plan("%s_%s.json" % order, {"mode": "pipeline", "stages": [
             {"first": "conv1", "last": "b", "device": order[0]}, {"first": "cat", "last": "prob", "device": order[1]}]})
