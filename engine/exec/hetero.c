@@ -266,6 +266,12 @@ het_status het_hexec_fetch(het_hexec *x, int blob)
 
 void het_hexec_stats(const het_hexec *x, het_xfer_stats *out) { *out = x->stats; }
 
+void het_xfer_stats_add(het_xfer_stats *sum, const het_xfer_stats *x)
+{
+    sum->h2d_bytes += x->h2d_bytes, sum->h2d_ns += x->h2d_ns, sum->h2d_count += x->h2d_count;
+    sum->d2h_bytes += x->d2h_bytes, sum->d2h_ns += x->d2h_ns, sum->d2h_count += x->d2h_count;
+}
+
 void het_hexec_reset_stats(het_hexec *x) { memset(&x->stats, 0, sizeof x->stats); }
 
 het_status het_hexec_create(const het_graph *g, const het_plan *p, het_backend *cpu, het_backend *gpu,

@@ -653,8 +653,7 @@ static het_status stream_images(het_stream *s, int n_images, const float *inputs
     for (int i = 0; i < s->n_slots; i++) {
         het_xfer_stats x;
         het_hexec_stats(s->slots[i].hx, &x);
-        rep->xfer.h2d_bytes += x.h2d_bytes, rep->xfer.h2d_ns += x.h2d_ns, rep->xfer.h2d_count += x.h2d_count;
-        rep->xfer.d2h_bytes += x.d2h_bytes, rep->xfer.d2h_ns += x.d2h_ns, rep->xfer.d2h_count += x.d2h_count;
+        het_xfer_stats_add(&rep->xfer, &x);
     }
     if (st != HET_OK) het_stream_report_free(rep);
     return st;

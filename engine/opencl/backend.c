@@ -469,6 +469,14 @@ static het_status select_binding(cl_ctx *cx, const het_blob_data *blobs, const c
     return HET_OK;
 }
 
+// Unmaps and frees one of cl_host_alloc's buffers.
+static void pinned_release(cl_ctx *cx, const struct cl_pinned *e)
+{
+    clEnqueueUnmapMemObject(cx->q0, e->buf, e->mapped, 0, NULL, NULL);
+    clFinish(cx->q0);
+    clReleaseMemObject(e->buf);
+}
+
 static void cl_destroy(het_backend *be)
 {
     cl_ctx *cx = be->ctx;
@@ -479,11 +487,7 @@ static void cl_destroy(het_backend *be)
         release_bound(cx);
         if (cx->n_pin)
             het_log(HET_LOG_WARN, "opencl backend: destroyed with %d host buffers still allocated", cx->n_pin);
-        for (int i = 0; i < cx->n_pin; i++) {
-            clEnqueueUnmapMemObject(cx->q0, cx->pin[i].buf, cx->pin[i].mapped, 0, NULL, NULL);
-            clFinish(cx->q0);
-            clReleaseMemObject(cx->pin[i].buf);
-        }
+        for (int i = 0; i < cx->n_pin; i++) pinned_release(cx, &cx->pin[i]);
         free(cx->pin);
         if (cx->pin_mu_ok) pthread_mutex_destroy(&cx->pin_mu);
         if (cx->ls && cx->graph)
@@ -852,9 +856,7 @@ static bool cl_host_free(het_backend *be, void *p)
     if (mine) {
         struct cl_pinned e = cx->pin[i];
         cx->pin[i] = cx->pin[--cx->n_pin];
-        clEnqueueUnmapMemObject(cx->q0, e.buf, e.mapped, 0, NULL, NULL);
-        clFinish(cx->q0);
-        clReleaseMemObject(e.buf);
+        pinned_release(cx, &e);
     }
     pthread_mutex_unlock(&cx->pin_mu);
     return mine;

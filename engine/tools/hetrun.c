@@ -513,9 +513,7 @@ static int run_stream(const opts *o, const het_graph *g, const het_plan *plan, h
         wall += rep.wall_ms;
         memcpy(lat + (size_t)r * n_images, rep.latency_ms, (size_t)n_images * sizeof *lat);
         for (int l = 0; l < rep.n_lanes; l++) busy[l] += rep.lane_busy_ms[l];
-        xs.h2d_bytes += rep.xfer.h2d_bytes, xs.d2h_bytes += rep.xfer.d2h_bytes;
-        xs.h2d_ns += rep.xfer.h2d_ns, xs.d2h_ns += rep.xfer.d2h_ns;
-        xs.h2d_count += rep.xfer.h2d_count, xs.d2h_count += rep.xfer.d2h_count;
+        het_xfer_stats_add(&xs, &rep.xfer);
         waited[0] += rep.lock_waited[0], waited[1] += rep.lock_waited[1];
     }
     for (int im = 0; !o->quiet && o->top > 0 && im < n_images; im++)

@@ -66,6 +66,10 @@ typedef struct het_xfer_stats {
     uint64_t h2d_count, d2h_count;
 } het_xfer_stats;
 
+/// Adds `x` to `sum`, field by field (the slots of a stream, the streams
+/// of a run).
+void het_xfer_stats_add(het_xfer_stats *sum, const het_xfer_stats *x);
+
 typedef struct het_hexec het_hexec;
 
 /// An executor replaying plan `p` (single, mapping or split) over workspace
