@@ -32,6 +32,8 @@ static void usage(FILE *f)
         "  --min-stages M      pipeline stages at least (default 1; 2 with --max-stages 2\n"
         "                      and --modes pipeline: exactly the thesis' two groups)\n"
         "  --no-corun          ignore co-run slowdowns (ablation)\n"
+        "  --corun-per-layer   each layer's own co-run slowdown, also where the sweep timed\n"
+        "                      whole networks co-running (ablation)\n"
         "  --allow-missing     estimate missing layer times from the device's FLOP rate\n"
         "  --platform TEXT     use a sweep whose CPU model or OpenCL device contains TEXT\n"
         "  --sweep ID          use this sweep\n"
@@ -46,7 +48,7 @@ static void usage(FILE *f)
         "\n"
         "predict: what the cost model says of any plan (hand-written or solved):\n"
         "latency, images/s and, for pipelines, each stage's time. Takes --no-corun,\n"
-        "--platform, --sweep, --no-calibration, --isolated, --no-issue, and:\n"
+        "--corun-per-layer, --platform, --sweep, --no-calibration, --isolated, --no-issue, and:\n"
         "  --plan PLAN.json    the plan (required)\n"
         "  --cpu-ms X          calibrate CPU layer times to a whole network of X ms measured\n"
         "                      now (e.g. by hetrun --device cpu) instead of the sweep's\n"
@@ -59,7 +61,7 @@ static void usage(FILE *f)
 
 typedef struct opts {
     const char *cmd, *db, *model, *objective, *out, *platform, *plan;
-    bool mapping, split, pipeline, image_parallel, corun, allow_missing, calibrate, in_context, issue, json, no_fold;
+    bool mapping, split, pipeline, image_parallel, corun, corun_per_layer, allow_missing, calibrate, in_context, issue, json, no_fold;
     double net_ms[2]; // predict --cpu-ms, --gpu-ms
     int min_stages, max_stages;
     long long sweep;
@@ -81,6 +83,16 @@ static void add_in_context(cJSON *obj, const hp_loaded *L)
     for (int d = 0; d < 2; d++) cJSON_AddItemToArray(a, cJSON_CreateNumber(L->in_context[d]));
 }
 
+// The whole-network co-run slowdowns the model applied, [cpu, gpu], where
+// it applied them (hp_load).
+static void add_corun(cJSON *obj, const hp_loaded *L)
+{
+    cJSON_AddBoolToObject(obj, "corun", L->m.corun);
+    if (!L->m.corun || isnan(L->net_slow[0]) || isnan(L->net_slow[1])) return;
+    cJSON *a = cJSON_AddArrayToObject(obj, "corun_network");
+    for (int d = 0; d < 2; d++) cJSON_AddItemToArray(a, cJSON_CreateNumber(L->net_slow[d]));
+}
+
 static int parse(int argc, char **argv, opts *o)
 {
     *o = (opts){.mapping = true, .split = true, .pipeline = true, .image_parallel = true, .corun = true,
@@ -93,14 +105,15 @@ static int parse(int argc, char **argv, opts *o)
     if (strcmp(o->cmd, "solve") && strcmp(o->cmd, "explain") && strcmp(o->cmd, "predict"))
         return bad("unknown command '%s' (expected solve, predict or explain)", o->cmd);
     enum { O_DB = 256, O_MODEL, O_OBJ, O_MODES, O_K, O_KMIN, O_NOCORUN, O_MISSING, O_PLATFORM, O_SWEEP, O_OUT, O_NOCAL, O_W, O_S,
-           O_PLAN, O_CPUMS, O_GPUMS, O_JSON, O_ISOLATED, O_NOISSUE, O_NOFOLD };
+           O_PLAN, O_CPUMS, O_GPUMS, O_JSON, O_ISOLATED, O_NOISSUE, O_NOFOLD, O_CORUN_LAYER };
     static const struct option lo[] = {
         {"db", 1, 0, O_DB}, {"model", 1, 0, O_MODEL}, {"objective", 1, 0, O_OBJ}, {"modes", 1, 0, O_MODES},
         {"max-stages", 1, 0, O_K}, {"min-stages", 1, 0, O_KMIN}, {"no-corun", 0, 0, O_NOCORUN}, {"allow-missing", 0, 0, O_MISSING},
         {"platform", 1, 0, O_PLATFORM}, {"sweep", 1, 0, O_SWEEP}, {"out", 1, 0, O_OUT},
         {"no-calibration", 0, 0, O_NOCAL}, {"weights", 1, 0, O_W}, {"seed", 1, 0, O_S}, {"help", 0, 0, 'h'},
         {"plan", 1, 0, O_PLAN}, {"cpu-ms", 1, 0, O_CPUMS}, {"gpu-ms", 1, 0, O_GPUMS}, {"json", 0, 0, O_JSON},
-        {"isolated", 0, 0, O_ISOLATED}, {"no-issue", 0, 0, O_NOISSUE}, {"no-fold", 0, 0, O_NOFOLD}, {0, 0, 0, 0}};
+        {"isolated", 0, 0, O_ISOLATED}, {"no-issue", 0, 0, O_NOISSUE}, {"no-fold", 0, 0, O_NOFOLD},
+        {"corun-per-layer", 0, 0, O_CORUN_LAYER}, {0, 0, 0, 0}};
     optind = 2;
     opterr = 0;
     int c;
@@ -133,6 +146,7 @@ static int parse(int argc, char **argv, opts *o)
             break;
         }
         case O_NOCORUN: o->corun = false; break;
+        case O_CORUN_LAYER: o->corun_per_layer = true; break;
         case O_MISSING: o->allow_missing = true; break;
         case O_PLATFORM: o->platform = optarg; break;
         case O_SWEEP: {
@@ -291,7 +305,7 @@ static int write_plan(const opts *o, const het_graph *g, const hp_loaded *L, con
     cJSON_AddNumberToObject(pr, "images_per_s", r->images_per_s);
     cJSON_AddStringToObject(pr, "from", L->desc);
     cJSON_AddNumberToObject(pr, "sweep", (double)L->sweep);
-    cJSON_AddBoolToObject(pr, "corun", m->corun);
+    add_corun(pr, L);
     add_in_context(pr, L);
     cJSON_AddNumberToObject(pr, "solve_ms", solve_ms);
     if (!strcmp(r->mode, "pipeline")) {
@@ -345,8 +359,8 @@ static int solve(const opts *o)
     if (het_db_open_existing(o->db, &db) != HET_OK) return 1;
     if (load_model(o, &g) != HET_OK) goto done;
     hp_load_opts lo = {.platform = o->platform, .sweep_id = o->sweep, .corun = o->corun,
-                       .allow_missing = o->allow_missing, .calibrate = o->calibrate, .in_context = o->in_context,
-                       .issue = o->issue};
+                       .corun_per_layer = o->corun_per_layer, .allow_missing = o->allow_missing,
+                       .calibrate = o->calibrate, .in_context = o->in_context, .issue = o->issue};
     if (hp_load(db, o->db, g, &lo, &L) != HET_OK) goto done;
     hp_model *m = &L.m;
     int n = m->n_units;
@@ -397,10 +411,12 @@ static int solve(const opts *o)
             fprintf(stderr, "hetpart: no feasible plan: some layer can run on neither device in %s\n", L.desc);
         goto done_c;
     }
+    char corun[96];
+    hp_corun_text(&L, corun, sizeof corun);
     printf("%s, %s: objective %s -> %s plan: predicted %.3f ms per image, %.1f images/s (solved in %.1f ms; "
            "calibration cpu %.2f, gpu %.2f; co-run %s; %d CPU units timed in the network)\n",
            model_name(o, g), L.desc, o->objective, best.mode, best.latency_ms, best.images_per_s, solve_ms, L.calibration[0],
-           L.calibration[1], o->corun ? "on" : "off", L.in_context[0]);
+           L.calibration[1], corun, L.in_context[0]);
     if (!strcmp(best.mode, "pipeline"))
         for (int s = 0; s < best.pipe.n_stages; s++) {
             char dev[32];
@@ -450,8 +466,9 @@ static int predict(const opts *o)
     int rc = 1;
     if (het_db_open_existing(o->db, &db) != HET_OK) return 1;
     if (load_model(o, &g) != HET_OK || het_plan_read(o->plan, g, &p) != HET_OK) goto done;
-    hp_load_opts lo = {.platform = o->platform, .sweep_id = o->sweep, .corun = o->corun, .calibrate = o->calibrate,
-                       .in_context = o->in_context, .issue = o->issue, .net_ms = {o->net_ms[0], o->net_ms[1]}};
+    hp_load_opts lo = {.platform = o->platform, .sweep_id = o->sweep, .corun = o->corun,
+                       .corun_per_layer = o->corun_per_layer, .calibrate = o->calibrate, .in_context = o->in_context,
+                       .issue = o->issue, .net_ms = {o->net_ms[0], o->net_ms[1]}};
     if (hp_load(db, o->db, g, &lo, &L) != HET_OK) goto done;
     const hp_model *m = &L.m;
     if (!(c = malloc(sizeof *c * (size_t)m->n_units)) || plan_choices(m, g, p, c)) goto done;
@@ -504,7 +521,7 @@ static int predict(const opts *o)
         cJSON_AddNumberToObject(root, "sweep", (double)L.sweep);
         cJSON *cal = cJSON_AddArrayToObject(root, "calibration");
         for (int d = 0; d < 2; d++) cJSON_AddItemToArray(cal, cJSON_CreateNumber(L.calibration[d]));
-        cJSON_AddBoolToObject(root, "corun", m->corun);
+        add_corun(root, &L);
         add_in_context(root, &L);
         char *text = cJSON_PrintUnformatted(root);
         cJSON_Delete(root);
@@ -512,9 +529,11 @@ static int predict(const opts *o)
         puts(text);
         free(text);
     } else {
+        char corun[96];
+        hp_corun_text(&L, corun, sizeof corun);
         printf("%s, %s: %s plan %s: predicted %.3f ms per image, %.1f images/s (calibration cpu %.2f, gpu %.2f; "
                "co-run %s; %d CPU units timed in the network)\n",
-               model_name(o, g), L.desc, mode, o->plan, lat, ips, L.calibration[0], L.calibration[1], m->corun ? "on" : "off",
+               model_name(o, g), L.desc, mode, o->plan, lat, ips, L.calibration[0], L.calibration[1], corun,
                L.in_context[0]);
         for (int s = 0; p->mode == HET_MODE_PIPELINE && s < pipe.n_stages; s++)
             printf("  stage %d: %s .. %s: %.3f ms\n", s + 1, g->layers[m->u[pipe.first[s]].first].name,

@@ -243,8 +243,33 @@ het_status hp_load(het_db *db, const char *db_path, const het_graph *g, const hp
         out->calibration[d] = o->calibrate && m->net[d] > 0 && net_sum[d] > 0 ? layers_ms / net_sum[d] : 1.0;
         for (int k = 0; k < m->n_units; k++) m->u[k].t[d] *= out->calibration[d];
     }
+    // Co-run slowdowns at the scale plans run: whole networks, each
+    // round's alone and busy back to back (network_corun, version 6),
+    // for every unit of the device; the per-layer rows compare with the
+    // layers phase, minutes apart, and scatter with the machine's drift
+    // (docs/hetpart.md). Older sweeps, or --corun-per-layer: those.
+    for (int d = 0; d < 2; d++) {
+        out->net_slow[d] = NAN;
+        double s = o->corun_per_layer ? NAN
+                                      : one(sq, "SELECT slowdown FROM network_corun WHERE sweep_id = ?1 AND device = ?3 "
+                                                "AND status = 'ok'", out->sweep, 0, dev_name[d], 0, 0);
+        if (!(s > 0) || !isfinite(s)) continue;
+        out->net_slow[d] = s;
+        for (int k = 0; k < m->n_units; k++) m->u[k].slow[d] = s < 1.0 ? 1.0 : s; // a speed-up under load is noise
+    }
     m->corun = o->corun;
     return HET_OK;
+}
+
+void hp_corun_text(const hp_loaded *L, char *buf, size_t cap)
+{
+    if (!L->m.corun) {
+        snprintf(buf, cap, "off");
+    } else if (isnan(L->net_slow[0]) && isnan(L->net_slow[1])) {
+        snprintf(buf, cap, "per layer");
+    } else {
+        snprintf(buf, cap, "whole network: cpu %.2fx, gpu %.2fx", L->net_slow[0], L->net_slow[1]);
+    }
 }
 
 void hp_loaded_free(hp_loaded *l)

@@ -10,6 +10,7 @@ typedef struct hp_load_opts {
     const char *platform; // substring of the CPU model or OpenCL device the sweep must match (NULL: any)
     long long sweep_id;   // a given sweep (< 0: the latest that fits)
     bool corun;           // apply co-run slowdowns
+    bool corun_per_layer; // the per-layer co-run rows, also where the sweep timed whole networks co-running
     bool allow_missing;   // estimate missing layer times instead of failing
     bool calibrate;       // scale layer times so single-device sums match the measured networks
     bool in_context;      // prefer units' times inside the running network (network_units) where measured
@@ -23,6 +24,7 @@ typedef struct hp_loaded {
     char desc[512];       // "sweep N: CPU + GPU"
     double calibration[2];
     int in_context[2];    // units whose time is their time inside the running network, per device
+    double net_slow[2];   // whole-network co-run slowdown applied to every unit, per device (NaN: per-layer rows)
 } hp_loaded;
 
 /// Builds the cost model of `g` from the sweep: units (a convolution and
@@ -30,9 +32,14 @@ typedef struct hp_loaded {
 /// running network where the sweep timed them there, else alone), split
 /// times (both halves computed; the merge is priced as transfers; scaled
 /// as the devices' units were by their in-context times), co-run
-/// slowdowns, the fitted transfer models and the whole-network times.
+/// slowdowns (the whole network's where the sweep timed it co-running),
+/// the fitted transfer models and the whole-network times.
 /// A missing measurement is an error naming it, unless allow_missing.
 het_status hp_load(het_db *db, const char *db_path, const het_graph *g, const hp_load_opts *o, hp_loaded *out);
 void hp_loaded_free(hp_loaded *l);
+
+/// Which co-run slowdowns the model applies, for messages: "off", "per
+/// layer", or the whole-network factors.
+void hp_corun_text(const hp_loaded *L, char *buf, size_t cap);
 
 #endif

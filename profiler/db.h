@@ -9,7 +9,7 @@
 
 #include <stdint.h>
 
-#define HET_DB_VERSION 5
+#define HET_DB_VERSION 6
 #define HET_DB_TIMEOUT_MS 10000 // how long a writer waits for another's lock
 
 typedef struct het_db het_db;
@@ -77,13 +77,13 @@ het_status het_db_sweep_begin(het_db *db, const het_db_sweep_info *in, int64_t *
 het_status het_db_sweep_finish(het_db *db, int64_t sweep, const char *counters_note);
 
 /// The kinds of measurement, one table each.
-enum het_db_kind { HET_DB_LAYER, HET_DB_SPLIT, HET_DB_TRANSFER, HET_DB_CORUN, HET_DB_NETWORK };
+enum het_db_kind { HET_DB_LAYER, HET_DB_SPLIT, HET_DB_TRANSFER, HET_DB_CORUN, HET_DB_NETWORK, HET_DB_NETWORK_CORUN };
 
 /// The key of one measurement within a sweep.
 typedef struct het_db_item {
     enum het_db_kind kind;
     int index;    // layer (layer, split, co-run) or blob (transfer)
-    int device;   // 0 cpu, 1 gpu (layer, co-run, network); transfer: 1 host->gpu, 0 gpu->host
+    int device;   // 0 cpu, 1 gpu (layer, co-run, network, network co-run: the device timed); transfer: 1 host->gpu, 0 gpu->host
     int fused;    // layer, split, co-run: a convolution with its ReLU
     double ratio; // split: GPU share of the output channels
     int channels; // transfer: channels [0, channels) of the blob
@@ -104,8 +104,10 @@ typedef struct het_db_result {
     int cpu_channels, gpu_channels; // split
     double compute_ms;      // split: median without the merge
     uint64_t bytes;         // transfer
-    double alone_ms;        // co-run: the same layer with the other device idle
+    double alone_ms;        // co-run: the same layer (network) with the other device idle
     long busy_runs;         // co-run: networks the other device ran meanwhile
+    double slowdown;        // network co-run: the median of its rounds' busy / alone (a layer's: median / alone_ms)
+    int rounds;             // network co-run: alone-then-busy rounds
     double layer_sum_ms;    // network: sum of its layers' medians
     const het_stats *issue; // layer on the GPU: the host's time to issue it (gpu_issue), or NULL
     const het_stats *stream; // network on the GPU: ms an image, streamed (network_streams), or NULL

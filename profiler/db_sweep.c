@@ -25,6 +25,7 @@ static const struct {
     [HET_DB_TRANSFER] = {"transfers", "blob_idx = ?2 AND direction = ?3 AND channels = ?4"},
     [HET_DB_CORUN] = {"corun", "layer_idx = ?2 AND device = ?3 AND fused = ?4"},
     [HET_DB_NETWORK] = {"networks", "device = ?2"},
+    [HET_DB_NETWORK_CORUN] = {"network_corun", "device = ?2"},
 };
 
 static const char *dev_name(int d) { return d ? "gpu" : "cpu"; }
@@ -53,6 +54,7 @@ static void bind_key(sqlite3_stmt *q, const het_db_item *it)
         sqlite3_bind_int(q, 4, it->channels);
         break;
     case HET_DB_NETWORK:
+    case HET_DB_NETWORK_CORUN:
         sqlite3_bind_text(q, 2, dev_name(it->device), -1, SQLITE_STATIC);
         break;
     }
@@ -310,9 +312,10 @@ het_status het_db_put(het_db *db, int64_t sweep, const het_db_item *it, const he
         [HET_DB_TRANSFER] = "blob_idx, direction, channels, bytes",
         [HET_DB_CORUN] = "layer_idx, device, fused, alone_ms, slowdown, busy_runs",
         [HET_DB_NETWORK] = "device, layer_sum_ms",
+        [HET_DB_NETWORK_CORUN] = "device, alone_ms, slowdown, rounds, busy_runs",
     };
-    static const int n_cols[] = {[HET_DB_LAYER] = 3, [HET_DB_SPLIT] = 6, [HET_DB_TRANSFER] = 4,
-                                 [HET_DB_CORUN] = 6, [HET_DB_NETWORK] = 2};
+    static const int n_cols[] = {[HET_DB_LAYER] = 3, [HET_DB_SPLIT] = 6,   [HET_DB_TRANSFER] = 4,
+                                 [HET_DB_CORUN] = 6, [HET_DB_NETWORK] = 2, [HET_DB_NETWORK_CORUN] = 5};
     char sql[1024], marks[128] = "?1";
     int n = n_cols[it->kind] + STATS_N;
     for (int i = 2; i <= n + 1; i++) snprintf(marks + strlen(marks), sizeof marks - strlen(marks), ",?%d", i);
@@ -341,6 +344,12 @@ het_status het_db_put(het_db *db, int64_t sweep, const het_db_item *it, const he
         break;
     case HET_DB_NETWORK:
         het_db_bind_real(q, 3, r->layer_sum_ms);
+        break;
+    case HET_DB_NETWORK_CORUN:
+        het_db_bind_real(q, 3, r->alone_ms);
+        het_db_bind_real(q, 4, r->stats ? r->slowdown : NAN);
+        sqlite3_bind_int(q, 5, r->rounds);
+        sqlite3_bind_int64(q, 6, r->busy_runs);
         break;
     case HET_DB_LAYER:
         break;

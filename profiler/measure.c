@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct het_prof {
     const het_graph *g;
@@ -24,7 +25,8 @@ struct het_prof {
     int busy_dev;
     atomic_int busy_stop;
     het_status busy_status;
-    long busy_runs;
+    atomic_long busy_runs;
+    atomic_int busy_exited; // the loop ended (stopped, or an error)
     // The GPU streaming images as an image-parallel plan runs it
     // (stream_sample), made at its first use.
     het_plan *stream_plan;
@@ -478,8 +480,9 @@ static void *busy_main(void *arg)
             p->busy_status = st;
             break;
         }
-        p->busy_runs++;
+        atomic_fetch_add(&p->busy_runs, 1);
     }
+    atomic_store(&p->busy_exited, 1);
     return NULL;
 }
 
@@ -488,14 +491,20 @@ het_status het_prof_busy_start(het_prof *p, int dev)
     if (!p->busy_ws || p->busy_running || !p->be[dev]) return HET_E_STATE;
     p->busy_dev = dev;
     p->busy_status = HET_OK;
-    p->busy_runs = 0;
+    atomic_store(&p->busy_runs, 0);
+    atomic_store(&p->busy_exited, 0);
     atomic_store(&p->busy_stop, 0);
     if (pthread_create(&p->busy_thread, NULL, busy_main, p) != 0) {
         het_log(HET_LOG_ERROR, "hetprof: cannot start the co-run thread");
         return HET_E_NOMEM;
     }
     p->busy_running = true;
-    return HET_OK;
+    // Under load from the first timed run on: once the loop has run a
+    // whole network (a tiny network's measurement was over before the new
+    // thread had run one).
+    while (atomic_load(&p->busy_runs) == 0 && !atomic_load(&p->busy_exited) && !(p->stop && *p->stop))
+        nanosleep(&(struct timespec){0, 100 * 1000}, NULL);
+    return atomic_load(&p->busy_exited) ? het_prof_busy_stop(p, NULL) : HET_OK;
 }
 
 het_status het_prof_busy_stop(het_prof *p, long *runs)
@@ -504,8 +513,65 @@ het_status het_prof_busy_stop(het_prof *p, long *runs)
     atomic_store(&p->busy_stop, 1);
     pthread_join(p->busy_thread, NULL);
     p->busy_running = false;
-    if (runs) *runs = p->busy_runs;
+    if (runs) *runs = atomic_load(&p->busy_runs);
     return p->busy_status;
+}
+
+// The whole network on `dev` alone, then with the other device busy, in
+// alternating rounds: the slowdown is the median of the rounds' ratios, so
+// a machine whose speed drifts from minute to minute (shared hosts, PoCL
+// switching speed mid-study) changes both sides of each ratio alike. The
+// per-layer co-run rows compare with the layers phase instead, minutes
+// earlier: on the build machine they put GoogLeNet's CPU at 1.51x under
+// load and its PoCL at 0.89x (a speed-up), where the image-parallel
+// replays ran at 97-100% of 1/T_cpu + 1/T_gpu.
+het_status het_prof_corun_network(het_prof *p, int dev, int rounds, het_prof_corun *out)
+{
+    int other = 1 - dev;
+    if (rounds < 1 || !p->be[dev] || !p->be[other] || !p->busy_ws || p->busy_running) return HET_E_INVALID;
+    *out = (het_prof_corun){0};
+    int cap = rep_capacity(p);
+    double *busy_ms = malloc((size_t)rounds * cap * sizeof *busy_ms), *ratio = malloc((size_t)rounds * sizeof *ratio),
+           *alone = malloc((size_t)rounds * sizeof *alone);
+    net_job j = {.p = p, .dev = dev, .cap_reps = cap, .ms = malloc((size_t)cap * sizeof *j.ms)};
+    het_status st = busy_ms && ratio && alone && j.ms ? HET_OK : HET_E_NOMEM;
+    int n_busy = 0;
+    for (int r = 0; st == HET_OK && r < rounds; r++) {
+        het_stats a, b;
+        j.n_reps = 0;
+        st = het_measure(&p->policy, rep_net, &j, p->stop, &a);
+        if (st != HET_OK) break;
+        if ((st = het_prof_busy_start(p, other)) != HET_OK) break;
+        j.n_reps = 0;
+        st = het_measure(&p->policy, rep_net, &j, p->stop, &b);
+        long runs = 0;
+        het_status bst = het_prof_busy_stop(p, &runs);
+        if (st == HET_OK) st = bst;
+        if (st != HET_OK) break;
+        for (int k = j.n_reps - b.n; k < j.n_reps; k++) busy_ms[n_busy++] = j.ms[k];
+        alone[r] = a.median;
+        ratio[r] = b.median / a.median;
+        out->busy_runs += runs;
+        if (r == 0) out->busy.first = b.first;
+    }
+    if (st == HET_OK) {
+        double first = out->busy.first;
+        het_stats_compute(busy_ms, n_busy, p->policy.ci_target, &out->busy);
+        out->busy.first = first;
+        het_stats s;
+        het_stats_compute(alone, rounds, p->policy.ci_target, &s);
+        out->alone_ms = s.median;
+        het_stats_compute(ratio, rounds, p->policy.ci_target, &s);
+        out->slowdown = s.median;
+        out->rounds = rounds;
+    }
+    free(busy_ms);
+    free(ratio);
+    free(alone);
+    free(j.ms);
+    // The CPU's network overwrote blobs that later measurements read on the GPU.
+    if (st == HET_OK && dev == HET_DEV_CPU) st = upload_all(p, p->ws);
+    return st == HET_OK ? gpu_sync(p) : st;
 }
 
 het_status het_prof_counters(het_prof *p, int layer, bool fused, het_counters *c, int n_events, int reps,

@@ -99,9 +99,26 @@ het_status het_net_acc_stats(const het_prof *p, het_net_acc *acc, het_stats *out
 
 /// Keeps device `dev` busy with the whole network, over and over, in a
 /// thread of its own, until het_prof_busy_stop (co-run interference).
+/// Returns once it has run the network once (or failed: its error).
 het_status het_prof_busy_start(het_prof *p, int dev);
 /// Stops the busy loop; returns its first error, if any, and how many
 /// networks it ran.
 het_status het_prof_busy_stop(het_prof *p, long *runs);
+
+/// A device's slowdown under the other's load, whole networks (co-run
+/// at the scale plans run it).
+typedef struct het_prof_corun {
+    het_stats busy;   // the network on the device, the other busy: every timed run of every round
+    double alone_ms;  // the median of the rounds' medians alone
+    double slowdown;  // the median of the rounds' busy / alone
+    int rounds;
+    long busy_runs;   // networks the busy device ran meanwhile
+} het_prof_corun;
+
+/// The whole network on `dev`, `rounds` times alone and then with the
+/// other device running the network over and over (het_prof_busy_start),
+/// each round's two measurements back to back. The busy loop must not be
+/// running.
+het_status het_prof_corun_network(het_prof *p, int dev, int rounds, het_prof_corun *out);
 
 #endif

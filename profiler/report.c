@@ -149,6 +149,21 @@ static int show_sweep(het_db *db, sqlite3_stmt *sw, FILE *out)
                     sqlite3_column_text(q, 0), how, st, m / st);
     }
     sqlite3_finalize(q);
+    if (sqlite3_prepare_v2(sq, "SELECT device, slowdown, alone_ms, median_ms, rounds, status, note FROM network_corun "
+                               "WHERE sweep_id = ? ORDER BY device", -1, &q, NULL) != SQLITE_OK)
+        goto fail;
+    sqlite3_bind_int64(q, 1, sweep);
+    while (sqlite3_step(q) == SQLITE_ROW) {
+        const char *dev = (const char *)sqlite3_column_text(q, 0), *other = strcmp(dev, "cpu") ? "cpu" : "gpu";
+        if (isnan(col(q, 1)))
+            fprintf(out, "  co-run, whole network on %s with %s busy: %s%s%s\n", dev, other, sqlite3_column_text(q, 5),
+                    sqlite3_column_type(q, 6) != SQLITE_NULL ? ", " : "",
+                    sqlite3_column_type(q, 6) != SQLITE_NULL ? (const char *)sqlite3_column_text(q, 6) : "");
+        else
+            fprintf(out, "  co-run, whole network on %s with %s busy: %.2fx (%.3f ms against %.3f ms alone, %d rounds)\n",
+                    dev, other, col(q, 1), col(q, 3), col(q, 2), sqlite3_column_int(q, 4));
+    }
+    sqlite3_finalize(q);
     if (sqlite3_prepare_v2(sq, "SELECT direction, latency_ms, ms_per_mb, n_points, max_rel_err FROM transfer_models "
                                "WHERE sweep_id = ? ORDER BY direction DESC", -1, &q, NULL) != SQLITE_OK)
         goto fail;
@@ -283,8 +298,8 @@ int het_report_export(const char *db_path, const char *dir)
     }
     static const char *const tables[] = {"platforms", "devices", "models", "layers", "blobs", "sweeps",
                                          "measurements", "split_measurements", "transfers", "transfer_models",
-                                         "corun", "networks", "network_units", "network_streams", "gpu_issue", "counters", "runs",
-                                         "run_lanes"};
+                                         "corun", "networks", "network_units", "network_streams", "network_corun",
+                                         "gpu_issue", "counters", "runs", "run_lanes"};
     int rc = 0;
     for (size_t i = 0; i < sizeof tables / sizeof *tables && !rc; i++) rc = export_table(db, tables[i], dir);
     het_db_close(db);

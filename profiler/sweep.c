@@ -21,9 +21,13 @@
 // minute apart, GoogLeNet's splits at GPU share 0.1 took 0.80x of the CPU
 // alone on average on the build machine (at least 0.9x is possible), and
 // the solver picked 57 splits that measured slower than the CPU alone.
-enum phase { PH_LAYERS, PH_NETWORKS, PH_XFER, PH_CORUN_CPU, PH_CORUN_GPU, PH_N };
+enum phase { PH_LAYERS, PH_NETWORKS, PH_XFER, PH_CORUN_CPU, PH_CORUN_GPU, PH_NET_CORUN, PH_N };
 
-static const char *const phase_name[PH_N] = {"layers", "networks", "transfers", "cpu co-run", "gpu co-run"};
+static const char *const phase_name[PH_N] = {"layers",     "networks",   "transfers",
+                                             "cpu co-run", "gpu co-run", "net co-run"};
+
+// Alone-then-busy rounds of a network co-run (het_prof_corun_network).
+#define NET_CORUN_ROUNDS 3
 
 typedef struct unit {
     enum phase ph;
@@ -111,6 +115,7 @@ static int list_units(const het_graph *g, const het_sweep_opts *o, units *us)
         for (int i = 0; i < g->n_layers; i++)
             for (int f = 0; f <= (fusable(g, i) ? 1 : 0); f++)
                 err |= add(us, d ? PH_CORUN_GPU : PH_CORUN_CPU, (het_db_item){HET_DB_CORUN, i, d, f, 0, 0});
+    for (int d = 0; d < 2; d++) err |= add(us, PH_NET_CORUN, (het_db_item){.kind = HET_DB_NETWORK_CORUN, .device = d});
     return err;
 }
 
@@ -142,6 +147,10 @@ static const char *unsupported(const het_graph *g, const het_sweep_opts *o, cons
         return o->gpu_unusable;
     case HET_DB_NETWORK:
         return runs_all(g, o, d) ? NULL : o->unsupported_why[d];
+    case HET_DB_NETWORK_CORUN:
+        for (int k = 0; k < 2; k++)
+            if (!runs_all(g, o, k)) return o->unsupported_why[k];
+        return NULL;
     }
     return NULL;
 }
@@ -166,6 +175,9 @@ static void describe(const het_graph *g, const unit *u, char *buf, size_t cap)
         break;
     case HET_DB_NETWORK:
         snprintf(buf, cap, "whole network on %s%s", dev, u->burst ? ", early burst" : "");
+        break;
+    case HET_DB_NETWORK_CORUN:
+        snprintf(buf, cap, "whole network on %s, alone and %s busy", dev, it->device ? "cpu" : "gpu");
         break;
     }
 }
@@ -259,6 +271,18 @@ static het_status measure(het_db *db, int64_t sweep, het_prof *p, const het_grap
         r->alone_ms = het_db_median(db, sweep, &(het_db_item){HET_DB_LAYER, it->index, it->device, it->fused, 0, 0});
         st = het_prof_layer(p, it->index, it->device, it->fused, s, NULL);
         break;
+    case HET_DB_NETWORK_CORUN: {
+        het_prof_corun c;
+        st = het_prof_corun_network(p, it->device, NET_CORUN_ROUNDS, &c);
+        if (st == HET_OK) {
+            *s = c.busy;
+            r->alone_ms = c.alone_ms;
+            r->slowdown = c.slowdown;
+            r->rounds = c.rounds;
+            r->busy_runs = c.busy_runs;
+        }
+        break;
+    }
     case HET_DB_NETWORK: {
         // The CPU's units are timed inside the network too (free there; a
         // GPU would pay a synchronisation per unit).

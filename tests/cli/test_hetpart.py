@@ -138,6 +138,28 @@ got = json.loads(r.stdout).get("images_per_s", 0) if r.returncode == 0 else 0
 want = 1000 / net["cpu"] + 1000 / net["gpu"]
 check(abs(got - want) <= 1e-6 * want, "predict image-parallel without a stream: GPU network %g vs %g %s"
       % (got, want, r.stderr))
+# Co-run: the whole network's slowdowns (network_corun) apply to every
+# unit of their device, a "speed-up" below 1 counting as none; the plan's
+# prediction names them. --corun-per-layer, or a sweep without them (a
+# version 5 database), falls back to the per-layer rows.
+for name, cpu_f, gpu_f in (("corun_net.db", 2.0, 4.0), ("corun_net_low.db", 0.5, 3.0)):
+    CORUN = edited_db(name, "UPDATE network_corun SET slowdown = CASE device WHEN 'cpu' THEN ? ELSE ? END", cpu_f, gpu_f)
+    r = run(HETPART, "predict", "--db", CORUN, "--model", MODEL, "--json", "--plan", ip)
+    res = json.loads(r.stdout) if r.returncode == 0 else {}
+    want = 1000 / (net["cpu"] * max(cpu_f, 1.0)) + 1000 / (stream[0] * gpu_f)
+    check(abs(res.get("images_per_s", 0) - want) <= 1e-6 * want and res.get("corun_network") == [cpu_f, gpu_f],
+          "predict image-parallel with whole-network co-run %g, %g: %r vs %g %s" % (cpu_f, gpu_f, res, want, r.stderr))
+PER_LAYER = edited_db("corun_layers.db", "DELETE FROM network_corun")
+per_layer = []
+for db, extra in ((PER_LAYER, []), (CORUN, ["--corun-per-layer"])):
+    r = run(HETPART, "predict", "--db", db, "--model", MODEL, "--json", "--plan", ip, *extra)
+    res = json.loads(r.stdout) if r.returncode == 0 else {}
+    per_layer.append((res.get("images_per_s"), "corun_network" in res))
+check(per_layer[0][0] and per_layer[0] == per_layer[1] and not per_layer[0][1],
+      "without network_corun, or with --corun-per-layer: the per-layer slowdowns: %r" % per_layer)
+r = run(HETPART, "solve", "--db", CORUN, "--model", MODEL, "--objective", "throughput")
+check(r.returncode == 0 and "co-run whole network: cpu 0.50x, gpu 3.00x" in r.stdout, "solve names the co-run factors: %s"
+      % r.stdout[:400])
 # A pipeline's GPU stage before the last keeps images in flight where the
 # GPU runs them at once: priced at the stream's speed against the network
 # (here made half) where the sweep streamed two in flight, image by image

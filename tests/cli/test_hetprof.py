@@ -126,7 +126,7 @@ DB = fresh("tiny.db")
 r = run("sweep", "--model", TINY, "--db", DB, "--ratios", ",".join(map(str, RATIOS)), "--events", ",".join(EVENTS), *FAST)
 check(r.returncode == 0, "tiny sweep runs: rc %d %s" % (r.returncode, r.stderr[-800:]))
 check("hetprof: [" in r.stderr, "progress lines on stderr when it is not a terminal")
-check(q(DB, "PRAGMA user_version")[0][0] == 5 and q(DB, "PRAGMA journal_mode")[0][0] == "wal", "schema v5, WAL")
+check(q(DB, "PRAGMA user_version")[0][0] == 6 and q(DB, "PRAGMA journal_mode")[0][0] == "wal", "schema v6, WAL")
 sweeps = q(DB, "SELECT id, finished_at, git_rev, counters_note, platform_id, model_id, weights FROM sweeps")
 check(len(sweeps) == 1 and sweeps[0][1] and sweeps[0][2] and sweeps[0][6] == "seed:1", "one finished sweep: %r" % sweeps)
 SW = sweeps[0][0]
@@ -218,13 +218,23 @@ gpu_net = [n for n in nets if n[0] == "gpu"][0][1]
 check(len(strm) == 1 and strm[0][:5] == ("gpu", 1, strm[0][2], "ok", 9) and 4 <= strm[0][2] <= 48
       and 0 < strm[0][6] <= strm[0][5] <= strm[0][7] and 0.5 * gpu_net < strm[0][5] < 2 * gpu_net,
       "network_streams: the GPU's stream beside its network time %.3f ms: %r" % (gpu_net, strm))
+# Whole networks co-running: per device, 3 rounds of alone then busy, the
+# busy runs pooled (3 to 6 timed a round with FAST), the other device
+# running networks meanwhile, alone about the network's own time.
+nco = q(DB, "SELECT device, status, rounds, reps, alone_ms, median_ms, slowdown, busy_runs FROM network_corun "
+            "WHERE sweep_id = ? ORDER BY device", SW)
+net_ms = {n[0]: n[1] for n in nets}
+check([n[:3] for n in nco] == [("cpu", "ok", 3), ("gpu", "ok", 3)]
+      and all(9 <= n[3] <= 18 and n[7] > 0 and 0.5 * net_ms[n[0]] < n[4] < 2 * net_ms[n[0]] and n[6] > 0 for n in nco),
+      "network_corun: both devices, 3 rounds, the other device busy: %r" % nco)
 view = q(DB, "SELECT count(*) FROM layer_times WHERE sweep_id = ?", SW)[0][0]
 check(view == len(meas), "the layer_times view joins names to measurements")
 
 r = run("show", "--db", DB)
 check(r.returncode == 0 and all(l[0] in r.stdout for l in LAYERS if LAYERS.index(l) not in FOLDED)
       and "whole network on cpu" in r.stdout and "transfers h2d" in r.stdout
-      and "streamed on gpu, image by image" in r.stdout, "show prints every layer: %s" % r.stderr)
+      and "streamed on gpu, image by image" in r.stdout and "co-run, whole network on gpu with cpu busy" in r.stdout,
+      "show prints every layer: %s" % r.stderr)
 r = run("show", "--db", DB, "--model", TINY)
 check(r.returncode == 0 and "sweep %d" % SW in r.stdout, "show --model selects by the model's hash")
 one_line_error(run("show", "--db", DB, "--model", SQ11), "show of a model not in the database", "holds no sweep")
@@ -232,8 +242,8 @@ CSV = out("csv")
 r = run("export", "--db", DB, "--csv", CSV)
 check(r.returncode == 0, "export runs: %s" % r.stderr)
 for table in ("platforms", "devices", "models", "layers", "blobs", "sweeps", "measurements", "split_measurements",
-              "transfers", "transfer_models", "corun", "networks", "network_units", "network_streams", "gpu_issue",
-              "counters", "runs", "run_lanes"):
+              "transfers", "transfer_models", "corun", "networks", "network_units", "network_streams", "network_corun",
+              "gpu_issue", "counters", "runs", "run_lanes"):
     path = os.path.join(CSV, table + ".csv")
     n = q(DB, "SELECT count(*) FROM " + table)[0][0]
     data = list(csv.reader(open(path))) if os.path.exists(path) else []
@@ -244,7 +254,7 @@ check(sorted(float(m["median_ms"]) for m in m_csv) == sorted(float("%.9g" % m[5]
 
 # ---- resume, duplicates, --force, the no-counter path ------------------------
 r = run("sweep", "--model", TINY, "--db", DB, "--ratios", ",".join(map(str, RATIOS)), "--events", ",".join(EVENTS), *FAST)
-total = 2 * N_LAYER_ROWS * 2 + len(SPLITS) + N_TRANSFERS + 2
+total = 2 * N_LAYER_ROWS * 2 + len(SPLITS) + N_TRANSFERS + 2 + 2
 check(r.returncode == 0 and "0 measurements taken" in r.stdout and "(%d already stored)" % total in r.stdout,
       "a second identical sweep measures nothing: %r" % r.stdout)
 before = q(DB, "SELECT measured_at, median_ms FROM measurements ORDER BY layer_idx, device, fused")
@@ -258,7 +268,8 @@ DB2 = fresh("nopapi.db")
 r = run("sweep", "--model", TINY, "--db", DB2, "--events", "none", "--no-corun", "--ratios", "0.5", *FAST)
 check(r.returncode == 0 and q(DB2, "SELECT count(*) FROM counters")[0][0] == 0
       and q(DB2, "SELECT counters_note FROM sweeps")[0][0] == "no events requested"
-      and q(DB2, "SELECT count(*) FROM corun")[0][0] == 0, "--events none and --no-corun: no counter or co-run rows")
+      and q(DB2, "SELECT count(*) FROM corun")[0][0] == 0 and q(DB2, "SELECT count(*) FROM network_corun")[0][0] == 0,
+      "--events none and --no-corun: no counter or co-run rows")
 DB3 = fresh("cpuonly.db")
 r = run("sweep", "--model", TINY, "--db", DB3, "--devices", "cpu", *FAST)
 check(r.returncode == 0 and q(DB3, "SELECT count(*), min(device) FROM measurements")[0] == (N_LAYER_ROWS, "cpu")
@@ -378,7 +389,7 @@ con.executescript("CREATE TABLE platforms (id INTEGER PRIMARY KEY, cpu_model TEX
                   " VALUES (1, 't', 'v', 'g', 1, 1, 'single-cpu', 1); PRAGMA user_version = 1;")
 con.close()
 r = run("sweep", "--model", TINY, "--db", OLD, "--devices", "cpu", *FAST)
-check(r.returncode == 0 and q(OLD, "PRAGMA user_version")[0][0] == 5 and q(OLD, "SELECT count(*) FROM runs")[0][0] == 1
+check(r.returncode == 0 and q(OLD, "PRAGMA user_version")[0][0] == 6 and q(OLD, "SELECT count(*) FROM runs")[0][0] == 1
       and q(OLD, "SELECT count(*) FROM measurements")[0][0] == N_LAYER_ROWS, "a v1 database is upgraded, runs kept: %s" % r.stderr)
 
 # Locked by another writer past --db-timeout: one clear line, after waiting.
