@@ -18,6 +18,14 @@ het_status het_hexec_run_range(het_hexec *x, int first, int end, bool begin, boo
 het_status het_hexec_flush(het_hexec *x);
 het_status het_hexec_sync(het_hexec *x);
 
+// Starts copying to the host, behind the GPU work issued so far, every blob
+// that the CPU's share of layers [first, end) reads and that only the GPU
+// holds (the backend's to_host_async; nothing where it has none or needs
+// none). The thread that runs those layers then waits once, for the GPU and
+// the copies together, where it waited for the GPU and then for each copy
+// in turn.
+het_status het_hexec_prefetch_host(het_hexec *x, int first, int end);
+
 // A first-come first-served lock: waiters are served in the order they
 // asked. A plain mutex lets the thread that just released it take it again
 // while the waiter is still waking, and a thread that calls a backend in a

@@ -750,8 +750,11 @@ static het_status blob_range(const het_blob_data *blobs, const het_graph *g, int
 // took 520-680 us a kernel while another sat in a blocking read, 6-9 us
 // while it waited in clFinish, clWaitForEvents or by polling
 // (experiments/gpu_machine/cl_transfer_probe.c).
+//
+// `wait` false (to_host_async): the read is enqueued and left pending for
+// the workspace's next sync; only where buffers are copied.
 static het_status cl_transfer(cl_ctx *cx, const het_graph *g, const het_blob_data *blobs, int blob, int c0, int c1,
-                              bool to_dev)
+                              bool to_dev, bool wait)
 {
     struct cl_binding *b = find_binding(cx, blobs, "transfer");
     if (!b) return HET_E_STATE;
@@ -762,6 +765,12 @@ static het_status cl_transfer(cl_ctx *cx, const het_graph *g, const het_blob_dat
     cl_command_queue q = b->q;
     cl_mem buf = b->root_buf[root];
     float *host = blobs[root].host + first;
+    if (!wait) {
+        if (cx->zero_copy || to_dev) return HET_E_UNSUPPORTED;
+        HET_CL(clEnqueueReadBuffer(q, buf, CL_FALSE, first * sizeof(float), n * sizeof(float), host, 0, NULL, NULL));
+        atomic_store(&b->pending, true);
+        return HET_OK;
+    }
     if (cx->coherent) {
         // The host's writes are already where later kernels read; the host
         // may read once the kernels queued before have finished.
@@ -800,12 +809,18 @@ static het_status cl_transfer(cl_ctx *cx, const het_graph *g, const het_blob_dat
 static het_status cl_to_device(het_backend *be, const het_graph *g, const het_blob_data *blobs, int blob, int c0,
                                int c1)
 {
-    return cl_transfer(be->ctx, g, blobs, blob, c0, c1, true);
+    return cl_transfer(be->ctx, g, blobs, blob, c0, c1, true, true);
 }
 
 static het_status cl_to_host(het_backend *be, const het_graph *g, const het_blob_data *blobs, int blob, int c0, int c1)
 {
-    return cl_transfer(be->ctx, g, blobs, blob, c0, c1, false);
+    return cl_transfer(be->ctx, g, blobs, blob, c0, c1, false, true);
+}
+
+static het_status cl_to_host_async(het_backend *be, const het_graph *g, const het_blob_data *blobs, int blob, int c0,
+                                   int c1)
+{
+    return cl_transfer(be->ctx, g, blobs, blob, c0, c1, false, false);
 }
 
 // Page-locked host memory where transfers copy (discrete GPUs): a buffer
@@ -909,6 +924,7 @@ static const struct het_backend_ops cl_ops = {
     .pin_thread = cl_pin_thread,
     .binds_host = cl_binds_host,
     .concurrent_transfers = true,
+    .to_host_async = cl_to_host_async,
     .overlaps_images = cl_overlaps_images,
     .host_alloc = cl_host_alloc,
     .host_free = cl_host_free,

@@ -91,6 +91,9 @@ def check_streams(hetrun, proto, images, work, names, fold, only=None):
     plans["pipeline-2-early"] = plans["pipeline-2"]
     plans["pipeline-2-early-copy"] = plans["pipeline-2"]
     plans["pipeline-1-layer-early"] = plans["pipeline-1-layer-stages"]
+    # Copied buffers: each GPU stage's blobs for the next stage's CPU share
+    # (a CPU or split stage) go back behind its kernels (prefetch_host).
+    plans["pipeline-1-layer-3way-early-copy"] = plans["pipeline-1-layer-3way"]
     # --repeat 3: three timed streams back to back on the same slots; the
     # outputs and the timeline are the last stream's, the summary counts 3.
     plans["pipeline-2-repeat"] = plans["pipeline-2"]
@@ -203,7 +206,8 @@ def main():
     os.makedirs(stress, exist_ok=True)
     if not fold:
         ok &= check_streams(hetrun, proto, "16", stress, names, fold,
-                            only={"pipeline-1-layer-3way", "image-parallel-warm-copy", "image-parallel-early-copy"})
+                            only={"pipeline-1-layer-3way", "image-parallel-warm-copy", "image-parallel-early-copy",
+                                  "pipeline-2-early-copy"})
     for tag, body in plans.items():
         plan = dict({"het_plan": 1, "model_hash": h}, **body)
         path = os.path.join(work, tag + ".plan.json")

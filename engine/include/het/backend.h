@@ -55,6 +55,14 @@ struct het_backend_ops {
     /// complete before they return, so the host may use the data at once.
     het_status (*to_device)(het_backend *be, const het_graph *g, const het_blob_data *blobs, int blob, int c0, int c1);
     het_status (*to_host)(het_backend *be, const het_graph *g, const het_blob_data *blobs, int blob, int c0, int c1);
+    /// Optional (device backends): to_host's copy enqueued behind the work
+    /// issued on workspace `blobs`, without waiting: the host storage holds
+    /// the channels once sync_workspace (or sync) returns. Same threading
+    /// rules as to_host. HET_E_UNSUPPORTED, with nothing done, where the
+    /// device's storage is the host's (zero-copy): to_host is only a wait
+    /// there. NULL: none.
+    het_status (*to_host_async)(het_backend *be, const het_graph *g, const het_blob_data *blobs, int blob, int c0,
+                                int c1);
     /// Optional: pins the calling thread where this backend's work belongs
     /// (the CPU backend: its first core; the caller becomes its worker 0).
     void (*pin_thread)(het_backend *be);
