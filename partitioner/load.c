@@ -248,14 +248,24 @@ het_status hp_load(het_db *db, const char *db_path, const het_graph *g, const hp
     // for every unit of the device; the per-layer rows compare with the
     // layers phase, minutes apart, and scatter with the machine's drift
     // (docs/hetpart.md). Older sweeps, or --corun-per-layer: those.
+    // A GPU's stream (two images in flight) has its own, applied where a
+    // plan streams it, over the units' (the H100 machine: image by image
+    // 1.00x, streaming 1.2-1.5x under the CPU's load).
     for (int d = 0; d < 2; d++) {
-        out->net_slow[d] = NAN;
+        out->net_slow[d] = out->stream_slow[d] = NAN;
+        m->stream_corun[d] = 1.0;
         double s = o->corun_per_layer ? NAN
                                       : one(sq, "SELECT slowdown FROM network_corun WHERE sweep_id = ?1 AND device = ?3 "
                                                 "AND status = 'ok'", out->sweep, 0, dev_name[d], 0, 0);
         if (!(s > 0) || !isfinite(s)) continue;
         out->net_slow[d] = s;
-        for (int k = 0; k < m->n_units; k++) m->u[k].slow[d] = s < 1.0 ? 1.0 : s; // a speed-up under load is noise
+        s = s < 1.0 ? 1.0 : s; // a speed-up under load is noise
+        for (int k = 0; k < m->n_units; k++) m->u[k].slow[d] = s;
+        double ss = one(sq, "SELECT stream_slowdown FROM network_corun WHERE sweep_id = ?1 AND device = ?3 "
+                            "AND status = 'ok'", out->sweep, 0, dev_name[d], 0, 0);
+        if (!(ss > 0) || !isfinite(ss) || !(m->stream[d] > 0)) continue;
+        out->stream_slow[d] = ss;
+        m->stream_corun[d] = (ss < 1.0 ? 1.0 : ss) / s;
     }
     m->corun = o->corun;
     return HET_OK;
@@ -268,7 +278,9 @@ void hp_corun_text(const hp_loaded *L, char *buf, size_t cap)
     } else if (isnan(L->net_slow[0]) && isnan(L->net_slow[1])) {
         snprintf(buf, cap, "per layer");
     } else {
-        snprintf(buf, cap, "whole network: cpu %.2fx, gpu %.2fx", L->net_slow[0], L->net_slow[1]);
+        int n = snprintf(buf, cap, "whole network: cpu %.2fx, gpu %.2fx", L->net_slow[0], L->net_slow[1]);
+        if (!isnan(L->stream_slow[1]) && n > 0 && (size_t)n < cap)
+            snprintf(buf + n, cap - (size_t)n, ", gpu streaming %.2fx", L->stream_slow[1]);
     }
 }
 

@@ -25,6 +25,7 @@ typedef struct hp_loaded {
     double calibration[2];
     int in_context[2];    // units whose time is their time inside the running network, per device
     double net_slow[2];   // whole-network co-run slowdown applied to every unit, per device (NaN: per-layer rows)
+    double stream_slow[2]; // the device's stream's co-run slowdown (NaN: not measured)
 } hp_loaded;
 
 /// Builds the cost model of `g` from the sweep: units (a convolution and

@@ -58,6 +58,7 @@ typedef struct hp_model {
     double net[2];                     // whole network measured alone (ms), for image-parallel
     double stream[2];                  // ms an image streamed as image-parallel lanes run it (0: not measured)
     int stream_in_flight[2];           // its images in flight (1: image by image, as on PoCL)
+    double stream_corun[2];            // the stream's co-run slowdown over its units' (0 or 1: none), with corun
     bool corun;                        // apply co-run slowdowns where both devices work
 } hp_model;
 

@@ -119,10 +119,18 @@ static void add_stage(double load[2], hp_choice dev, double t, double xfer)
 // over-predicted the H100's two-group pipelines by 36-40%: a later stage
 // waiting in a blocking read held up the GPU stage's issue
 // (docs/hetpart.md).
+//
+// Such a stage runs beside the other stages (co-run): the stream's own
+// slowdown under load, beyond its units' (stream_corun), applies too.
+static double stream_corun(const hp_model *m, int d)
+{
+    return m->corun && m->stream_corun[d] > 0 ? m->stream_corun[d] : 1.0;
+}
+
 double hp_gpu_stream_factor(const hp_model *m)
 {
     return m->stream[HP_GPU] > 0 && m->net[HP_GPU] > 0 && m->stream_in_flight[HP_GPU] > 1
-               ? m->stream[HP_GPU] / m->net[HP_GPU]
+               ? m->stream[HP_GPU] / m->net[HP_GPU] * stream_corun(m, HP_GPU)
                : 1.0;
 }
 
@@ -374,7 +382,8 @@ double hp_image_parallel_rate(const hp_model *m)
         }
         double f = sum > 0 && isfinite(slowed) ? slowed / sum : 1.0;
         // A lane streams its images (the GPU's, two in flight) where the
-        // sweep measured it.
+        // sweep measured it, slowed as the stream is under load.
+        if (m->stream[d] > 0) f *= stream_corun(m, d);
         rate += 1e3 / ((m->stream[d] > 0 ? m->stream[d] : m->net[d]) * f);
     }
     return rate;

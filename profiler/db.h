@@ -108,6 +108,7 @@ typedef struct het_db_result {
     long busy_runs;         // co-run: networks the other device ran meanwhile
     double slowdown;        // network co-run: the median of its rounds' busy / alone (a layer's: median / alone_ms)
     int rounds;             // network co-run: alone-then-busy rounds
+    double stream_alone_ms, stream_slowdown; // network co-run: the GPU streaming (NaN: not measured)
     double layer_sum_ms;    // network: sum of its layers' medians
     const het_stats *issue; // layer on the GPU: the host's time to issue it (gpu_issue), or NULL
     const het_stats *stream; // network on the GPU: ms an image, streamed (network_streams), or NULL

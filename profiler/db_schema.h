@@ -72,7 +72,8 @@
     "CREATE TABLE IF NOT EXISTS network_corun ("                                                             \
     " sweep_id INTEGER NOT NULL REFERENCES sweeps(id),"                                                      \
     " device TEXT NOT NULL CHECK (device IN ('cpu', 'gpu')), alone_ms REAL, slowdown REAL,"                 \
-    " rounds INTEGER, busy_runs INTEGER," HET_DB_STATS_COLUMNS " PRIMARY KEY (sweep_id, device))",            \
+    " rounds INTEGER, busy_runs INTEGER, stream_alone_ms REAL, stream_slowdown REAL," HET_DB_STATS_COLUMNS    \
+    " PRIMARY KEY (sweep_id, device))",                                                                     \
     "CREATE TABLE IF NOT EXISTS gpu_issue ("                                                                  \
     " sweep_id INTEGER NOT NULL REFERENCES sweeps(id), layer_idx INTEGER NOT NULL, fused INTEGER NOT NULL," \
     HET_DB_STATS_COLUMNS " PRIMARY KEY (sweep_id, layer_idx, fused))",                                       \

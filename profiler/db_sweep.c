@@ -312,10 +312,10 @@ het_status het_db_put(het_db *db, int64_t sweep, const het_db_item *it, const he
         [HET_DB_TRANSFER] = "blob_idx, direction, channels, bytes",
         [HET_DB_CORUN] = "layer_idx, device, fused, alone_ms, slowdown, busy_runs",
         [HET_DB_NETWORK] = "device, layer_sum_ms",
-        [HET_DB_NETWORK_CORUN] = "device, alone_ms, slowdown, rounds, busy_runs",
+        [HET_DB_NETWORK_CORUN] = "device, alone_ms, slowdown, rounds, busy_runs, stream_alone_ms, stream_slowdown",
     };
     static const int n_cols[] = {[HET_DB_LAYER] = 3, [HET_DB_SPLIT] = 6,   [HET_DB_TRANSFER] = 4,
-                                 [HET_DB_CORUN] = 6, [HET_DB_NETWORK] = 2, [HET_DB_NETWORK_CORUN] = 5};
+                                 [HET_DB_CORUN] = 6, [HET_DB_NETWORK] = 2, [HET_DB_NETWORK_CORUN] = 7};
     char sql[1024], marks[128] = "?1";
     int n = n_cols[it->kind] + STATS_N;
     for (int i = 2; i <= n + 1; i++) snprintf(marks + strlen(marks), sizeof marks - strlen(marks), ",?%d", i);
@@ -350,6 +350,8 @@ het_status het_db_put(het_db *db, int64_t sweep, const het_db_item *it, const he
         het_db_bind_real(q, 4, r->stats ? r->slowdown : NAN);
         sqlite3_bind_int(q, 5, r->rounds);
         sqlite3_bind_int64(q, 6, r->busy_runs);
+        het_db_bind_real(q, 7, r->stats ? r->stream_alone_ms : NAN);
+        het_db_bind_real(q, 8, r->stats ? r->stream_slowdown : NAN);
         break;
     case HET_DB_LAYER:
         break;

@@ -113,12 +113,15 @@ typedef struct het_prof_corun {
     double slowdown;  // the median of the rounds' busy / alone
     int rounds;
     long busy_runs;   // networks the busy device ran meanwhile
+    // A GPU that runs images at once, streaming as image-parallel lanes run
+    // it (ms an image alone, busy / alone), in the same rounds; NaN elsewhere.
+    double stream_alone_ms, stream_slowdown;
 } het_prof_corun;
 
 /// The whole network on `dev`, `rounds` times alone and then with the
 /// other device running the network over and over (het_prof_busy_start),
-/// each round's two measurements back to back. The busy loop must not be
-/// running.
+/// each round's two measurements back to back (and the GPU's stream, where
+/// it runs images at once). The busy loop must not be running.
 het_status het_prof_corun_network(het_prof *p, int dev, int rounds, het_prof_corun *out);
 
 #endif

@@ -149,8 +149,9 @@ static int show_sweep(het_db *db, sqlite3_stmt *sw, FILE *out)
                     sqlite3_column_text(q, 0), how, st, m / st);
     }
     sqlite3_finalize(q);
-    if (sqlite3_prepare_v2(sq, "SELECT device, slowdown, alone_ms, median_ms, rounds, status, note FROM network_corun "
-                               "WHERE sweep_id = ? ORDER BY device", -1, &q, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(sq, "SELECT device, slowdown, alone_ms, median_ms, rounds, status, note, stream_slowdown, "
+                               "stream_alone_ms FROM network_corun WHERE sweep_id = ? ORDER BY device", -1, &q,
+                           NULL) != SQLITE_OK)
         goto fail;
     sqlite3_bind_int64(q, 1, sweep);
     while (sqlite3_step(q) == SQLITE_ROW) {
@@ -162,6 +163,9 @@ static int show_sweep(het_db *db, sqlite3_stmt *sw, FILE *out)
         else
             fprintf(out, "  co-run, whole network on %s with %s busy: %.2fx (%.3f ms against %.3f ms alone, %d rounds)\n",
                     dev, other, col(q, 1), col(q, 3), col(q, 2), sqlite3_column_int(q, 4));
+        if (!isnan(col(q, 7)))
+            fprintf(out, "  co-run, %s streaming with %s busy: %.2fx (%.3f ms an image alone)\n", dev, other, col(q, 7),
+                    col(q, 8));
     }
     sqlite3_finalize(q);
     if (sqlite3_prepare_v2(sq, "SELECT direction, latency_ms, ms_per_mb, n_points, max_rel_err FROM transfer_models "

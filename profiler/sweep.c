@@ -280,6 +280,8 @@ static het_status measure(het_db *db, int64_t sweep, het_prof *p, const het_grap
             r->slowdown = c.slowdown;
             r->rounds = c.rounds;
             r->busy_runs = c.busy_runs;
+            r->stream_alone_ms = c.stream_alone_ms;
+            r->stream_slowdown = c.stream_slowdown;
         }
         break;
     }

@@ -149,6 +149,17 @@ for name, cpu_f, gpu_f in (("corun_net.db", 2.0, 4.0), ("corun_net_low.db", 0.5,
     want = 1000 / (net["cpu"] * max(cpu_f, 1.0)) + 1000 / (stream[0] * gpu_f)
     check(abs(res.get("images_per_s", 0) - want) <= 1e-6 * want and res.get("corun_network") == [cpu_f, gpu_f],
           "predict image-parallel with whole-network co-run %g, %g: %r vs %g %s" % (cpu_f, gpu_f, res, want, r.stderr))
+# The GPU's stream slowed by its own factor where the sweep timed it.
+STREAMED = edited_db("corun_stream.db", "UPDATE network_corun SET slowdown = CASE device WHEN 'cpu' THEN 2.0 ELSE 4.0 END, "
+                     "stream_slowdown = CASE device WHEN 'gpu' THEN 6.0 END")
+r = run(HETPART, "predict", "--db", STREAMED, "--model", MODEL, "--json", "--plan", ip)
+res = json.loads(r.stdout) if r.returncode == 0 else {}
+want = 1000 / (net["cpu"] * 2.0) + 1000 / (stream[0] * 6.0)
+check(abs(res.get("images_per_s", 0) - want) <= 1e-6 * want,
+      "predict image-parallel with the GPU's stream slowed 6x under load: %r vs %g %s" % (res, want, r.stderr))
+r = run(HETPART, "solve", "--db", STREAMED, "--model", MODEL, "--objective", "throughput")
+check(r.returncode == 0 and "gpu 4.00x, gpu streaming 6.00x" in r.stdout, "solve names the stream's factor: %s"
+      % r.stdout[:400])
 PER_LAYER = edited_db("corun_layers.db", "DELETE FROM network_corun")
 per_layer = []
 for db, extra in ((PER_LAYER, []), (CORUN, ["--corun-per-layer"])):

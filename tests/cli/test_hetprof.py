@@ -224,6 +224,8 @@ check(len(strm) == 1 and strm[0][:5] == ("gpu", 1, strm[0][2], "ok", 9) and 4 <=
 nco = q(DB, "SELECT device, status, rounds, reps, alone_ms, median_ms, slowdown, busy_runs FROM network_corun "
             "WHERE sweep_id = ? ORDER BY device", SW)
 net_ms = {n[0]: n[1] for n in nets}
+nco_stream = q(DB, "SELECT count(*) FROM network_corun WHERE stream_alone_ms IS NOT NULL OR stream_slowdown IS NOT NULL")
+check(nco_stream[0][0] == 0, "network_corun: no stream on PoCL, which streams image by image")
 check([n[:3] for n in nco] == [("cpu", "ok", 3), ("gpu", "ok", 3)]
       and all(9 <= n[3] <= 18 and n[7] > 0 and 0.5 * net_ms[n[0]] < n[4] < 2 * net_ms[n[0]] and n[6] > 0 for n in nco),
       "network_corun: both devices, 3 rounds, the other device busy: %r" % nco)
@@ -270,6 +272,15 @@ check(r.returncode == 0 and q(DB2, "SELECT count(*) FROM counters")[0][0] == 0
       and q(DB2, "SELECT counters_note FROM sweeps")[0][0] == "no events requested"
       and q(DB2, "SELECT count(*) FROM corun")[0][0] == 0 and q(DB2, "SELECT count(*) FROM network_corun")[0][0] == 0,
       "--events none and --no-corun: no counter or co-run rows")
+# A device that runs images at once (PoCL told so) is timed streaming in the
+# co-run rounds too, beside its network.
+DBO = fresh("overlap.db")
+r = subprocess.run([HETPROF, "sweep", "--model", TINY, "--db", DBO, "--events", "none", "--ratios", "0.5", *FAST],
+                   capture_output=True, text=True, env=dict(os.environ, HET_CL_OVERLAP="1"))
+ov = q(DBO, "SELECT device, stream_alone_ms, stream_slowdown FROM network_corun ORDER BY device") if r.returncode == 0 else []
+check(len(ov) == 2 and ov[0][1:] == (None, None) and ov[1][1] and ov[1][1] > 0 and ov[1][2] and ov[1][2] > 0
+      and q(DBO, "SELECT in_flight FROM network_streams")[0][0] == 2,
+      "network_corun: the GPU's stream alone and busy where it runs images at once: %r %s" % (ov, r.stderr[-300:]))
 DB3 = fresh("cpuonly.db")
 r = run("sweep", "--model", TINY, "--db", DB3, "--devices", "cpu", *FAST)
 check(r.returncode == 0 and q(DB3, "SELECT count(*), min(device) FROM measurements")[0] == (N_LAYER_ROWS, "cpu")

@@ -73,6 +73,8 @@ static void random_model(hp_model *m, hp_unit *u, hp_blob *b, int n, int n_ratio
     m->net[1] = 1 + urand() * 5;
     m->stream[1] = urand() < 0.5 ? 0 : m->net[1] * (0.5 + urand() * 0.7);
     m->stream_in_flight[1] = urand() < 0.7 ? 2 : 1;
+    // Its own slowdown under load, beyond its units' (network_corun).
+    m->stream_corun[1] = urand() < 0.5 ? 1.0 : 0.8 + urand() * 0.8;
 }
 
 static double brute_latency(const hp_model *m, int n_choices, hp_choice *c, int i)
@@ -125,7 +127,7 @@ static double brute_pipeline(const hp_model *m, int K_min, int K, int n_dev, int
                 if (!isfinite(t)) ok = false;
                 // A GPU stage before the last keeps images in flight: the stream's speed.
                 if (devs[k] == HP_GPU && k < S - 1 && m->stream[1] > 0 && m->stream_in_flight[1] == 2)
-                    t *= m->stream[1] / m->net[1];
+                    t *= m->stream[1] / m->net[1] * (m->corun ? m->stream_corun[1] : 1.0);
                 if (devs[k] != HP_GPU) load[0] += t;
                 if (devs[k] != HP_CPU) load[1] += t;
                 if (devs[k] == HP_CPU) load[1] += xfer; // its reads from the GPU hold the GPU's lock
