@@ -250,7 +250,7 @@ het_status hp_load(het_db *db, const char *db_path, const het_graph *g, const hp
     // (docs/hetpart.md). Older sweeps, or --corun-per-layer: those.
     // A GPU's stream (two images in flight) has its own, applied where a
     // plan streams it, over the units' (the H100 machine: image by image
-    // 1.00x, streaming 1.2-1.5x under the CPU's load).
+    // 1.00x, streaming 1.02-1.11x under the CPU's load).
     for (int d = 0; d < 2; d++) {
         out->net_slow[d] = out->stream_slow[d] = NAN;
         m->stream_corun[d] = 1.0;

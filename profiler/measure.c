@@ -527,14 +527,14 @@ het_status het_prof_busy_stop(het_prof *p, long *runs)
 // replays ran at 97-100% of 1/T_cpu + 1/T_gpu.
 //
 // A GPU that runs images at once is timed streaming too, as image-parallel
-// lanes and early-handing pipeline stages run it (stream_sample): on the
-// H100 machine its network image by image did not slow at all under the
-// CPU's load, while its image-parallel lane ran 1.2-1.5x slower than its
-// stream alone (the host thread's issuing, ~7 us a kernel, is what limits
-// a stream there).
+// lanes and early-handing pipeline stages run it (stream_sample): a stream
+// is limited by other things than one image (on the H100 machine, the host
+// thread's issuing, ~7 us a kernel), so it may slow where one image does
+// not. There, one image slowed 1.00x under the CPU's load and the stream
+// 1.02-1.11x.
 #define CORUN_STREAM_SAMPLES 3 // per side and round
 
-// The median of `n` stream samples (ms an image) into *ms.
+// The median of CORUN_STREAM_SAMPLES stream samples (ms an image) into *ms.
 static het_status stream_median(het_prof *p, double latency_ms, double *ms)
 {
     double s[CORUN_STREAM_SAMPLES];
