@@ -29,6 +29,23 @@ static double one(sqlite3 *sq, const char *sql, int64_t sweep, int layer, const 
     return v;
 }
 
+// A device's row of a per-device table of the sweep (?1 sweep, ?2 device):
+// its first two columns into *a and *b, NaN where there is no row or the
+// value is NULL.
+static void two(sqlite3 *sq, const char *sql, int64_t sweep, const char *dev, double *a, double *b)
+{
+    sqlite3_stmt *q = NULL;
+    *a = *b = NAN;
+    if (sqlite3_prepare_v2(sq, sql, -1, &q, NULL) != SQLITE_OK) return;
+    sqlite3_bind_int64(q, 1, sweep);
+    sqlite3_bind_text(q, 2, dev, -1, SQLITE_STATIC);
+    if (sqlite3_step(q) == SQLITE_ROW) {
+        if (sqlite3_column_type(q, 0) != SQLITE_NULL) *a = sqlite3_column_double(q, 0);
+        if (sqlite3_column_type(q, 1) != SQLITE_NULL) *b = sqlite3_column_double(q, 1);
+    }
+    sqlite3_finalize(q);
+}
+
 // The sweep to use: given by id, or the latest of this model with both
 // devices on a platform matching `platform` (a substring of the CPU model
 // or OpenCL device; NULL: any).
@@ -224,11 +241,10 @@ het_status hp_load(het_db *db, const char *db_path, const het_graph *g, const hp
         // The GPU streamed as image-parallel lanes run it: two images in
         // flight where it runs them at once (databases before version 5
         // have none: image by image then).
-        double stream = one(sq, "SELECT median_ms FROM network_streams WHERE sweep_id = ?1 AND device = ?3 AND "
-                                "status = 'ok'", out->sweep, 0, dev_name[d], 0, 0);
+        double stream, in_flight;
+        two(sq, "SELECT median_ms, in_flight FROM network_streams WHERE sweep_id = ?1 AND device = ?2 AND status = 'ok'",
+            out->sweep, dev_name[d], &stream, &in_flight);
         m->stream[d] = stream > 0 && m->net[d] > 0 ? stream : 0;
-        double in_flight = one(sq, "SELECT in_flight FROM network_streams WHERE sweep_id = ?1 AND device = ?3 AND "
-                                   "status = 'ok'", out->sweep, 0, dev_name[d], 0, 0);
         m->stream_in_flight[d] = m->stream[d] > 0 && in_flight >= 1 ? (int)in_flight : 1;
         // A network time measured later (hetpart predict --cpu-ms): the
         // layers keep their proportions, the device its present speed (the
@@ -254,15 +270,14 @@ het_status hp_load(het_db *db, const char *db_path, const het_graph *g, const hp
     for (int d = 0; d < 2; d++) {
         out->net_slow[d] = out->stream_slow[d] = NAN;
         m->stream_corun[d] = 1.0;
-        double s = o->corun_per_layer ? NAN
-                                      : one(sq, "SELECT slowdown FROM network_corun WHERE sweep_id = ?1 AND device = ?3 "
-                                                "AND status = 'ok'", out->sweep, 0, dev_name[d], 0, 0);
+        double s = NAN, ss = NAN;
+        if (!o->corun_per_layer)
+            two(sq, "SELECT slowdown, stream_slowdown FROM network_corun WHERE sweep_id = ?1 AND device = ?2 AND "
+                    "status = 'ok'", out->sweep, dev_name[d], &s, &ss);
         if (!(s > 0) || !isfinite(s)) continue;
         out->net_slow[d] = s;
         s = s < 1.0 ? 1.0 : s; // a speed-up under load is noise
         for (int k = 0; k < m->n_units; k++) m->u[k].slow[d] = s;
-        double ss = one(sq, "SELECT stream_slowdown FROM network_corun WHERE sweep_id = ?1 AND device = ?3 "
-                            "AND status = 'ok'", out->sweep, 0, dev_name[d], 0, 0);
         if (!(ss > 0) || !isfinite(ss) || !(m->stream[d] > 0)) continue;
         out->stream_slow[d] = ss;
         m->stream_corun[d] = (ss < 1.0 ? 1.0 : ss) / s;

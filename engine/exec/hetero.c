@@ -94,19 +94,32 @@ static void count_transfer(het_hexec *x, int blob, int to, int a, int b, uint64_
     }
 }
 
+typedef het_status (*xfer_op)(het_backend *be, const het_graph *g, const het_blob_data *blobs, int blob, int c0,
+                              int c1);
+
+// Calls a transfer op of the GPU backend on channels [a, b) of `blob`,
+// holding the GPU's lock unless the backend allows transfers beside other
+// threads' calls; *ns: how long the call took.
+static het_status xfer_call(het_hexec *x, xfer_op op, int blob, int a, int b, uint64_t *ns)
+{
+    het_backend *gpu = x->be[DEV_GPU];
+    bool lock = !gpu->ops->concurrent_transfers;
+    if (lock) lock_dev(x, DEV_GPU);
+    uint64_t t0 = het_now_ns();
+    het_status st = op(gpu, x->g, het_workspace_table(x->ws), blob, a, b);
+    *ns = het_now_ns() - t0;
+    if (lock) unlock_dev(x, DEV_GPU);
+    return st;
+}
+
 // Moves channels [a, b) of `blob` to device `to` from the other device.
 static het_status transfer(het_hexec *x, int blob, int to, int a, int b)
 {
     het_status st = gpu_sync(x);
     if (st != HET_OK) return st;
-    het_backend *gpu = x->be[DEV_GPU];
-    bool lock = !gpu->ops->concurrent_transfers;
-    if (lock) lock_dev(x, DEV_GPU);
-    uint64_t t0 = het_now_ns();
-    const het_blob_data *t = het_workspace_table(x->ws);
-    st = to == DEV_GPU ? gpu->ops->to_device(gpu, x->g, t, blob, a, b) : gpu->ops->to_host(gpu, x->g, t, blob, a, b);
-    uint64_t dt = het_now_ns() - t0;
-    if (lock) unlock_dev(x, DEV_GPU);
+    const struct het_backend_ops *ops = x->be[DEV_GPU]->ops;
+    uint64_t dt;
+    st = xfer_call(x, to == DEV_GPU ? ops->to_device : ops->to_host, blob, a, b, &dt);
     count_transfer(x, blob, to, a, b, dt);
     return st;
 }
@@ -274,7 +287,6 @@ het_status het_hexec_prefetch_host(het_hexec *x, int first, int end)
     if (!gpu || !gpu->ops->to_host_async) return HET_OK;
     const het_graph *g = x->g;
     const het_blob_data *t = het_workspace_table(x->ws);
-    bool lock = !gpu->ops->concurrent_transfers;
     for (int i = first; i < end; i++) {
         const het_layer *l = &g->layers[i];
         if (het_plan_cpu_channels(x->p, g, i) == 0) continue;
@@ -284,11 +296,8 @@ het_status het_hexec_prefetch_host(het_hexec *x, int first, int end)
             bool on_host = r->lo[DEV_CPU] <= 0 && r->hi[DEV_CPU] >= C;
             bool on_gpu = r->lo[DEV_GPU] <= 0 && r->hi[DEV_GPU] >= C;
             if (on_host || !on_gpu) continue; // need() moves any part as before
-            if (lock) lock_dev(x, DEV_GPU);
-            uint64_t t0 = het_now_ns();
-            het_status st = gpu->ops->to_host_async(gpu, g, t, blob, 0, C);
-            uint64_t dt = het_now_ns() - t0;
-            if (lock) unlock_dev(x, DEV_GPU);
+            uint64_t dt;
+            het_status st = xfer_call(x, gpu->ops->to_host_async, blob, 0, C, &dt);
             if (st == HET_E_UNSUPPORTED) return HET_OK; // zero-copy: nothing to copy
             if (st != HET_OK) return st;
             count_transfer(x, blob, DEV_CPU, 0, C, dt);
