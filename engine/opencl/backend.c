@@ -91,6 +91,11 @@ typedef struct cl_ctx {
         atomic_bool pending;        // commands enqueued since its last finish (read by cl_sync_workspace unlocked)
         cl_mem part;                // split-K partial sums (conv_gemm), per queue: queues run at once
         size_t part_n;              // its size in floats
+        unsigned gen;               // bumped when a buffer that launches may hold is replaced (part)
+        struct cl_launches {        // per layer: its launches on this workspace (see launch_args)
+            int n, cap;
+            struct cl_launch *v;
+        } *lay;
     } *bind;
     // Page-locked host memory given by cl_host_alloc: buffers made with
     // CL_MEM_ALLOC_HOST_PTR, kept mapped while the caller uses them.
@@ -102,6 +107,8 @@ typedef struct cl_ctx {
         void *mapped; // the mapping
         cl_mem buf;
     } *pin;
+    bool launch_cache;   // launches keep their own kernels and arguments (HET_CL_LAUNCH_CACHE=0: off)
+    int ord[K_COUNT];    // launches of each kernel issued so far by the current run call
     int cur;             // the current call's binding, -1: none (q0)
     bool q0_pending;
     // The binding of the current call (set by select_binding).
@@ -110,34 +117,113 @@ typedef struct cl_ctx {
 } cl_ctx;
 
 // ---- kernel arguments -------------------------------------------------------
+//
+// Every launch of a layer on a workspace has a kernel object of its own, its
+// arguments set when first enqueued and again only where one changed (a
+// split's channel range in a sweep, a regrown split-K buffer). A shared
+// kernel per kind had all ~25 arguments set before every launch, and the
+// host's time to issue an image is what a GPU streaming images runs at when
+// its kernels are short (SqueezeNet on the H100: ~7 us per launch).
+
+#define LAUNCH_ARGS 32
+
+typedef struct cl_launch {
+    int kind;
+    cl_kernel k;
+    unsigned gen; // the binding's gen when the values below were set
+    struct {
+        unsigned char size; // 0: not set
+        unsigned char v[8];
+    } arg[LAUNCH_ARGS];
+} cl_launch;
 
 typedef struct args {
     cl_kernel k;
+    cl_launch *memo; // NULL: set every argument
     cl_uint i;
     cl_int err;
 } args;
 
-static void a_mem(args *a, cl_mem m)
+// Sets argument a->i unless the launch's kernel already holds that value.
+static void a_set(args *a, size_t size, const void *v)
 {
-    if (a->err == CL_SUCCESS) a->err = clSetKernelArg(a->k, a->i, sizeof m, &m);
+    cl_launch *m = a->memo;
+    bool known = m && a->i < LAUNCH_ARGS && size <= sizeof m->arg[0].v;
+    if (a->err == CL_SUCCESS && !(known && m->arg[a->i].size == size && !memcmp(m->arg[a->i].v, v, size))) {
+        a->err = clSetKernelArg(a->k, a->i, size, v);
+        if (known) {
+            m->arg[a->i].size = a->err == CL_SUCCESS ? (unsigned char)size : 0;
+            memcpy(m->arg[a->i].v, v, size);
+        }
+    }
     a->i++;
 }
+static void a_mem(args *a, cl_mem m) { a_set(a, sizeof m, &m); }
 static void a_int(args *a, long v)
 {
     cl_int x = (cl_int)v;
-    if (a->err == CL_SUCCESS) a->err = clSetKernelArg(a->k, a->i, sizeof x, &x);
-    a->i++;
+    a_set(a, sizeof x, &x);
 }
-static void a_flt(args *a, float v)
-{
-    if (a->err == CL_SUCCESS) a->err = clSetKernelArg(a->k, a->i, sizeof v, &v);
-    a->i++;
-}
+static void a_flt(args *a, float v) { a_set(a, sizeof v, &v); }
 // A blob as (buffer, offset) argument pair.
 static void a_blob(args *a, const cl_ctx *cx, int blob)
 {
     a_mem(a, cx->root_buf[cx->blobs[blob].root]);
     a_int(a, (long)cx->blobs[blob].offset);
+}
+
+// Forgets every launch of a run call: the next uses each kernel's first.
+static void launches_reset(cl_ctx *cx) { memset(cx->ord, 0, sizeof cx->ord); }
+
+// Arguments for the next launch of kernel `kind` by layer `l` in the current
+// run call: the n-th launch of a kind by a layer on a workspace is always
+// the same kernel object (a layer issues its launches in a fixed order).
+// Without a workspace, or where a kernel object cannot be made, the shared
+// kernel with every argument set.
+static args launch_args(cl_ctx *cx, const het_layer *l, int kind)
+{
+    args a = {.k = cx->k[kind]};
+    int nth = cx->ord[kind]++;
+    if (!cx->launch_cache || cx->cur < 0) return a;
+    struct cl_binding *b = &cx->bind[cx->cur];
+    if (!b->lay) {
+        b->lay = calloc((size_t)cx->graph->n_layers, sizeof *b->lay);
+        if (!b->lay) return a;
+    }
+    struct cl_launches *ls = &b->lay[l->id];
+    cl_launch *m = NULL;
+    for (int i = 0, seen = 0; i < ls->n && !m; i++)
+        if (ls->v[i].kind == kind && seen++ == nth) m = &ls->v[i];
+    if (!m) {
+        if (ls->n == ls->cap) {
+            int cap = ls->cap ? 2 * ls->cap : 2;
+            cl_launch *nv = realloc(ls->v, (size_t)cap * sizeof *nv);
+            if (!nv) return a;
+            ls->v = nv;
+            ls->cap = cap;
+        }
+        cl_int err;
+        cl_kernel k = clCreateKernel(cx->prog, kernel_names[kind], &err);
+        if (!k) {
+            het_log(HET_LOG_DEBUG, "opencl backend: no kernel of its own for a launch of '%s': %s", l->name,
+                    het_cl_err_str(err));
+            return a;
+        }
+        m = &ls->v[ls->n++];
+        memset(m, 0, sizeof *m);
+        m->kind = kind;
+        m->k = k;
+        m->gen = b->gen;
+    }
+    if (m->gen != b->gen) {
+        // A buffer it may hold was replaced, and a new one can have the old
+        // one's handle: set everything again.
+        memset(m->arg, 0, sizeof m->arg);
+        m->gen = b->gen;
+    }
+    a.k = m->k;
+    a.memo = m;
+    return a;
 }
 
 // Notes that the current queue has work a sync must wait for: a sync
@@ -175,7 +261,7 @@ static het_status enqueue_pix(cl_ctx *cx, const het_graph *g, const het_layer *l
     // A pointwise layer is a plain GEMM over the H*W pixels: present it as
     // one row of H*W so that vectors run across row ends.
     int H = pw ? 1 : is->h, W = pw ? N : is->w, Wo = pw ? N : os->w, Ho = pw ? 1 : os->h;
-    args a = {.k = cx->k[K_PIX]};
+    args a = launch_args(cx, l, K_PIX);
     a_blob(&a, cx, l->bottom[0]);
     a_mem(&a, st->a);
     a_int(&a, st->ldw);
@@ -221,6 +307,7 @@ static het_status part_buffer(cl_ctx *cx, size_t n, cl_mem *out)
     if (!b->part || b->part_n < n) {
         if (b->part) clReleaseMemObject(b->part);
         b->part_n = 0;
+        b->gen++;
         cl_int err;
         b->part = clCreateBuffer(cx->ctx, CL_MEM_READ_WRITE, n * sizeof(float), NULL, &err);
         if (!b->part) return het_cl_fail("clCreateBuffer(split-K partial sums)", err, __func__);
@@ -242,7 +329,7 @@ static het_status enqueue_gemm(cl_ctx *cx, const het_graph *g, const het_layer *
     cl_mem part = cx->dummy;
     het_status st = S > 1 ? part_buffer(cx, (size_t)S * (size_t)Mr * (size_t)N, &part) : HET_OK;
     if (st != HET_OK) return st;
-    args a = {.k = cx->k[K_CONV]};
+    args a = launch_args(cx, l, K_CONV);
     a_blob(&a, cx, l->bottom[0]);
     a_mem(&a, cx->ls[l->id].a);
     a_mem(&a, bias);
@@ -257,7 +344,7 @@ static het_status enqueue_gemm(cl_ctx *cx, const het_graph *g, const het_layer *
     size_t gl[3] = {tiles_n * CONV_LX, tiles_m * CONV_LY, (size_t)S};
     st = enqueue(cx, &a, 3, gl, local);
     if (st != HET_OK || S == 1) return st;
-    args r = {.k = cx->k[K_REDUCE]};
+    args r = launch_args(cx, l, K_REDUCE);
     a_mem(&r, part);
     a_int(&r, S), a_int(&r, N), a_int(&r, m0), a_int(&r, m_end);
     a_mem(&r, bias);
@@ -276,7 +363,7 @@ static het_status run_conv(cl_ctx *cx, const het_graph *g, const het_layer *l, i
     int mg = c->num_output / c->group;
     cl_mem bias = c->bias_term ? st->b : cx->dummy;
     if (het_conv_is_depthwise(g, l)) {
-        args a = {.k = cx->k[K_DW]};
+        args a = launch_args(cx, l, K_DW);
         a_blob(&a, cx, l->bottom[0]);
         a_mem(&a, st->a);
         a_mem(&a, bias);
@@ -309,7 +396,7 @@ static het_status run_affine(cl_ctx *cx, const het_graph *g, const het_layer *l,
     int in = l->bottom[0], out = l->top[0];
     if (mode == 0 && cx->blobs[in].root == cx->blobs[out].root && cx->blobs[in].offset == cx->blobs[out].offset)
         return HET_OK; // in-place copy (Dropout, Flatten over the same storage)
-    args a = {.k = cx->k[K_AFFINE]};
+    args a = launch_args(cx, l, K_AFFINE);
     a_blob(&a, cx, in);
     a_blob(&a, cx, out);
     a_mem(&a, a_buf ? a_buf : cx->dummy);
@@ -327,7 +414,7 @@ static het_status run_layer(cl_ctx *cx, const het_graph *g, const het_layer *l, 
     case HET_LAYER_CONV:
         return run_conv(cx, g, l, c0, c1, relu, slope);
     case HET_LAYER_FC: {
-        args a = {.k = cx->k[K_FC]};
+        args a = launch_args(cx, l, K_FC);
         a_blob(&a, cx, l->bottom[0]);
         a_mem(&a, st->a);
         a_mem(&a, l->p.fc.bias_term ? st->b : cx->dummy);
@@ -339,7 +426,7 @@ static het_status run_layer(cl_ctx *cx, const het_graph *g, const het_layer *l, 
     }
     case HET_LAYER_POOL: {
         const struct het_pool_params *p = &l->p.pool;
-        args a = {.k = cx->k[K_POOL]};
+        args a = launch_args(cx, l, K_POOL);
         a_blob(&a, cx, l->bottom[0]);
         a_blob(&a, cx, l->top[0]);
         a_int(&a, is->h), a_int(&a, is->w), a_int(&a, os->h), a_int(&a, os->w);
@@ -350,7 +437,7 @@ static het_status run_layer(cl_ctx *cx, const het_graph *g, const het_layer *l, 
     }
     case HET_LAYER_LRN: {
         const struct het_lrn_params *p = &l->p.lrn;
-        args a = {.k = cx->k[K_LRN]};
+        args a = launch_args(cx, l, K_LRN);
         a_blob(&a, cx, l->bottom[0]);
         a_blob(&a, cx, l->top[0]);
         a_int(&a, is->c), a_int(&a, is->h * is->w), a_int(&a, p->local_size);
@@ -359,7 +446,7 @@ static het_status run_layer(cl_ctx *cx, const het_graph *g, const het_layer *l, 
         return enqueue(cx, &a, 2, gl, NULL);
     }
     case HET_LAYER_SOFTMAX: {
-        args a = {.k = cx->k[K_SOFTMAX]};
+        args a = launch_args(cx, l, K_SOFTMAX);
         a_blob(&a, cx, l->bottom[0]);
         a_blob(&a, cx, l->top[0]);
         a_int(&a, is->c), a_int(&a, is->h * is->w), a_int(&a, c0), a_int(&a, c1);
@@ -397,7 +484,7 @@ static het_status run_layer(cl_ctx *cx, const het_graph *g, const het_layer *l, 
         const struct het_eltwise_params *p = &l->p.eltwise;
         size_t hw = (size_t)os->h * os->w;
         for (int k = 1; k < l->n_bottom; k++) {
-            args a = {.k = cx->k[K_ELT]};
+            args a = launch_args(cx, l, K_ELT);
             a_blob(&a, cx, k == 1 ? l->bottom[0] : l->top[0]);
             a_flt(&a, k == 1 ? p->coeff[0] : 1.0f);
             a_blob(&a, cx, l->bottom[k]);
@@ -425,6 +512,12 @@ static void release_binding(cl_ctx *cx, struct cl_binding *b)
             if (b->root_buf[i]) clReleaseMemObject(b->root_buf[i]);
     free(b->root_buf);
     if (b->part) clReleaseMemObject(b->part);
+    for (int i = 0; b->lay && cx->graph && i < cx->graph->n_layers; i++) {
+        for (int j = 0; j < b->lay[i].n; j++) clReleaseKernel(b->lay[i].v[j].k);
+        free(b->lay[i].v);
+    }
+    free(b->lay);
+    b->lay = NULL;
     b->root_buf = NULL;
     b->blobs = NULL;
     b->part = NULL;
@@ -624,6 +717,8 @@ static het_status cl_bind(het_backend *be, const het_graph *g, const het_blob_da
         b->root_buf = NULL;
         b->part = NULL;
         b->part_n = 0;
+        b->gen = 0;
+        b->lay = NULL;
         b->q = q;
         atomic_init(&b->pending, false);
     }
@@ -671,7 +766,9 @@ static het_status cl_run(het_backend *be, const het_graph *g, const het_layer *l
     cl_ctx *cx = be->ctx;
     het_status st = het_backend_check_run(be, cx->graph == g && cx->prepared[l->id], g, l, c0, c1);
     if (st == HET_OK) st = select_binding(cx, blobs, "run");
-    return st != HET_OK ? st : run_layer(cx, g, l, c0, c1, false, 0.0f);
+    if (st != HET_OK) return st;
+    launches_reset(cx);
+    return run_layer(cx, g, l, c0, c1, false, 0.0f);
 }
 
 static het_status cl_run_with_relu(het_backend *be, const het_graph *g, const het_layer *conv, const het_layer *relu,
@@ -685,7 +782,9 @@ static het_status cl_run_with_relu(het_backend *be, const het_graph *g, const he
     }
     het_status st = het_backend_check_run(be, cx->graph == g && cx->prepared[conv->id], g, conv, c0, c1);
     if (st == HET_OK) st = select_binding(cx, blobs, "run");
-    return st != HET_OK ? st : run_layer(cx, g, conv, c0, c1, true, relu->p.relu.negative_slope);
+    if (st != HET_OK) return st;
+    launches_reset(cx);
+    return run_layer(cx, g, conv, c0, c1, true, relu->p.relu.negative_slope);
 }
 
 // Waits for all work on the device, on every workspace's queue: callers
@@ -1008,6 +1107,8 @@ het_status het_opencl_backend_create(const het_gpu_cfg *cfg, het_backend **be_ou
     // The convolution kernel: conv_pix where work-items become vector lanes
     // of a CPU (PoCL), the local-memory tiled conv_gemm on GPUs. HET_CL_CONV
     // (pix or gemm) overrides, for measuring both on one device.
+    const char *lc = getenv("HET_CL_LAUNCH_CACHE");
+    cx->launch_cache = !(lc && !strcmp(lc, "0"));
     const char *cv = getenv("HET_CL_CONV");
     cx->conv_pix = cv && *cv ? !strcmp(cv, "pix") : (cx->dev.type & CL_DEVICE_TYPE_CPU) != 0;
     // conv_gemm splits K when a launch would have fewer than 4 work-groups
