@@ -153,6 +153,15 @@ def network_ms(db, sweep, device):
     return row[0] if row else None
 
 
+def gpu_stream(db, sweep):
+    """The sweep's GPU stream: (ms an image, images in flight), or None."""
+    con = sqlite3.connect(db)
+    row = con.execute("SELECT median_ms, in_flight FROM network_streams WHERE sweep_id = ? AND device = 'gpu' AND"
+                      " status = 'ok'", (sweep,)).fetchone()
+    con.close()
+    return row
+
+
 def write_csv(path, header, rows):
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
@@ -300,6 +309,16 @@ def study_model(a, tools, model, out, db):
     picks = {"latency": min((k for k in solved if MODES_BY_KEY[k]["objective"] == "latency"),
                             key=lambda k: pred(k, "latency_ms")),
              "throughput": max(solved, key=lambda k: pred(k, "images_per_s"))}
+    # The GPU alone streaming, where it runs images at once: replayed each
+    # round beside the modes as the recalibration's reference for plans
+    # that stream the GPU (docs/study.md); not a mode of the table.
+    sweep_stream = gpu_stream(db, sweep)
+    stream_plan = None
+    if sweep_stream and sweep_stream[1] > 1:
+        stream_plan = os.path.join(mdir, "plans", "gpu-stream.json")
+        json.dump({"het_plan": 1, "model_hash": model_hash, "mode": "image-parallel", "devices": ["gpu"]},
+                  open(stream_plan, "w"), indent=1)
+    stream_ips = []
     # Replays, the modes alternating within each repetition.
     keys = list(plans)
     meas = {k: [] for k in keys}
@@ -323,6 +342,12 @@ def study_model(a, tools, model, out, db):
             os.remove(js)
             lat = s["latency_ms"].get("p50", s["latency_ms"].get("median"))
             meas[k].append((s["images_per_s"], lat))
+        if stream_plan:
+            js = os.path.join(mdir, "plans", ".run.json")
+            tools.run("hetrun", "--model", proto, "--plan", stream_plan, "--images", a.images, "--repeat", a.repeat,
+                      "--warmup", a.warmup, "--top", "0", "-q", "--summary-json", js, *tools.cores)
+            stream_ips.append(json.load(open(js))["images_per_s"])
+            os.remove(js)
         # The cost model again, calibrated to this round's CPU and GPU alone:
         # what it predicts when the machine's present speed is known, so its
         # own error shows apart from the drift since the sweep.
@@ -330,12 +355,14 @@ def study_model(a, tools, model, out, db):
             if k in ("cpu", "gpu"):
                 continue
             path = os.path.join(mdir, "plans", k + ".json")
+            now = ["--gpu-stream-ms", "%.6f" % (1000.0 / stream_ips[-1])] if stream_plan else []
             js = json.loads(tools.run("hetpart", "predict", "--db", db, "--model", proto, "--sweep", sweep,
                                       "--plan", path, "--json", "--cpu-ms", "%.6f" % meas["cpu"][-1][1],
-                                      "--gpu-ms", "%.6f" % meas["gpu"][-1][1]))
+                                      "--gpu-ms", "%.6f" % meas["gpu"][-1][1], *now))
             recal[k].append((js["images_per_s"], (js["images_per_s"] - meas[k][-1][0]) / meas[k][-1][0]))
-        log("%s: replays %d/%d done (%s)" % (name, rep + 1, a.reps, ", ".join(
-            "%s %.1f/s" % (k, meas[k][-1][0]) for k in keys)))
+        log("%s: replays %d/%d done (%s%s)" % (name, rep + 1, a.reps, ", ".join(
+            "%s %.1f/s" % (k, meas[k][-1][0]) for k in keys),
+            "; gpu streaming alone %.1f/s" % stream_ips[-1] if stream_plan else ""))
     # The table.
     rows = []
     for k in keys:
@@ -364,6 +391,12 @@ def study_model(a, tools, model, out, db):
               "recal_ips", "recal_error", "steal_runs"]
     write_csv(os.path.join(mdir, "modes.csv"), fields, [[r[f] if r[f] is not None else "" for f in fields]
                                                          for r in rows])
+    sfile = os.path.join(mdir, "gpu_stream.csv")
+    if stream_plan:
+        write_csv(sfile, ["round", "images_per_s", "ms_per_image", "sweep_ms_per_image"],
+                  [[i + 1, x, 1000.0 / x, sweep_stream[0]] for i, x in enumerate(stream_ips)])
+    elif os.path.exists(sfile):
+        os.remove(sfile)
     write_csv(os.path.join(mdir, "layers.csv"), ["idx", "unit", "kind", "cpu_ms", "gpu_ms", "gflop"],
               [[x if x is not None else "" for x in r] for r in layer_rows(db, sweep)])
     split_layers = plans["split"].get("layers", {})
@@ -375,7 +408,8 @@ def study_model(a, tools, model, out, db):
     elif os.path.exists(os.path.join(mdir, "counters.csv")):
         os.remove(os.path.join(mdir, "counters.csv"))
     return {"name": name, "proto": proto, "hash": model_hash, "sweep": sweep, "sweep_s": sweep_s, "rows": rows,
-            "picks": picks, "counters": bool(cr), "splits": best_splits(srows)}
+            "picks": picks, "counters": bool(cr), "splits": best_splits(srows),
+            "stream": (stream_ips, sweep_stream[0]) if stream_plan else None}
 
 
 def fmt(x, f="%.1f"):
@@ -392,7 +426,8 @@ def summary_md(a, out, machine, results, elapsed, db):
          "shown. Predicted: hetpart's cost model (CPU and GPU alone: the sweep's whole-network measurement). "
          "Error: (predicted - measured) / measured images/s. Recalibrated: the same cost model with each device's "
          "layer times scaled to the CPU-alone and GPU-alone latency measured in the same round (`hetpart predict "
-         "--cpu-ms --gpu-ms`), the median over rounds; it separates the model's error from the machine's drift "
+         "--cpu-ms --gpu-ms`; where the GPU streams images, its stream too, replayed alone in the same round: "
+         "`--gpu-stream-ms`), the median over rounds; it separates the model's error from the machine's drift "
          "since the sweep, and CPU and GPU alone, its calibration points, are left out of it. Bound: 1/T_cpu + "
          "1/T_gpu images/s, what two devices that never wait could reach." % (
              a.images, " (each image, or each stream of them, %d times, measured over all)" % a.repeat
@@ -432,6 +467,11 @@ def summary_md(a, out, machine, results, elapsed, db):
             errs = [abs(r[key]) for r in rows[2:] if r[key] is not None]
             if errs:
                 L += ["%s: median %.0f%%, max %.0f%%." % (what, statistics.median(errs) * 100, max(errs) * 100), ""]
+        if res["stream"]:
+            ips, sweep_ms = res["stream"]
+            L += ["GPU alone streaming (two images in flight; the recalibration's reference for plans that stream "
+                  "the GPU, not a mode): median %.1f images/s (runs %s); the sweep's stream: %.1f images/s." % (
+                      statistics.median(ips), " ".join("%.1f" % x for x in ips), 1000.0 / sweep_ms), ""]
         st = [float(x) for r in rows for x in r["steal_runs"].split() if x != "-"]
         if st:
             worst = max(((float(x), r["key"], i + 1) for r in rows for i, x in enumerate(r["steal_runs"].split())

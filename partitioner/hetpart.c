@@ -53,6 +53,8 @@ static void usage(FILE *f)
         "  --cpu-ms X          calibrate CPU layer times to a whole network of X ms measured\n"
         "                      now (e.g. by hetrun --device cpu) instead of the sweep's\n"
         "  --gpu-ms X          the same for the GPU\n"
+        "  --gpu-stream-ms X   the GPU streaming images (an image-parallel plan on the GPU\n"
+        "                      alone) measured now, ms an image, instead of the sweep's\n"
         "  --json              print one JSON object instead of text\n"
         "\n"
         "explain: the plan's predicted table: layer, device or ratio, predicted time,\n"
@@ -63,6 +65,7 @@ typedef struct opts {
     const char *cmd, *db, *model, *objective, *out, *platform, *plan;
     bool mapping, split, pipeline, image_parallel, corun, corun_per_layer, allow_missing, calibrate, in_context, issue, json, no_fold;
     double net_ms[2]; // predict --cpu-ms, --gpu-ms
+    double gpu_stream_ms; // predict --gpu-stream-ms
     int min_stages, max_stages;
     long long sweep;
 } opts;
@@ -105,13 +108,14 @@ static int parse(int argc, char **argv, opts *o)
     if (strcmp(o->cmd, "solve") && strcmp(o->cmd, "explain") && strcmp(o->cmd, "predict"))
         return bad("unknown command '%s' (expected solve, predict or explain)", o->cmd);
     enum { O_DB = 256, O_MODEL, O_OBJ, O_MODES, O_K, O_KMIN, O_NOCORUN, O_MISSING, O_PLATFORM, O_SWEEP, O_OUT, O_NOCAL, O_W, O_S,
-           O_PLAN, O_CPUMS, O_GPUMS, O_JSON, O_ISOLATED, O_NOISSUE, O_NOFOLD, O_CORUN_LAYER };
+           O_PLAN, O_CPUMS, O_GPUMS, O_STREAMMS, O_JSON, O_ISOLATED, O_NOISSUE, O_NOFOLD, O_CORUN_LAYER };
     static const struct option lo[] = {
         {"db", 1, 0, O_DB}, {"model", 1, 0, O_MODEL}, {"objective", 1, 0, O_OBJ}, {"modes", 1, 0, O_MODES},
         {"max-stages", 1, 0, O_K}, {"min-stages", 1, 0, O_KMIN}, {"no-corun", 0, 0, O_NOCORUN}, {"allow-missing", 0, 0, O_MISSING},
         {"platform", 1, 0, O_PLATFORM}, {"sweep", 1, 0, O_SWEEP}, {"out", 1, 0, O_OUT},
         {"no-calibration", 0, 0, O_NOCAL}, {"weights", 1, 0, O_W}, {"seed", 1, 0, O_S}, {"help", 0, 0, 'h'},
-        {"plan", 1, 0, O_PLAN}, {"cpu-ms", 1, 0, O_CPUMS}, {"gpu-ms", 1, 0, O_GPUMS}, {"json", 0, 0, O_JSON},
+        {"plan", 1, 0, O_PLAN}, {"cpu-ms", 1, 0, O_CPUMS}, {"gpu-ms", 1, 0, O_GPUMS},
+        {"gpu-stream-ms", 1, 0, O_STREAMMS}, {"json", 0, 0, O_JSON},
         {"isolated", 0, 0, O_ISOLATED}, {"no-issue", 0, 0, O_NOISSUE}, {"no-fold", 0, 0, O_NOFOLD},
         {"corun-per-layer", 0, 0, O_CORUN_LAYER}, {0, 0, 0, 0}};
     optind = 2;
@@ -163,12 +167,15 @@ static int parse(int argc, char **argv, opts *o)
         case O_PLAN: o->plan = optarg; break;
         case O_JSON: o->json = true; break;
         case O_CPUMS:
-        case O_GPUMS: {
+        case O_GPUMS:
+        case O_STREAMMS: {
             double v = strtod(optarg, &end);
             if (!*optarg || *end || !(v > 0) || !isfinite(v))
-                return bad(c == O_CPUMS ? "--cpu-ms '%s': expected a time in ms above 0"
-                                        : "--gpu-ms '%s': expected a time in ms above 0", optarg);
-            o->net_ms[c == O_GPUMS] = v;
+                return bad(c == O_CPUMS   ? "--cpu-ms '%s': expected a time in ms above 0"
+                           : c == O_GPUMS ? "--gpu-ms '%s': expected a time in ms above 0"
+                                          : "--gpu-stream-ms '%s': expected a time in ms above 0", optarg);
+            if (c == O_STREAMMS) o->gpu_stream_ms = v;
+            else o->net_ms[c == O_GPUMS] = v;
             break;
         }
         case O_W:
@@ -188,8 +195,8 @@ static int parse(int argc, char **argv, opts *o)
     if (!o->model) return bad("%s needs --model M.prototxt", o->cmd);
     bool predict = !strcmp(o->cmd, "predict");
     if (predict != (o->plan != NULL)) return bad("%s", predict ? "predict needs --plan PLAN.json" : "--plan is for predict");
-    if (!predict && (o->json || o->net_ms[0] > 0 || o->net_ms[1] > 0))
-        return bad("%s", "--json, --cpu-ms and --gpu-ms are for predict");
+    if (!predict && (o->json || o->net_ms[0] > 0 || o->net_ms[1] > 0 || o->gpu_stream_ms > 0))
+        return bad("%s", "--json, --cpu-ms, --gpu-ms and --gpu-stream-ms are for predict");
     if ((o->net_ms[0] > 0 || o->net_ms[1] > 0) && !o->calibrate)
         return bad("%s", "--cpu-ms and --gpu-ms calibrate: they cannot go with --no-calibration");
     if (predict) return 0;
@@ -468,7 +475,8 @@ static int predict(const opts *o)
     if (load_model(o, &g) != HET_OK || het_plan_read(o->plan, g, &p) != HET_OK) goto done;
     hp_load_opts lo = {.platform = o->platform, .sweep_id = o->sweep, .corun = o->corun,
                        .corun_per_layer = o->corun_per_layer, .calibrate = o->calibrate, .in_context = o->in_context,
-                       .issue = o->issue, .net_ms = {o->net_ms[0], o->net_ms[1]}};
+                       .issue = o->issue, .net_ms = {o->net_ms[0], o->net_ms[1]},
+                       .gpu_stream_ms = o->gpu_stream_ms};
     if (hp_load(db, o->db, g, &lo, &L) != HET_OK) goto done;
     const hp_model *m = &L.m;
     if (!(c = malloc(sizeof *c * (size_t)m->n_units)) || plan_choices(m, g, p, c)) goto done;

@@ -16,6 +16,7 @@ typedef struct hp_load_opts {
     bool in_context;      // prefer units' times inside the running network (network_units) where measured
     bool issue;           // charge the host the time it takes to issue each GPU unit (gpu_issue)
     double net_ms[2];     // > 0: calibrate to this whole-network time (CPU, GPU) instead of the sweep's
+    double gpu_stream_ms; // > 0: the GPU's stream (ms an image, image-parallel lane alone) instead of the sweep's
 } hp_load_opts;
 
 typedef struct hp_loaded {

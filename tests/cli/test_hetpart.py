@@ -189,6 +189,22 @@ c1, c2 = stage_ms[1, ("cpu", "gpu")], stage_ms[2, ("cpu", "gpu")]
 check(len(g1) == len(g2) == len(c1) == len(c2) == 2 and abs(g2[0] - g1[0] / 2) <= 1e-6 * g1[0]
       and abs(g2[1] - g1[1]) <= 1e-9 + 1e-6 * g1[1] and c1 == c2,
       "a GPU stage before the last at the stream's speed (two in flight) and not otherwise: %r" % stage_ms)
+# --gpu-stream-ms: the stream measured later replaces the sweep's, in the
+# image-parallel lane and in a GPU stage that streams (two in flight), also
+# after --gpu-ms (which would scale the sweep's with the network).
+s2 = out("stream2.db")
+for extra in ([], ["--gpu-ms", "%g" % (net["gpu"] * 3)]):
+    r = run(HETPART, "predict", "--db", DB, "--model", MODEL, "--json", "--no-corun", "--plan", ip,
+            "--gpu-stream-ms", "0.125", *extra)
+    got = json.loads(r.stdout).get("images_per_s", 0) if r.returncode == 0 else 0
+    want = 1000 / net["cpu"] + 1000 / 0.125
+    check(abs(got - want) <= 1e-6 * want, "predict image-parallel --gpu-stream-ms 0.125 %s: %g vs %g %s"
+          % (extra, got, want, r.stderr))
+r = run(HETPART, "predict", "--db", s2, "--model", MODEL, "--json", "--no-corun", "--plan", out("gpu_cpu.json"),
+        "--gpu-stream-ms", "%.17g" % (net["gpu"] / 4))
+got = json.loads(r.stdout).get("stage_ms", []) if r.returncode == 0 else []
+check(len(got) == 2 and abs(got[0] - g1[0] / 4) <= 1e-6 * g1[0] and abs(got[1] - g1[1]) <= 1e-9 + 1e-6 * g1[1],
+      "a streaming GPU stage at --gpu-stream-ms (a quarter of the network): %r vs %r" % (got, g1))
 r = run(HETPART, "predict", "--db", DB, "--model", MODEL, "--json", "--cpu-ms", "7.25", "--plan", out("all_cpu.json"))
 got = json.loads(r.stdout) if r.returncode == 0 else {}
 check(abs(got.get("latency_ms", 0) - 7.25) < 1e-9 and abs(got.get("images_per_s", 0) - 1000 / 7.25) < 1e-6,
@@ -259,6 +275,10 @@ one_line_error(run(HETPART, *pbase, out("all_cpu.json"), "--cpu-ms", "-3"), "pre
 one_line_error(run(HETPART, *pbase, out("all_cpu.json"), "--gpu-ms", "2", "--no-calibration"),
                "predict: --gpu-ms without calibration", "cannot go with --no-calibration")
 one_line_error(run(HETPART, "predict", "--db", DB, "--model", MODEL), "predict without a plan", "needs --plan")
+one_line_error(run(HETPART, *pbase, out("all_cpu.json"), "--gpu-stream-ms", "0"), "predict: --gpu-stream-ms 0",
+               "expected a time in ms")
+one_line_error(run(HETPART, *base, "--objective", "throughput", "--gpu-stream-ms", "1"), "solve --gpu-stream-ms",
+               "are for predict")
 one_line_error(run(HETPART, *base, "--objective", "latency", "--cpu-ms", "3"), "solve --cpu-ms", "are for predict")
 one_line_error(run(HETPART, "explain", os.path.join(SRC, "experiments", "plans", "squeezenet_v1.1", "mapping.json")),
                "explain of a hand-written plan", "without a \"predicted\" block")

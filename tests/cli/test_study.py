@@ -85,6 +85,32 @@ check(want and all(w in summary for w in want), "split table rows: %r" % want)
 con_rows = list(csv.DictReader(open(os.path.join(RES, "csv", "runs.csv")))) if os.path.exists(
     os.path.join(RES, "csv", "runs.csv")) else []
 check(len(con_rows) == 14 and all(x["predicted_images_per_s"] for x in con_rows), "runs: %d" % len(con_rows))
+check(not os.path.exists(os.path.join(M, "gpu_stream.csv")) and "GPU alone streaming" not in summary,
+      "no GPU-stream reference where the GPU runs images one at a time (PoCL)")
+
+# A GPU that runs images at once (PoCL made to, as the H100's): each round
+# also replays the GPU alone streaming, the reference of the recalibration
+# (hetpart predict --gpu-stream-ms), reported apart from the modes.
+RES2 = os.path.join(WORK, "overlap")
+r = run(*base[:7], RES2, "-q", "--models", MODEL, "--images", 8, "--reps", 2, "--warmup", 1, "--max-stages", 2,
+        "--sweep-args", "--ratios 0.5 --reps 6 --min-reps 3 --max-time 0.05", "--no-figures", timeout=900,
+        env=dict(os.environ, HET_CL_OVERLAP="1"))
+check(r.returncode == 0, "study with a GPU that streams: %s" % (r.stdout[-800:] + r.stderr[-800:]))
+M2 = os.path.join(RES2, "tiny")
+srows = list(csv.DictReader(open(os.path.join(M2, "gpu_stream.csv")))) if os.path.exists(
+    os.path.join(M2, "gpu_stream.csv")) else []
+check(len(srows) == 2 and all(float(x["images_per_s"]) > 0 and float(x["sweep_ms_per_image"]) > 0 and
+                              abs(float(x["ms_per_image"]) * float(x["images_per_s"]) - 1000) < 1e-6 for x in srows),
+      "the GPU stream replayed each round: %r" % srows)
+rows2 = list(csv.DictReader(open(os.path.join(M2, "modes.csv")))) if os.path.exists(os.path.join(M2, "modes.csv")) else []
+check([x["key"] for x in rows2] == ["cpu", "gpu", "mapping", "split", "pipeline2", "pipelineK", "image-parallel"] and
+      all(x["recal_ips"] for x in rows2[2:]), "the reference is not a mode; the solved modes recalibrated: %r" %
+      [(x["key"], x["recal_ips"]) for x in rows2])
+plan = json.load(open(os.path.join(M2, "plans", "gpu-stream.json"))) if os.path.exists(
+    os.path.join(M2, "plans", "gpu-stream.json")) else {}
+check(plan.get("mode") == "image-parallel" and plan.get("devices") == ["gpu"], "the reference plan: %r" % plan)
+summary2 = open(os.path.join(RES2, "summary.md")).read() if os.path.exists(os.path.join(RES2, "summary.md")) else ""
+check("GPU alone streaming" in summary2, "the summary gives the reference")
 
 # Figures.
 PL = os.path.join(WORK, "plots")
