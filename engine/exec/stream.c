@@ -169,6 +169,15 @@ static bool lane_uses_cpu(const het_stream *s, bool pipe, int i)
     return false;
 }
 
+// Whether pipeline stage `i` keeps two images in flight (stage_main): on
+// the GPU alone, not the last, where the GPU runs images at once.
+static bool stage_streams(const het_stream *s, int i)
+{
+    bool uses_gpu = false;
+    for (int l = s->p->stage_first[i]; l < s->p->stage_first[i + 1]; l++) uses_gpu |= s->p->gpu_ratio[l] > 0.0f;
+    return uses_gpu && !lane_uses_cpu(s, true, i) && i < s->p->n_stages - 1 && het_stream_gpu_in_flight(s->be[1]) > 1;
+}
+
 // A thread starts on its creator's cores. The creator, usually the CPU
 // backend's worker 0 and pinned to its first core, made a GPU lane start
 // there behind the CPU lane already computing: on the H100 machine the GPU
@@ -267,6 +276,26 @@ static void cpu_give(het_stream *s)
     het_fifo_give(&s->cpu_turn);
 }
 
+// An early stage (stage_main) hands on its held image `si`: it waits for
+// the image's GPU work (and the copies behind it), then passes it to the
+// next stage. The stage's busy time for it, shown ending at the hand-on:
+// the issue since the last hand-on (the next image's, mostly) and the wait.
+static void hand_on_held(het_stream *s, int st_i, int si, uint64_t *issued_ns)
+{
+    slot *sl = &s->slots[si];
+    uint64_t a = het_now_ns();
+    het_status st = het_hexec_sync(sl->hx);
+    uint64_t b = het_now_ns();
+    if (st != HET_OK) fail(s, st);
+    uint64_t busy = *issued_ns + (b - a);
+    *issued_ns = 0;
+    if (!atomic_load(&s->failed)) {
+        record(s, st_i, sl->image, b - busy, b);
+        s->rep->lane_busy_ms[st_i] += (double)busy / 1e6;
+    }
+    q_push(&s->q[st_i + 1], si);
+}
+
 static void *stage_main(void *arg)
 {
     lane_arg *la = arg;
@@ -283,20 +312,24 @@ static void *stage_main(void *arg)
     // copy_input), copied between images it cost the stage's thread
     // 0.06-0.16 ms an image on the H100 machine (600 KB from memory), 8% of
     // SqueezeNet v1.1's first stage, on every image.
-    // A stage on the GPU alone that is not the last hands its image on as
-    // soon as it has issued it, without waiting for the GPU: the next stage
-    // waits for exactly what it needs (its transfer syncs that image's
-    // queue), and this stage issues the next image meanwhile, so images are
-    // in flight on the GPU as in an image-parallel GPU lane (lane_ahead).
-    // Its busy time is then the issue only; the wait shows in the next.
+    // A stage on the GPU alone that is not the last keeps two images in
+    // flight, as an image-parallel GPU lane does (lane_ahead): it issues an
+    // image, then waits for the one before and hands that one on, so the
+    // GPU has the next image's work queued while the host waits and issues.
     // The blobs the next stage reads on the CPU are copied back behind the
-    // image's kernels (het_hexec_prefetch_host).
+    // image's kernels (het_hexec_prefetch_host), so the wait covers them and
+    // the next stage does not call the driver at all.
     // Only where the device runs images at once (overlaps_images): on the
     // H100 machine two-group pipelines went 1.15x (SqueezeNet v1.0) and
-    // 1.35x (GoogLeNet) faster; on the build machine's PoCL, whose queues
-    // share its one core, the example GPU | CPU plan lost 4% (68.6 against
-    // 72.0 images/s, three alternating runs each).
-    bool early = uses_gpu && !uses_cpu && st_i < S - 1 && het_stream_gpu_in_flight(s->be[1]) > 1;
+    // 1.35x (GoogLeNet) faster than image by image; on the build machine's
+    // PoCL, whose queues share its one core, the example GPU | CPU plan
+    // lost 4% (68.6 against 72.0 images/s, three alternating runs each).
+    // The stage once handed each image on as soon as it was issued and the
+    // next stage waited for it, but a thread waiting in NVIDIA's driver
+    // (clFinish) slows every other thread's enqueues there (6-9 us a kernel
+    // against about 5, experiments/gpu_machine/cl_transfer_probe.c): the
+    // H100's pipelines ran 10-24% below the GPU's own stream.
+    bool early = stage_streams(s, st_i);
     bool prefetch = st_i == 0 && S > 1 && uses_gpu && !early;
     // A first stage that computes on the CPU copies with the CPU's threads
     // when no other stage needs them meanwhile: it holds the CPU (CPU-only),
@@ -304,10 +337,21 @@ static void *stage_main(void *arg)
     bool pool = st_i == 0 && uses_cpu && s->be[0] && s->be[0]->ops->host_copy;
     for (int l = end; pool && !cpu_only && l < s->g->n_layers; l++) pool = s->p->gpu_ratio[l] == 1.0f;
     int loaded = -1; // a slot holding the next image already
+    int held = -1;   // an early stage's image issued and not yet handed on
+    uint64_t issued_ns = 0; // an early stage's issue time since its last hand-on
     pin_lane(s, uses_cpu);
     for (;;) {
-        int si = loaded >= 0 ? loaded : q_pop(&s->q[st_i]);
+        int si = loaded >= 0 ? loaded : held >= 0 ? q_trypop(&s->q[st_i]) : q_pop(&s->q[st_i]);
+        if (si == -2) {
+            // Nothing to issue next: the held image goes on now. Held while
+            // waiting, it could be the slot the stages before need (with
+            // more stages than slots, every slot held so, a hang).
+            hand_on_held(s, st_i, held, &issued_ns);
+            held = -1;
+            si = q_pop(&s->q[st_i]);
+        }
         if (si == POISON) {
+            if (held >= 0) hand_on_held(s, st_i, held, &issued_ns);
             if (st_i + 1 < S) q_push(&s->q[st_i + 1], POISON);
             break;
         }
@@ -318,6 +362,7 @@ static void *stage_main(void *arg)
             if (holds) cpu_restore(s, sl);
             q_push(&s->q[0], si);
             if (holds) cpu_give(s);
+            if (held >= 0) hand_on_held(s, st_i, held, &issued_ns);
             if (S > 1) q_push(&s->q[1], POISON);
             break;
         }
@@ -344,6 +389,13 @@ static void *stage_main(void *arg)
             }
             uint64_t b = het_now_ns();
             if (st != HET_OK) fail(s, st);
+            if (early) {
+                // This image stays in flight; the one before goes on.
+                issued_ns += b - a;
+                if (held >= 0) hand_on_held(s, st_i, held, &issued_ns);
+                held = si;
+                continue;
+            }
             record(s, st_i, sl->image, a, b);
             s->rep->lane_busy_ms[st_i] += (double)(b - a) / 1e6;
             if (st_i == S - 1 && st == HET_OK) {
@@ -564,7 +616,11 @@ het_status het_stream_create(const het_graph *g, const het_plan *p, het_backend 
     // queues share the one core that issues them, the second slot only
     // made the host thread and the kernels take turns.
     s->spare_slot = !pipe && p->uses_gpu && het_stream_gpu_in_flight(gpu) > 1 ? s->n_lanes : -1;
-    s->n_slots = pipe ? (p->n_stages + 1 < MAX_SLOTS ? p->n_stages + 1 : MAX_SLOTS) : s->n_lanes + (s->spare_slot >= 0);
+    // A stage that keeps two images in flight (stage_streams) holds two.
+    int early = 0;
+    for (int i = 0; pipe && i < p->n_stages; i++) early += stage_streams(s, i);
+    s->n_slots = pipe ? (p->n_stages + 1 + early < MAX_SLOTS ? p->n_stages + 1 + early : MAX_SLOTS)
+                      : s->n_lanes + (s->spare_slot >= 0);
     het_status st = HET_OK;
     for (int i = 0; i < s->n_slots && st == HET_OK; i++) {
         if (pipe) {
