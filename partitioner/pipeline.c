@@ -110,9 +110,9 @@ static void add_stage(double load[2], hp_choice dev, double t, double xfer)
     if (dev == HP_CPU) load[1] += xfer;
 }
 
-// A stage on the GPU alone that is not the last hands its images on
-// without waiting for them where the GPU runs images at once (stream.c), so
-// it holds several as an image-parallel GPU lane does: the stage's time is
+// A stage on the GPU alone that is not the last keeps two images in
+// flight where the GPU runs images at once (stream.c, stage_main), as an
+// image-parallel GPU lane does: the stage's time is
 // scaled as the sweep's stream is against the network image by image
 // (network_streams; 1 without one, or where the stream went image by
 // image). Tried before the driver's lock was found (1c41f1a), this

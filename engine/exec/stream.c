@@ -20,8 +20,9 @@
 // Each backend is used by several threads, so every call into it goes
 // through that device's lock (het_hexec_set_locks; first come, first
 // served: exec_impl.h says why); a stage's time includes
-// its GPU work (it syncs before handing on), but for a stage on the GPU
-// alone that hands on early (stage_main). A stage that runs on the CPU
+// its GPU work (it syncs before handing on; a stage on the GPU alone
+// that keeps two images in flight waits for each before handing it on
+// too, stage_main). A stage that runs on the CPU
 // alone holds the CPU's lock for the whole stage instead: stages on one
 // device then take turns a stage at a time, as the cost model assumes,
 // rather than a layer at a time, where every hand-over woke a sleeping
