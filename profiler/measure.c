@@ -416,13 +416,22 @@ het_status het_prof_network_burst(het_prof *p, int dev, bool units, het_net_acc 
         }
         acc->dev = dev;
         acc->units = units;
+        if (acc->bursts < HET_NET_BURSTS_CAP) acc->burst_ms[acc->bursts] = burst.median;
         acc->bursts++;
     }
     // The GPU streaming, too (stream_sample).
+    double samples[STREAM_SAMPLES];
+    int n_samples = 0;
     for (int k = 0; st == HET_OK && dev == HET_DEV_GPU && k < STREAM_SAMPLES; k++) {
         double sm;
         st = stream_sample(p, burst.median, &sm);
         if (st == HET_OK && acc->n_stream < HET_NET_STREAM_CAP) acc->stream_ms[acc->n_stream++] = sm;
+        if (st == HET_OK) samples[n_samples++] = sm;
+    }
+    if (n_samples > 0 && acc->bursts <= HET_NET_BURSTS_CAP) {
+        het_stats ss;
+        het_stats_compute(samples, n_samples, p->policy.ci_target, &ss);
+        acc->burst_stream_ms[acc->bursts - 1] = ss.median;
     }
     acc->stream_images = p->stream_images;
     acc->stream_in_flight = het_stream_gpu_in_flight(gpu_of(p));
@@ -453,6 +462,25 @@ het_status het_net_acc_stats(const het_prof *p, het_net_acc *acc, het_stats *out
     }
     free(col);
     return HET_OK;
+}
+
+// max / min of v[0..n) (1 below two values or with one not above 0).
+static double spread(const double *v, int n)
+{
+    double lo = INFINITY, hi = 0;
+    for (int i = 0; i < n; i++) {
+        if (!(v[i] > 0)) return 1.0;
+        lo = v[i] < lo ? v[i] : lo;
+        hi = v[i] > hi ? v[i] : hi;
+    }
+    return n >= 2 ? hi / lo : 1.0;
+}
+
+void het_net_acc_drift(const het_net_acc *acc, double *net, double *stream)
+{
+    int n = acc->bursts < HET_NET_BURSTS_CAP ? acc->bursts : HET_NET_BURSTS_CAP;
+    *net = spread(acc->burst_ms, n);
+    *stream = acc->n_stream > 0 ? spread(acc->burst_stream_ms, n) : 1.0;
 }
 
 het_status het_net_acc_init(const het_prof *p, het_net_acc *acc)

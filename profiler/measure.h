@@ -70,6 +70,7 @@ het_status het_prof_handoff(het_prof *p, int layer, double *ms);
 /// (MobileNet's 4 MB fc7: 0.18 ms alone, 0.38 ms in the network, on the
 /// build machine).
 #define HET_NET_STREAM_CAP 64
+#define HET_NET_BURSTS_CAP 8
 
 typedef struct het_net_acc {
     int dev, bursts;
@@ -84,7 +85,18 @@ typedef struct het_net_acc {
     // samples a burst, each the mean over stream_images images.
     double stream_ms[HET_NET_STREAM_CAP];
     int n_stream, stream_images, stream_in_flight;
+    // Each burst's median (and its stream samples' median), the first
+    // HET_NET_BURSTS_CAP bursts: how far the machine's speed moved.
+    double burst_ms[HET_NET_BURSTS_CAP], burst_stream_ms[HET_NET_BURSTS_CAP];
 } het_net_acc;
+
+/// How far the bursts' medians spread: the slowest over the fastest (1
+/// with fewer than two bursts), of the network and of the stream (1
+/// without one). A sweep whose bursts moved by more than HET_NET_DRIFT
+/// says so (hetprof's warning, the row's note): plans priced from it
+/// carry the machine's speed at one moment.
+#define HET_NET_DRIFT 1.2
+void het_net_acc_drift(const het_net_acc *acc, double *net, double *stream);
 
 het_status het_net_acc_init(const het_prof *p, het_net_acc *acc);
 void het_net_acc_free(het_net_acc *acc);

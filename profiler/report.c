@@ -130,8 +130,8 @@ static int show_sweep(het_db *db, sqlite3_stmt *sw, FILE *out)
     free(L);
     fprintf(out, "  sum of layers: cpu %.3f ms, gpu %.3f ms, best per layer %.3f ms (transfers not included)\n",
             tot[0], tot[1], best_tot);
-    if (sqlite3_prepare_v2(sq, "SELECT n.device, n.median_ms, n.layer_sum_ms, n.status, s.median_ms, s.in_flight "
-                               "FROM networks n LEFT JOIN network_streams s ON s.sweep_id = n.sweep_id AND "
+    if (sqlite3_prepare_v2(sq, "SELECT n.device, n.median_ms, n.layer_sum_ms, n.status, s.median_ms, s.in_flight, "
+                               "n.note FROM networks n LEFT JOIN network_streams s ON s.sweep_id = n.sweep_id AND "
                                "s.device = n.device AND s.status = 'ok' WHERE n.sweep_id = ? ORDER BY n.device",
                            -1, &q, NULL) != SQLITE_OK)
         goto fail;
@@ -147,6 +147,8 @@ static int show_sweep(het_db *db, sqlite3_stmt *sw, FILE *out)
         if (!isnan(m) && !isnan(st))
             fprintf(out, "  streamed on %s, %s: %.3f ms an image (%.2fx the network alone)\n",
                     sqlite3_column_text(q, 0), how, st, m / st);
+        if (!isnan(m) && sqlite3_column_type(q, 6) == SQLITE_TEXT)
+            fprintf(out, "  note, whole network on %s: %s\n", sqlite3_column_text(q, 0), sqlite3_column_text(q, 6));
     }
     sqlite3_finalize(q);
     if (sqlite3_prepare_v2(sq, "SELECT device, slowdown, alone_ms, median_ms, rounds, status, note, stream_slowdown, "

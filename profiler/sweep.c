@@ -224,6 +224,7 @@ typedef struct scratch {
     het_stats *layer;  // n_layers
     het_db_unit *unit; // n_layers
     het_net_acc net[2]; // each device's network bursts so far
+    char note[2][320];  // a network row's note: how far its bursts moved
 } scratch;
 
 static void scratch_free(scratch *sc)
@@ -232,6 +233,31 @@ static void scratch_free(scratch *sc)
     free(sc->unit);
     het_net_acc_free(&sc->net[0]);
     het_net_acc_free(&sc->net[1]);
+}
+
+// Where a device's network bursts (or its stream's samples, burst by
+// burst) moved by more than HET_NET_DRIFT, a warning and the row's note
+// (*note, in buf) say so: the cost model is priced at the sweep's pooled
+// median, and the replays meet whatever speed the machine has then. The
+// build machine (a shared 2-core VM) once ran SqueezeNet v1.1 on its CPU
+// at 94 and 131 images/s in one study.
+static void drift_note(const het_net_acc *acc, int dev, char *buf, size_t cap, const char **note)
+{
+    double net, stream;
+    het_net_acc_drift(acc, &net, &stream);
+    bool moved = net > HET_NET_DRIFT, smoved = stream > HET_NET_DRIFT;
+    if (!moved && !smoved) return;
+    int n = acc->bursts < HET_NET_BURSTS_CAP ? acc->bursts : HET_NET_BURSTS_CAP;
+    const double *v = moved ? acc->burst_ms : acc->burst_stream_ms;
+    int k = snprintf(buf, cap, "%s moved %.2fx across the sweep's %d bursts (", moved ? "the network" : "the stream",
+                     moved ? net : stream, n);
+    for (int i = 0; i < n && k > 0 && (size_t)k < cap; i++)
+        k += snprintf(buf + k, cap - (size_t)k, "%s%.3f", i ? ", " : "", v[i]);
+    if (k > 0 && (size_t)k < cap) snprintf(buf + k, cap - (size_t)k, " ms%s)", moved ? "" : " an image");
+    het_log(HET_LOG_WARN, "hetprof: whole network on the %s: %s; predictions from this sweep carry the machine's speed "
+            "of one moment (sweep again when it is quieter, or compare with replays)", dev == HET_DEV_CPU ? "CPU" : "GPU",
+            buf);
+    *note = buf;
 }
 
 // Measures one unit; fills r (and the storage its pointers use).
@@ -297,6 +323,7 @@ static het_status measure(het_db *db, int64_t sweep, het_prof *p, const het_grap
             r->stream_in_flight = acc->stream_in_flight;
             r->stream_images = acc->stream_images;
         }
+        if (st == HET_OK) drift_note(acc, it->device, sc->note[it->device], sizeof sc->note[0], &r->note);
         r->layer_sum_ms = layer_sum(db, sweep, g, it->device);
         for (int i = 0; cpu && st == HET_OK && i < g->n_layers; i++) {
             bool f = fusable(g, i);
