@@ -153,6 +153,16 @@ def network_ms(db, sweep, device):
     return row[0] if row else None
 
 
+def drift_notes(db, sweep):
+    """hetprof's notes on the sweep's whole networks: (device, note) where
+    a device's bursts moved by more than 1.2x (docs/hetprof.md)."""
+    con = sqlite3.connect(db)
+    rows = con.execute("SELECT device, note FROM networks WHERE sweep_id = ? AND status = 'ok' AND note IS NOT NULL"
+                       " ORDER BY device", (sweep,)).fetchall()
+    con.close()
+    return rows
+
+
 def gpu_stream(db, sweep):
     """The sweep's GPU stream: (ms an image, images in flight), or None."""
     con = sqlite3.connect(db)
@@ -409,7 +419,7 @@ def study_model(a, tools, model, out, db):
         os.remove(os.path.join(mdir, "counters.csv"))
     return {"name": name, "proto": proto, "hash": model_hash, "sweep": sweep, "sweep_s": sweep_s, "rows": rows,
             "picks": picks, "counters": bool(cr), "splits": best_splits(srows),
-            "stream": (stream_ips, sweep_stream[0]) if stream_plan else None}
+            "stream": (stream_ips, sweep_stream[0]) if stream_plan else None, "drift": drift_notes(db, sweep)}
 
 
 def fmt(x, f="%.1f"):
@@ -467,6 +477,9 @@ def summary_md(a, out, machine, results, elapsed, db):
             errs = [abs(r[key]) for r in rows[2:] if r[key] is not None]
             if errs:
                 L += ["%s: median %.0f%%, max %.0f%%." % (what, statistics.median(errs) * 100, max(errs) * 100), ""]
+        for dev, note in res["drift"]:
+            L += ["The sweep's whole network on the %s: %s (hetprof's warning: the machine's speed moved while it "
+                  "was measured, and the predictions carry it)." % (dev.upper(), note), ""]
         if res["stream"]:
             ips, sweep_ms = res["stream"]
             L += ["GPU alone streaming (two images in flight; the recalibration's reference for plans that stream "
