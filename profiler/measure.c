@@ -382,6 +382,22 @@ static het_status stream_sample(het_prof *p, double latency_ms, double *ms)
     return HET_OK;
 }
 
+// n stream samples (stream_sample) into s[], and their median into *median.
+static het_status stream_samples(het_prof *p, double latency_ms, int n, double *s, double *median)
+{
+    for (int k = 0; k < n; k++) {
+        het_status st = stream_sample(p, latency_ms, &s[k]);
+        if (st != HET_OK) return st;
+    }
+    double sorted[HET_NET_STREAM_CAP];
+    int m = n < HET_NET_STREAM_CAP ? n : HET_NET_STREAM_CAP;
+    memcpy(sorted, s, (size_t)m * sizeof *s); // het_stats_compute sorts what it is given
+    het_stats x = {0};
+    het_stats_compute(sorted, m, p->policy.ci_target, &x);
+    *median = x.median;
+    return HET_OK;
+}
+
 het_status het_prof_network_burst(het_prof *p, int dev, bool units, het_net_acc *acc)
 {
     if (!p->be[dev] || (acc->bursts > 0 && (acc->dev != dev || acc->units != units))) return HET_E_INVALID;
@@ -420,18 +436,12 @@ het_status het_prof_network_burst(het_prof *p, int dev, bool units, het_net_acc 
         acc->bursts++;
     }
     // The GPU streaming, too (stream_sample).
-    double samples[STREAM_SAMPLES];
-    int n_samples = 0;
-    for (int k = 0; st == HET_OK && dev == HET_DEV_GPU && k < STREAM_SAMPLES; k++) {
-        double sm;
-        st = stream_sample(p, burst.median, &sm);
-        if (st == HET_OK && acc->n_stream < HET_NET_STREAM_CAP) acc->stream_ms[acc->n_stream++] = sm;
-        if (st == HET_OK) samples[n_samples++] = sm;
-    }
-    if (n_samples > 0 && acc->bursts <= HET_NET_BURSTS_CAP) {
-        het_stats ss;
-        het_stats_compute(samples, n_samples, p->policy.ci_target, &ss);
-        acc->burst_stream_ms[acc->bursts - 1] = ss.median;
+    if (st == HET_OK && dev == HET_DEV_GPU) {
+        double s[STREAM_SAMPLES], median;
+        st = stream_samples(p, burst.median, STREAM_SAMPLES, s, &median);
+        for (int k = 0; st == HET_OK && k < STREAM_SAMPLES && acc->n_stream < HET_NET_STREAM_CAP; k++)
+            acc->stream_ms[acc->n_stream++] = s[k];
+        if (st == HET_OK && acc->bursts <= HET_NET_BURSTS_CAP) acc->burst_stream_ms[acc->bursts - 1] = median;
     }
     acc->stream_images = p->stream_images;
     acc->stream_in_flight = het_stream_gpu_in_flight(gpu_of(p));
@@ -566,14 +576,7 @@ het_status het_prof_busy_stop(het_prof *p, long *runs)
 static het_status stream_median(het_prof *p, double latency_ms, double *ms)
 {
     double s[CORUN_STREAM_SAMPLES];
-    for (int k = 0; k < CORUN_STREAM_SAMPLES; k++) {
-        het_status st = stream_sample(p, latency_ms, &s[k]);
-        if (st != HET_OK) return st;
-    }
-    het_stats x;
-    het_stats_compute(s, CORUN_STREAM_SAMPLES, p->policy.ci_target, &x);
-    *ms = x.median;
-    return HET_OK;
+    return stream_samples(p, latency_ms, CORUN_STREAM_SAMPLES, s, ms);
 }
 
 het_status het_prof_corun_network(het_prof *p, int dev, int rounds, het_prof_corun *out)
@@ -616,7 +619,7 @@ het_status het_prof_corun_network(het_prof *p, int dev, int rounds, het_prof_cor
         double first = out->busy.first;
         het_stats_compute(busy_ms, n_busy, p->policy.ci_target, &out->busy);
         out->busy.first = first;
-        het_stats s;
+        het_stats s = {0}; // het_stats_compute keeps its .first
         het_stats_compute(alone, rounds, p->policy.ci_target, &s);
         out->alone_ms = s.median;
         het_stats_compute(ratio, rounds, p->policy.ci_target, &s);

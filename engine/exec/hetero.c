@@ -124,6 +124,12 @@ static het_status transfer(het_hexec *x, int blob, int to, int a, int b)
     return st;
 }
 
+// Whether [a, b) of a blob is valid on `dev`.
+static bool holds(const residence *r, int dev, int a, int b)
+{
+    return r->lo[dev] < r->hi[dev] && r->lo[dev] <= a && r->hi[dev] >= b;
+}
+
 // Adds [a, b) to what is valid on `dev`: the union when the intervals touch
 // or overlap, else [a, b) alone (one interval per device is kept; losing the
 // older piece only costs a transfer later, never correctness).
@@ -139,8 +145,8 @@ static void mark_valid(residence *r, int dev, int a, int b)
 static het_status need(het_hexec *x, int blob, int dev, int a, int b)
 {
     residence *r = &x->res[blob];
+    if (holds(r, dev, a, b)) return HET_OK;
     int lo = r->lo[dev], hi = r->hi[dev];
-    if (lo < hi && lo <= a && hi >= b) return HET_OK;
     int other = 1 - dev;
     if (lo >= hi) lo = hi = a; // nothing valid here: treat as empty at a
     int parts[2][2] = {{a, lo < a ? a : (lo > b ? b : lo)}, {hi > b ? b : (hi < a ? a : hi), b}};
@@ -148,7 +154,7 @@ static het_status need(het_hexec *x, int blob, int dev, int a, int b)
     for (int k = 0; k < 2; k++) {
         int pa = parts[k][0], pb = parts[k][1];
         if (pa >= pb) continue;
-        if (!(r->lo[other] <= pa && r->hi[other] >= pb)) {
+        if (!holds(r, other, pa, pb)) {
             het_log(HET_LOG_ERROR, "hetero executor: blob '%s' channels [%d, %d) are valid on no device",
                     x->g->blobs[blob].name, pa, pb);
             return HET_E_STATE;
@@ -293,9 +299,7 @@ het_status het_hexec_prefetch_host(het_hexec *x, int first, int end)
         for (int k = 0; k < l->n_bottom; k++) {
             int blob = l->bottom[k], C = channels(g, blob);
             const residence *r = &x->res[blob];
-            bool on_host = r->lo[DEV_CPU] <= 0 && r->hi[DEV_CPU] >= C;
-            bool on_gpu = r->lo[DEV_GPU] <= 0 && r->hi[DEV_GPU] >= C;
-            if (on_host || !on_gpu) continue; // need() moves any part as before
+            if (holds(r, DEV_CPU, 0, C) || !holds(r, DEV_GPU, 0, C)) continue; // need() moves any part as before
             uint64_t dt;
             het_status st = xfer_call(x, gpu->ops->to_host_async, blob, 0, C, &dt);
             if (st == HET_E_UNSUPPORTED) return HET_OK; // zero-copy: nothing to copy

@@ -116,6 +116,18 @@ typedef struct cl_ctx {
     cl_mem *root_buf;
 } cl_ctx;
 
+// Room for one more element in array `v` of n elements and *cap slots of
+// `elem` bytes, grown by doubling from `first`: v itself, the moved array
+// (*cap updated), or NULL where memory ran out (v untouched).
+static void *room(void *v, int n, int *cap, int first, size_t elem)
+{
+    if (n < *cap) return v;
+    int c = *cap ? 2 * *cap : first;
+    void *nv = realloc(v, (size_t)c * elem);
+    if (nv) *cap = c;
+    return nv;
+}
+
 // ---- kernel arguments -------------------------------------------------------
 //
 // Every launch of a layer on a workspace has a kernel object of its own, its
@@ -195,13 +207,9 @@ static args launch_args(cl_ctx *cx, const het_layer *l, int kind)
     for (int i = 0, seen = 0; i < ls->n && !m; i++)
         if (ls->v[i].kind == kind && seen++ == nth) m = &ls->v[i];
     if (!m) {
-        if (ls->n == ls->cap) {
-            int cap = ls->cap ? 2 * ls->cap : 2;
-            cl_launch *nv = realloc(ls->v, (size_t)cap * sizeof *nv);
-            if (!nv) return a;
-            ls->v = nv;
-            ls->cap = cap;
-        }
+        cl_launch *nv = room(ls->v, ls->n, &ls->cap, 2, sizeof *nv);
+        if (!nv) return a;
+        ls->v = nv;
         cl_int err;
         cl_kernel k = clCreateKernel(cx->prog, kernel_names[kind], &err);
         if (!k) {
@@ -703,13 +711,9 @@ static het_status cl_bind(het_backend *be, const het_graph *g, const het_blob_da
             release_binding(cx, b); // bound again: rebuild
         }
     if (!b) {
-        if (cx->n_bind == cx->cap_bind) {
-            int cap = cx->cap_bind ? 2 * cx->cap_bind : 4;
-            struct cl_binding *nb = realloc(cx->bind, (size_t)cap * sizeof *nb);
-            if (!nb) return HET_E_NOMEM;
-            cx->bind = nb;
-            cx->cap_bind = cap;
-        }
+        struct cl_binding *nb = room(cx->bind, cx->n_bind, &cx->cap_bind, 4, sizeof *nb);
+        if (!nb) return HET_E_NOMEM;
+        cx->bind = nb;
         cl_int err;
         cl_command_queue q = clCreateCommandQueue(cx->ctx, cx->dev.device, 0, &err);
         if (!q) return het_cl_fail("clCreateCommandQueue", err, __func__);
@@ -934,13 +938,9 @@ static void *cl_host_alloc(het_backend *be, size_t bytes)
     if (cx->zero_copy || bytes == 0) return NULL;
     pthread_mutex_lock(&cx->pin_mu);
     void *user = NULL;
-    if (cx->n_pin == cx->cap_pin) {
-        int cap = cx->cap_pin ? 2 * cx->cap_pin : 64;
-        struct cl_pinned *n = realloc(cx->pin, (size_t)cap * sizeof *n);
-        if (!n) goto out;
-        cx->pin = n;
-        cx->cap_pin = cap;
-    }
+    struct cl_pinned *grown = room(cx->pin, cx->n_pin, &cx->cap_pin, 64, sizeof *grown);
+    if (!grown) goto out;
+    cx->pin = grown;
     cl_int err;
     // 64 bytes spare: the mapping is page-aligned on the drivers seen, but
     // OpenCL promises no alignment.
