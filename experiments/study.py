@@ -329,6 +329,17 @@ def study_model(a, tools, model, out, db):
         json.dump({"het_plan": 1, "model_hash": model_hash, "mode": "image-parallel", "devices": ["gpu"]},
                   open(stream_plan, "w"), indent=1)
     stream_ips = []
+
+    def replay(path, *extra):
+        """One hetrun replay of plan `path` (the study's images, repeats and
+        cores): its --summary-json."""
+        js = os.path.join(mdir, "plans", ".run.json")
+        tools.run("hetrun", "--model", proto, "--plan", path, "--images", a.images, "--repeat", a.repeat,
+                  "--warmup", a.warmup, "--top", "0", "-q", "--summary-json", js, *tools.cores, *extra)
+        s = json.load(open(js))
+        os.remove(js)
+        return s
+
     # Replays, the modes alternating within each repetition.
     keys = list(plans)
     meas = {k: [] for k in keys}
@@ -336,28 +347,16 @@ def study_model(a, tools, model, out, db):
     recal = {k: [] for k in keys}
     for rep in range(a.reps):
         for k in keys:
-            path = os.path.join(mdir, "plans", k + ".json")
-            js = os.path.join(mdir, "plans", ".run.json")
-            args = ["--model", proto, "--plan", path, "--images", a.images, "--repeat", a.repeat, "--warmup", a.warmup,
-                    "--top", "0", "-q",
-                    "--summary-json", js, "--db", db] + tools.cores
-            tl = None
+            extra = ["--db", db]
             if plans[k]["mode"] in STREAMED and rep == a.reps - 1:
-                tl = os.path.join(mdir, "timeline_%s.csv" % k)
-                args += ["--timeline", tl]
+                extra += ["--timeline", os.path.join(mdir, "timeline_%s.csv" % k)]
             c0 = cpu_jiffies()
-            tools.run("hetrun", *args)
+            s = replay(os.path.join(mdir, "plans", k + ".json"), *extra)
             steal[k].append(steal_share(c0, cpu_jiffies()))
-            s = json.load(open(js))
-            os.remove(js)
             lat = s["latency_ms"].get("p50", s["latency_ms"].get("median"))
             meas[k].append((s["images_per_s"], lat))
         if stream_plan:
-            js = os.path.join(mdir, "plans", ".run.json")
-            tools.run("hetrun", "--model", proto, "--plan", stream_plan, "--images", a.images, "--repeat", a.repeat,
-                      "--warmup", a.warmup, "--top", "0", "-q", "--summary-json", js, *tools.cores)
-            stream_ips.append(json.load(open(js))["images_per_s"])
-            os.remove(js)
+            stream_ips.append(replay(stream_plan)["images_per_s"])
         # The cost model again, calibrated to this round's CPU and GPU alone:
         # what it predicts when the machine's present speed is known, so its
         # own error shows apart from the drift since the sweep.
