@@ -230,11 +230,52 @@ def split_rows(db, sweep, plan_layers, n_heavy):
     return rows
 
 
-def best_splits(srows):
+def transfer_model(db, sweep):
+    """{direction: (latency_ms, ms_per_mb)} of the sweep's fitted copies."""
+    con = sqlite3.connect(db)
+    tm = {d: (lat, mpm) for d, lat, mpm in con.execute(
+        "SELECT direction, latency_ms, ms_per_mb FROM transfer_models WHERE sweep_id = ?", (sweep,))}
+    con.close()
+    return tm
+
+
+def out_mb(db, sweep, layer):
+    """Megabytes (1e6 bytes) of a layer's output blob."""
+    con = sqlite3.connect(db)
+    x = con.execute("SELECT b.bytes FROM layers l JOIN sweeps s ON s.model_id = l.model_id JOIN blobs b ON"
+                    " b.model_id = l.model_id AND b.name = l.tops WHERE s.id = ? AND l.name = ?",
+                    (sweep, layer)).fetchone()
+    con.close()
+    return x[0] / 1e6 if x else None
+
+
+def merge_bound(cpu, gpu, mb, tm):
+    """The fastest any output-channel split could run, given the two
+    devices' whole-layer times and the sweep's copy model: each part's
+    compute exactly proportional to its channels, and the one copy a merge
+    needs overlapped with the other part's compute (the GPU's channels to
+    the host after it finishes, or the CPU's to the GPU). Returns (ms,
+    GPU share). Where this exceeds the faster device's time, no split can
+    beat that device unless a part runs faster than its share of the whole
+    layer or a copy faster than the fitted model."""
+    best = None
+    for i in range(1, 1000):
+        s = i / 1000.0
+        d2h = tm["d2h"][0] + tm["d2h"][1] * mb * s
+        h2d = tm["h2d"][0] + tm["h2d"][1] * mb * (1 - s)
+        t = min(max(cpu * (1 - s), gpu * s + d2h), max(cpu * (1 - s) + h2d, gpu * s))
+        if best is None or t < best[0]:
+            best = (t, s)
+    return best
+
+
+def best_splits(srows, db, sweep):
     """Per layer of split_rows: CPU alone, GPU alone, the fastest measured
     split (0 < share < 1) and its share, what two devices sharing the work
-    perfectly would take (1 / (1/cpu + 1/gpu)), and the split's speedup over
-    the faster device alone (issue 4: it should exceed 1 on a large conv)."""
+    perfectly would take (1 / (1/cpu + 1/gpu)), the same with the merge's
+    copy paid (merge_bound), and the split's speedup over the faster device
+    alone (issue 4: it should exceed 1 on a large conv)."""
+    tm = transfer_model(db, sweep)
     out = []
     for name in dict.fromkeys(r[0] for r in srows):
         pts = {r[1]: r[2] for r in srows if r[0] == name}
@@ -243,8 +284,11 @@ def best_splits(srows):
             continue
         ms, share = min(inner)
         cpu, gpu = pts[0.0], pts[1.0]
+        mb = out_mb(db, sweep, name)
+        bound = merge_bound(cpu, gpu, mb, tm) if mb is not None and "d2h" in tm and "h2d" in tm else None
         out.append({"layer": name, "cpu_ms": cpu, "gpu_ms": gpu, "split_ms": ms, "share": share,
-                    "ideal_ms": 1 / (1 / cpu + 1 / gpu), "gain": min(cpu, gpu) / ms})
+                    "ideal_ms": 1 / (1 / cpu + 1 / gpu), "bound_ms": bound and bound[0],
+                    "bound_share": bound and bound[1], "gain": min(cpu, gpu) / ms})
     return out
 
 
@@ -417,7 +461,7 @@ def study_model(a, tools, model, out, db):
     elif os.path.exists(os.path.join(mdir, "counters.csv")):
         os.remove(os.path.join(mdir, "counters.csv"))
     return {"name": name, "proto": proto, "hash": model_hash, "sweep": sweep, "sweep_s": sweep_s, "rows": rows,
-            "picks": picks, "counters": bool(cr), "splits": best_splits(srows),
+            "picks": picks, "counters": bool(cr), "splits": best_splits(srows, db, sweep),
             "stream": (stream_ips, sweep_stream[0]) if stream_plan else None, "drift": drift_notes(db, sweep)}
 
 
@@ -465,12 +509,20 @@ def summary_md(a, out, machine, results, elapsed, db):
         if res["splits"]:
             L += ["Intra-layer split of the heaviest layers, one layer alone (the sweep's medians; a split's "
                   "time includes bringing the GPU's channels to the host):", "",
-                  "| layer | CPU ms | GPU ms | best split ms (GPU share) | ideal ms | vs faster device |",
-                  "|---|---|---|---|---|---|"]
+                  "| layer | CPU ms | GPU ms | best split ms (GPU share) | ideal ms | best possible ms, merge paid "
+                  "(GPU share) | vs faster device | best possible vs faster device |",
+                  "|---|---|---|---|---|---|---|---|"]
             for s in res["splits"]:
-                L.append("| %s | %.3f | %.3f | %.3f (%.2f) | %.3f | %.2fx |" % (
-                    s["layer"], s["cpu_ms"], s["gpu_ms"], s["split_ms"], s["share"], s["ideal_ms"], s["gain"]))
-            L += ["", "Ideal: 1 / (1/CPU + 1/GPU), both devices busy all the time and nothing else paid.", ""]
+                fast = min(s["cpu_ms"], s["gpu_ms"])
+                L.append("| %s | %.3f | %.3f | %.3f (%.2f) | %.3f | %s | %.2fx | %s |" % (
+                    s["layer"], s["cpu_ms"], s["gpu_ms"], s["split_ms"], s["share"], s["ideal_ms"],
+                    "%.3f (%.2f)" % (s["bound_ms"], s["bound_share"]) if s["bound_ms"] else "-", s["gain"],
+                    "%.2fx" % (fast / s["bound_ms"]) if s["bound_ms"] else "-"))
+            L += ["", "Ideal: 1 / (1/CPU + 1/GPU), both devices busy all the time and nothing else paid. Best "
+                  "possible, merge paid: the same with the one copy a merge needs (the sweep's fitted transfer "
+                  "model), overlapped with the other device's part. Where even that is slower than the faster "
+                  "device, no split whose parts each take at least their share of the whole layer can beat it "
+                  "(docs/study.md).", ""]
         for key, what in (("ips_error", "Prediction error of the solved plans (|error|, images/s)"),
                           ("recal_error", "Recalibrated")):
             errs = [abs(r[key]) for r in rows[2:] if r[key] is not None]

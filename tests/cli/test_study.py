@@ -6,9 +6,11 @@ person (docs/RESULTS.md); here they must exist and be well-formed.
 usage: test_study.py BIN_DIR SOURCE_DIR WORKDIR
 """
 import csv
+import importlib.util
 import json
 import os
 import shutil
+import sqlite3
 import sys
 import xml.etree.ElementTree as ET
 
@@ -24,6 +26,26 @@ os.makedirs(WORK)
 STUDY = os.path.join(SRC, "experiments", "study.py")
 FIGS = os.path.join(SRC, "plots", "figures.py")
 MODEL = write_tiny_model(os.path.join(WORK, "tiny.prototxt"))
+
+# The split limit with the merge paid, on two cases solved by hand: each
+# part proportional, one copy overlapped with the other device's part;
+# balancing the two sides of the cheaper merge gives the GPU share.
+spec = importlib.util.spec_from_file_location("study", STUDY)
+study = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(study)
+cpu, gpu, mb = 1.0, 0.1, 2.0
+# Cheap uploads: the CPU's channels go to the GPU. cpu (1-s) + lat + r mb (1-s) = gpu s.
+tm = {"d2h": (0.01, 0.02), "h2d": (0.001, 0.001)}
+s_h = (cpu + 0.001 + 0.001 * mb) / (gpu + cpu + 0.001 * mb)
+got = study.merge_bound(cpu, gpu, mb, tm)
+check(abs(got[0] - gpu * s_h) < 2e-4 and abs(got[1] - s_h) < 2e-3, "merge limit, upload side: %r vs %.4f at %.3f" % (
+    got, gpu * s_h, s_h))
+# Cheap downloads: the GPU's channels come to the host. gpu s + lat + r mb s = cpu (1-s).
+tm = {"d2h": (0.001, 0.001), "h2d": (0.05, 0.02)}
+s_d = (cpu - 0.001) / (cpu + gpu + 0.001 * mb)
+got = study.merge_bound(cpu, gpu, mb, tm)
+check(abs(got[0] - cpu * (1 - s_d)) < 2e-3 and abs(got[1] - s_d) < 2e-3, "merge limit, download side: %r vs %.4f" % (
+    got, cpu * (1 - s_d)))
 RES = os.path.join(WORK, "test")  # figures name their folder after it
 base = ["/usr/bin/python3", STUDY, "--bin", BIN, "--platform", "test", "--out", RES, "-q"]
 r = run(*base, "--models", MODEL, "--images", 8, "--reps", 2, "--repeat", 2, "--warmup", 1, "--max-stages", 3,
@@ -69,17 +91,31 @@ if errs:
         errs[2] * 100, errs[4] * 100, errs[4] * 100)
     check("## All models" in summary and want_line in summary, "all-models errors: %r" % want_line)
 # The split table: each heavy layer's row recomputed from splits.csv (the
-# sweep's points: share 0 is the CPU alone, 1 the GPU alone).
+# sweep's points: share 0 is the CPU alone, 1 the GPU alone) and, for the
+# limit with the merge paid, from the database's transfer model and blobs.
 srows = list(csv.DictReader(open(os.path.join(M, "splits.csv")))) if os.path.exists(os.path.join(M, "splits.csv")) else []
+con = sqlite3.connect(os.path.join(RES, "het.db"))
+tm = dict((d, (a, b)) for d, a, b in con.execute(
+    "SELECT direction, latency_ms, ms_per_mb FROM transfer_models WHERE sweep_id = (SELECT MAX(id) FROM sweeps)"))
 want = []
 for name in dict.fromkeys(x["layer"] for x in srows):
     pts = {float(x["gpu_share"]): float(x["wall_ms"]) for x in srows if x["layer"] == name}
     inner = min(((ms, s) for s, ms in pts.items() if 0 < s < 1), default=None)
     if inner is None or 0.0 not in pts or 1.0 not in pts:
         continue  # no split measured (too few channels at these shares): no row
-    want.append("| %s | %.3f | %.3f | %.3f (%.2f) | %.3f | %.2fx |" % (
-        name, pts[0.0], pts[1.0], inner[0], inner[1], 1 / (1 / pts[0.0] + 1 / pts[1.0]),
-        min(pts[0.0], pts[1.0]) / inner[0]))
+    c, g = pts[0.0], pts[1.0]
+    B = con.execute("SELECT b.bytes FROM layers l JOIN blobs b ON b.model_id = l.model_id AND b.name = l.tops"
+                    " WHERE l.name = ?", (name,)).fetchone()[0] / 1e6
+    # Either the GPU's part copied to the host after it, or the CPU's part
+    # copied to the GPU after it, each while the other device computes.
+    bound = min((min(max(c * (1 - s), g * s + tm["d2h"][0] + tm["d2h"][1] * B * s),
+                     max(c * (1 - s) + tm["h2d"][0] + tm["h2d"][1] * B * (1 - s), g * s)), s)
+                for s in (i / 1000 for i in range(1, 1000)))
+    check(bound[0] >= 1 / (1 / c + 1 / g) - 1e-12, "the merge-paid limit is never below the ideal")
+    want.append("| %s | %.3f | %.3f | %.3f (%.2f) | %.3f | %.3f (%.2f) | %.2fx | %.2fx |" % (
+        name, c, g, inner[0], inner[1], 1 / (1 / c + 1 / g), bound[0], bound[1], min(c, g) / inner[0],
+        min(c, g) / bound[0]))
+con.close()
 check(want and all(w in summary for w in want), "split table rows: %r" % want)
 # The runs went into the database with their predictions (7 modes x 2).
 con_rows = list(csv.DictReader(open(os.path.join(RES, "csv", "runs.csv")))) if os.path.exists(
