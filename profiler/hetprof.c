@@ -46,6 +46,9 @@ static void usage(FILE *f)
         "  --events LIST       PAPI events per CPU layer (default PAPI_TOT_CYC,PAPI_TOT_INS;\n"
         "                      'none': no counters)\n"
         "  --no-corun          skip the co-run interference measurements\n"
+        "  --drift-limit X     warn when a device's whole-network bursts, timed before,\n"
+        "                      amid and after the layers, spread by X or more (slowest\n"
+        "                      over fastest; default 1.2)\n"
         "  --no-fold           keep BatchNorm and Scale as layers (default: folded into the\n"
         "                      convolution before them, as hetrun runs them; also for show)\n"
         "  --force             measure again what the database already holds\n"
@@ -79,6 +82,7 @@ typedef struct opts {
     unsigned long long seed;
     long long sweep_id;
     bool dev[2], corun, force, quiet, no_fold;
+    double drift_limit; // 0: HET_NET_DRIFT
     int gpu_buffers, threads;
     double ratios[HET_MAX_RATIOS];
     int n_ratios;
@@ -125,13 +129,13 @@ static int parse(int argc, char **argv, opts *o)
     if (strcmp(o->cmd, "sweep") && strcmp(o->cmd, "show") && strcmp(o->cmd, "export"))
         return bad("unknown command '%s' (expected sweep, show or export)", o->cmd);
     enum { O_MODEL = 256, O_WEIGHTS, O_SEED, O_DB, O_DEVICES, O_RATIOS, O_REPS, O_MINREPS, O_WARMUP, O_CI, O_MAXTIME,
-           O_EVENTS, O_NOCORUN, O_FORCE, O_CPUCORES, O_GPUCORES, O_THREADS, O_GPU, O_GPUBUF, O_CLCACHE, O_TIMEOUT,
+           O_EVENTS, O_NOCORUN, O_DRIFT, O_FORCE, O_CPUCORES, O_GPUCORES, O_THREADS, O_GPU, O_GPUBUF, O_CLCACHE, O_TIMEOUT,
            O_CSV, O_SWEEP, O_NOFOLD };
     static const struct option lo[] = {
         {"model", 1, 0, O_MODEL}, {"weights", 1, 0, O_WEIGHTS}, {"seed", 1, 0, O_SEED}, {"db", 1, 0, O_DB},
         {"devices", 1, 0, O_DEVICES}, {"ratios", 1, 0, O_RATIOS}, {"reps", 1, 0, O_REPS},
         {"min-reps", 1, 0, O_MINREPS}, {"warmup", 1, 0, O_WARMUP}, {"ci", 1, 0, O_CI}, {"max-time", 1, 0, O_MAXTIME},
-        {"events", 1, 0, O_EVENTS}, {"no-corun", 0, 0, O_NOCORUN}, {"no-fold", 0, 0, O_NOFOLD}, {"force", 0, 0, O_FORCE},
+        {"events", 1, 0, O_EVENTS}, {"no-corun", 0, 0, O_NOCORUN}, {"drift-limit", 1, 0, O_DRIFT}, {"no-fold", 0, 0, O_NOFOLD}, {"force", 0, 0, O_FORCE},
         {"cpu-cores", 1, 0, O_CPUCORES}, {"gpu-cores", 1, 0, O_GPUCORES}, {"threads", 1, 0, O_THREADS},
         {"gpu", 1, 0, O_GPU}, {"gpu-buffers", 1, 0, O_GPUBUF}, {"cl-cache", 1, 0, O_CLCACHE},
         {"db-timeout", 1, 0, O_TIMEOUT}, {"csv", 1, 0, O_CSV}, {"sweep", 1, 0, O_SWEEP}, {"quiet", 0, 0, 'q'},
@@ -199,6 +203,9 @@ static int parse(int argc, char **argv, opts *o)
             break;
         case O_EVENTS: events = optarg; break;
         case O_NOCORUN: o->corun = false; break;
+        case O_DRIFT:
+            if (num(optarg, "--drift-limit", 1, 1e6, &o->drift_limit)) return 2;
+            break;
         case O_NOFOLD: o->no_fold = true; break;
         case O_FORCE: o->force = true; break;
         case O_CPUCORES: o->cpu_cores = optarg; break;
@@ -382,7 +389,7 @@ static int sweep(opts *o)
     het_sweep_opts so = {.dev = {be[0] != NULL, be[1] != NULL}, .n_ratios = o->n_ratios, .corun = corun,
                          .force = o->force, .quiet = o->quiet, .n_events = o->n_events, .counters = ctr,
                          .unsupported = {unsup[0], unsup[1]}, .unsupported_why = {why_cpu, why_gpu},
-                         .gpu_unusable = gpu_unusable, .stop = &stop_flag};
+                         .gpu_unusable = gpu_unusable, .drift_limit = o->drift_limit, .stop = &stop_flag};
     memcpy(so.ratios, o->ratios, sizeof so.ratios);
     memcpy(so.events, o->events, sizeof so.events);
     het_sweep_summary sum;

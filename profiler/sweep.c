@@ -236,16 +236,18 @@ static void scratch_free(scratch *sc)
 }
 
 // Where a device's network bursts (or its stream's samples, burst by
-// burst) moved by more than HET_NET_DRIFT, a warning and the row's note
+// burst) moved by `limit` or more (HET_NET_DRIFT by default), a warning and the row's note
 // (*note, in buf) say so: the cost model is priced at the sweep's pooled
 // median, and the replays meet whatever speed the machine has then. The
 // build machine (a shared 2-core VM) once ran SqueezeNet v1.1 on its CPU
 // at 94 and 131 images/s in one study.
-static void drift_note(const het_net_acc *acc, int dev, char *buf, size_t cap, const char **note)
+static void drift_note(const het_net_acc *acc, int dev, double limit, char *buf, size_t cap, const char **note)
 {
     double net, stream;
     het_net_acc_drift(acc, &net, &stream);
-    bool moved = net > HET_NET_DRIFT, smoved = stream > HET_NET_DRIFT;
+    // Spreads are 1 with one burst or without a stream: nothing to say then.
+    bool several = acc->bursts >= 2;
+    bool moved = several && net >= limit, smoved = several && acc->n_stream > 0 && stream >= limit;
     if (!moved && !smoved) return;
     int n = acc->bursts < HET_NET_BURSTS_CAP ? acc->bursts : HET_NET_BURSTS_CAP;
     const double *v = moved ? acc->burst_ms : acc->burst_stream_ms;
@@ -323,7 +325,9 @@ static het_status measure(het_db *db, int64_t sweep, het_prof *p, const het_grap
             r->stream_in_flight = acc->stream_in_flight;
             r->stream_images = acc->stream_images;
         }
-        if (st == HET_OK) drift_note(acc, it->device, sc->note[it->device], sizeof sc->note[0], &r->note);
+        if (st == HET_OK)
+            drift_note(acc, it->device, o->drift_limit > 0 ? o->drift_limit : HET_NET_DRIFT, sc->note[it->device],
+                       sizeof sc->note[0], &r->note);
         r->layer_sum_ms = layer_sum(db, sweep, g, it->device);
         for (int i = 0; cpu && st == HET_OK && i < g->n_layers; i++) {
             bool f = fusable(g, i);

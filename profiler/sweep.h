@@ -24,6 +24,7 @@ typedef struct het_sweep_opts {
     const bool *unsupported[2];    // per device, per layer: it cannot run there (NULL: all can)
     const char *unsupported_why[2];// the reason recorded with those rows
     const char *gpu_unusable;      // why the GPU holds no blobs (transfers unsupported), or NULL
+    double drift_limit;            // warn when a network's bursts spread this much (0: HET_NET_DRIFT)
     const volatile sig_atomic_t *stop;
 } het_sweep_opts;
 

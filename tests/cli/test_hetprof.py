@@ -114,6 +114,8 @@ one_line_error(run("sweep", "--model", TINY, "--db", out("x.db"), "--ratios", "0
 one_line_error(run("sweep", "--model", TINY, "--db", out("x.db"), "--ratios", "0.5,abc"), "ratio abc", "--ratios")
 one_line_error(run("sweep", "--model", TINY, "--db", out("x.db"), "--devices", "tpu"), "unknown device", "'tpu'")
 one_line_error(run("sweep", "--model", TINY, "--db", out("x.db"), "--reps", "0"), "--reps 0", "--reps")
+one_line_error(run("sweep", "--model", TINY, "--db", out("x.db"), "--drift-limit", "0.9"), "--drift-limit below 1",
+               "--drift-limit")
 one_line_error(run("sweep", "--model", TINY, "--db", out("x.db"), "--bogus"), "unknown option", "--bogus")
 one_line_error(run("export", "--db", out("x.db")), "export without --csv", "needs --csv")
 one_line_error(run("show", "--db", out("missing.db")), "show of a missing database", "does not exist")

@@ -126,12 +126,15 @@ check(not os.path.exists(os.path.join(M, "gpu_stream.csv")) and "GPU alone strea
 
 # A GPU that runs images at once (PoCL made to, as the H100's): each round
 # also replays the GPU alone streaming, the reference of the recalibration
-# (hetpart predict --gpu-stream-ms), reported apart from the modes.
+# (hetpart predict --gpu-stream-ms), reported apart from the modes. Its
+# sweeps all count as drifting (--drift-limit 1: any two bursts spread by
+# 1x or more), so the study sweeps twice more (--resweeps 2) and says so.
 RES2 = os.path.join(WORK, "overlap")
 r = run(*base[:7], RES2, "-q", "--models", MODEL, "--images", 8, "--reps", 2, "--warmup", 1, "--max-stages", 2,
-        "--sweep-args", "--ratios 0.5 --reps 6 --min-reps 3 --max-time 0.05", "--no-figures", timeout=900,
-        env=dict(os.environ, HET_CL_OVERLAP="1"))
+        "--resweeps", 2, "--sweep-args", "--ratios 0.5 --reps 6 --min-reps 3 --max-time 0.05 --drift-limit 1",
+        "--no-figures", timeout=900, env=dict(os.environ, HET_CL_OVERLAP="1"))
 check(r.returncode == 0, "study with a GPU that streams: %s" % (r.stdout[-800:] + r.stderr[-800:]))
+check((r.stdout + r.stderr).count("sweeping again") == 2, "two sweeps again after drift: %s" % r.stdout[-1500:])
 M2 = os.path.join(RES2, "tiny")
 srows = list(csv.DictReader(open(os.path.join(M2, "gpu_stream.csv")))) if os.path.exists(
     os.path.join(M2, "gpu_stream.csv")) else []
@@ -147,6 +150,13 @@ plan = json.load(open(os.path.join(M2, "plans", "gpu-stream.json"))) if os.path.
 check(plan.get("mode") == "image-parallel" and plan.get("devices") == ["gpu"], "the reference plan: %r" % plan)
 summary2 = open(os.path.join(RES2, "summary.md")).read() if os.path.exists(os.path.join(RES2, "summary.md")) else ""
 check("GPU alone streaming" in summary2, "the summary gives the reference")
+check("Swept again (1 of at most 2, `--resweeps`): in the sweep before, the whole network on the CPU: the network "
+      "moved" in summary2 and "Swept again (2 of at most 2" in summary2 and
+      "The sweep's whole network on the CPU: the network moved" in summary2,
+      "the summary names each sweep again and the last one's drift")
+con = sqlite3.connect(os.path.join(RES2, "het.db"))
+check(con.execute("SELECT COUNT(*) FROM sweeps").fetchone()[0] == 1, "sweeps again replace the sweep in place")
+con.close()
 
 # Figures.
 PL = os.path.join(WORK, "plots")
@@ -166,6 +176,7 @@ for name in ("tiny-layers", "tiny-splits", "tiny-modes", "tiny-gantt-pipeline2",
 # Bad input: one line, non-zero exit, nothing written.
 one_line_error(run(*base, "--models", os.path.join(WORK, "none.prototxt")), "missing model", "no such file")
 one_line_error(run(*base, "--models", MODEL, "--images", 0), "zero images", "--images")
+one_line_error(run(*base, "--models", MODEL, "--resweeps", -1), "negative resweeps", "--resweeps")
 one_line_error(run("/usr/bin/python3", STUDY, "--bin", BIN, "--platform", "a/b", "--models", MODEL), "bad platform",
                "names a folder")
 one_line_error(run(*base[:-1], "--bin", WORK, "--models", MODEL), "no binaries", "build first")
