@@ -7,11 +7,17 @@
 // done in double and written once, so a chain of several layers rounds
 // once, not per layer.
 //
-// Only in-place layers directly after the convolution fold: they are the
-// only writers of the convolution's output blob before anyone reads it, so
-// removing them changes no blob a later layer or a caller (--save-blob)
-// sees, except by rounding. A BatchNorm elsewhere (after a pooling, or
-// writing a new blob whose input is read again) stays a layer.
+// Only layers directly after the convolution fold, each reading what the
+// one before wrote:
+//   - in place: they are the only writers of the convolution's output
+//     blob before anyone reads it, so removing them changes no blob a
+//     later layer or a caller (--save-blob) sees, except by rounding;
+//   - into a new blob that only they read (MobileNet v2 writes conv1/bn
+//     from conv1): the convolution then writes the new blob, and the old
+//     one, which no other layer reads, leaves the graph (its name is
+//     gone: --no-fold keeps it).
+// A BatchNorm elsewhere (after a pooling, or writing a new blob whose input
+// is read again) stays a layer.
 #include "graph_impl.h"
 
 #include <math.h>
@@ -19,10 +25,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-static bool folds_into(const het_layer *conv, const het_layer *l)
+// Whether `l` folds into a chain that writes blob `top`, which `chain`
+// layers of the chain (the convolution and the layers folded so far in
+// place on it) reference; refs[b]: how many layers reference blob b.
+static bool folds_into(const het_graph *g, const het_layer *l, int top, int chain, const int *refs)
 {
-    return (l->kind == HET_LAYER_BATCHNORM || l->kind == HET_LAYER_SCALE) && l->in_place && l->n_bottom == 1 &&
-           l->bottom[0] == conv->top[0];
+    if ((l->kind != HET_LAYER_BATCHNORM && l->kind != HET_LAYER_SCALE) || l->n_bottom != 1 || l->n_top != 1 ||
+        l->bottom[0] != top)
+        return false;
+    return l->in_place || (refs[top] == chain + 1 && !g->blobs[top].is_input);
 }
 
 // Applies layer `l` (BatchNorm or Scale) to the per-channel map
@@ -83,21 +94,79 @@ static het_status fold_run(het_graph *g, het_layer *conv, int first, int last)
 
 // On an error the graph is only fit for het_graph_destroy (the callers'
 // one way out: an error here is out of memory).
+// Drops the blobs marked in `gone` (no layer references them any more):
+// the blob list is compacted and every layer's ids renumbered.
+static het_status drop_blobs(graph_impl *gi, const bool *gone)
+{
+    het_graph *g = &gi->g;
+    int *bre = malloc((size_t)g->n_blobs * sizeof *bre); // old blob id -> new
+    if (!bre) return HET_E_NOMEM;
+    int nb = 0;
+    for (int b = 0; b < g->n_blobs; b++) {
+        bre[b] = gone[b] ? -1 : nb;
+        if (!gone[b]) g->blobs[nb++] = g->blobs[b];
+    }
+    g->n_blobs = nb;
+    het_status st = HET_OK;
+    for (int i = 0; i < g->n_layers && st == HET_OK; i++) {
+        het_layer *l = &g->layers[i];
+        int *ids = arena_alloc(gi, (size_t)(l->n_bottom + l->n_top) * sizeof *ids);
+        if (!ids) {
+            st = HET_E_NOMEM;
+            break;
+        }
+        for (int k = 0; k < l->n_bottom; k++) ids[k] = bre[l->bottom[k]];
+        for (int k = 0; k < l->n_top; k++) ids[l->n_bottom + k] = bre[l->top[k]];
+        l->bottom = ids;
+        l->top = ids + l->n_bottom;
+    }
+    free(bre);
+    return st;
+}
+
 het_status het_graph_fold(het_graph *g, int *n_removed)
 {
     graph_impl *gi = (graph_impl *)g;
     if (n_removed) *n_removed = 0;
-    int nl = g->n_layers, removed = 0;
+    int nl = g->n_layers, nb = g->n_blobs, removed = 0, dropped = 0;
     // Which layers go, and into which convolution; fold them there.
-    int *into = malloc(2 * (size_t)nl * sizeof *into), *renum = into + nl; // renum: old index -> new
-    if (!into) return HET_E_NOMEM;
+    int *into = malloc((2 * (size_t)nl + (size_t)nb) * sizeof *into), *renum = into + nl; // renum: old index -> new
+    int *refs = renum + nl;                                                             // layers referencing a blob
+    bool *gone = calloc((size_t)nb, sizeof *gone);                                      // blobs folded away
+    het_status st = HET_E_NOMEM;
+    if (!into || !gone) goto done;
     for (int i = 0; i < nl; i++) into[i] = -1;
-    het_status st = HET_OK;
+    for (int b = 0; b < nb; b++) refs[b] = 0;
+    for (int i = 0; i < nl; i++) {
+        const het_layer *l = &g->layers[i];
+        for (int k = 0; k < l->n_bottom; k++) refs[l->bottom[k]]++;
+        for (int k = 0; k < l->n_top; k++)
+            if (!l->in_place || k > 0) refs[l->top[k]]++; // an in-place layer counts once
+    }
+    st = HET_OK;
     for (int i = 0; i < nl && st == HET_OK; i++) {
-        if (g->layers[i].kind != HET_LAYER_CONV) continue;
-        int j = i + 1;
-        while (j < nl && folds_into(&g->layers[i], &g->layers[j])) into[j++] = i;
-        if (j > i + 1) st = fold_run(g, &g->layers[i], i + 1, j);
+        het_layer *conv = &g->layers[i];
+        if (conv->kind != HET_LAYER_CONV || conv->n_top != 1) continue;
+        int j = i + 1, top = conv->top[0], chain = 1;
+        for (; j < nl && folds_into(g, &g->layers[j], top, chain, refs); j++) {
+            const het_layer *l = &g->layers[j];
+            into[j] = i;
+            if (l->in_place) {
+                chain++;
+            } else { // the convolution writes l's blob from now on
+                gone[top] = true;
+                dropped++;
+                top = l->top[0];
+                chain = 1;
+            }
+        }
+        if (j == i + 1) continue;
+        st = fold_run(g, conv, i + 1, j);
+        if (st == HET_OK && top != conv->top[0]) {
+            int *t = arena_alloc(gi, sizeof *t);
+            if (!t) st = HET_E_NOMEM;
+            else *t = top, conv->top = t;
+        }
         removed += j - i - 1;
     }
     if (st != HET_OK || removed == 0) goto done;
@@ -127,20 +196,27 @@ het_status het_graph_fold(het_graph *g, int *n_removed)
         k++;
     }
     g->n_layers = k;
-    for (int b = 0; b < g->n_blobs; b++)
-        if (g->blobs[b].producer >= 0) g->blobs[b].producer = renum[g->blobs[b].producer]; // never a folded layer: those work in place
+    // A blob a folded layer wrote first is now its convolution's.
+    for (int b = 0; b < g->n_blobs; b++) {
+        int p = g->blobs[b].producer;
+        if (p >= 0) g->blobs[b].producer = renum[into[p] >= 0 ? into[p] : p];
+    }
+    if (dropped && (st = drop_blobs(gi, gone)) != HET_OK) goto done;
     gi->folded = names;
     gi->folded_into = intos;
     g->n_folded = n;
     if ((st = het_graph_link(gi)) != HET_OK) goto done;
-    // A hash of its own: the old one with a mark.
-    char mark[40];
-    int mlen = snprintf(mark, sizeof mark, "%s+fold-bn-scale", g->hash);
+    // A hash of its own: the old one with a mark, another one where blobs
+    // went too (before that fold, MobileNet v2 kept its BatchNorms, and its
+    // sweeps must not be taken for the new graph's).
+    char mark[48];
+    int mlen = snprintf(mark, sizeof mark, "%s+fold-bn-scale%s", g->hash, dropped ? "+blobs" : "");
     snprintf(g->hash, sizeof g->hash, "%016llx", (unsigned long long)het_fnv1a(HET_FNV_BASIS, mark, (size_t)mlen));
     if (n_removed) *n_removed = removed;
 done:
     if (st == HET_E_NOMEM) het_log(HET_LOG_ERROR, "%s: out of memory while folding BatchNorm and Scale", g->name);
     free(into);
+    free(gone);
     return st;
 }
 

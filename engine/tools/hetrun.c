@@ -686,7 +686,10 @@ int main(int argc, char **argv)
     for (int i = 0; i < o.n_saves; i++) {
         o.saves[i].blob = het_graph_find_blob(g, o.saves[i].name);
         if (o.saves[i].blob < 0) {
-            fprintf(stderr, "hetrun: --save-blob: no blob named '%s' in %s\n", o.saves[i].name, o.model);
+            fprintf(stderr, "hetrun: --save-blob: no blob named '%s' in %s%s\n", o.saves[i].name, o.model,
+                    g->n_folded ? " once BatchNorm and Scale are folded (a blob only they read goes with them; "
+                                  "--no-fold keeps every blob)"
+                                : "");
             goto done;
         }
     }

@@ -232,6 +232,25 @@ for what, h, v, needle in [
     check(r.returncode > 0 and len(errl) == 1 and needle in errl[0] and not os.path.exists(out("bad.npy")),
           "%s: rc %d, stderr %r" % (what, r.returncode, r.stderr))
 
+# MobileNet v2's BatchNorms write new blobs (conv1 -> conv1/bn) that only
+# they read: folded, blob conv1 is gone, and asking for it says so; with
+# --no-fold it is there, and the network's output is the same.
+MOBV2 = os.path.join(SHARED, "models", "mobilenet_v2", "deploy.prototxt")
+r = run("--model", MOBV2, "--images", 1, "--save-blob", "conv1=" + out("m2c1.npy"), "-q")
+errl = [l for l in r.stderr.splitlines() if l.strip()]
+check(r.returncode > 0 and len(errl) == 1 and "--no-fold" in errl[0] and not os.path.exists(out("m2c1.npy")),
+      "a folded-away blob: rc %d, stderr %r" % (r.returncode, r.stderr))
+outs = {}
+for v in ([], ["--no-fold"]):
+    r = run("--model", MOBV2, "--images", 2, "--save-output", out("m2.npy"), "--profile", "-q", *v)
+    check(r.returncode == 0, "MobileNet v2 runs %s: %s" % (v, r.stderr))
+    outs[bool(v)] = np.load(out("m2.npy")) if r.returncode == 0 else None
+    n_bn = sum(1 for l in r.stdout.splitlines() if " BatchNorm " in l or " Scale " in l)
+    check(n_bn == (106 if v else 0), "MobileNet v2 %s runs %d BatchNorm and Scale layers" % (v, n_bn))
+if outs[False] is not None and outs[True] is not None:
+    err = np.abs(outs[False] - outs[True]).max()
+    check(err <= 1e-4 * np.abs(outs[True]).max(), "MobileNet v2 folded = unfolded (max diff %g)" % err)
+
 # --- the example plans (experiments/plans/squeezenet_v1.1) run and agree with the CPU
 ex = os.path.join(SRC, "experiments", "plans", "squeezenet_v1.1")
 has_cl = subprocess.run([HETRUN, "--list-gpus"], capture_output=True).returncode == 0

@@ -165,8 +165,9 @@ static void test_calibration(void)
 }
 
 // BatchNorm and Scale fold into the convolution directly before them when
-// they work in place on its output, and nowhere else; the folded graph
-// computes what the layer-by-layer graph computes, to rounding.
+// they work in place on its output or write a new blob from an output that
+// only they read, and nowhere else; the folded graph computes what the
+// layer-by-layer graph computes, to rounding.
 static void test_fold(void)
 {
     const char *text =
@@ -194,7 +195,23 @@ static void test_fold(void)
         // folds: a BatchNorm alone, before a join
         "layer { name: 'c6' type: 'Convolution' bottom: 'p4' top: 'c6' convolution_param { num_output: 3 kernel_size: 1 } }\n"
         "layer { name: 'bn6' type: 'BatchNorm' bottom: 'c6' top: 'c6' }\n"
-        "layer { name: 'cat' type: 'Concat' bottom: 'c5' bottom: 'c6' top: 'cat' }\n";
+        "layer { name: 'cat' type: 'Concat' bottom: 'c5' bottom: 'c6' top: 'cat' }\n"
+        // folds: a BatchNorm into a new blob that only it reads, then a Scale in place on that (MobileNet v2);
+        // blob c7 goes, c7 writes c7/bn and its ReLU fuses
+        "layer { name: 'c7' type: 'Convolution' bottom: 'cat' top: 'c7' convolution_param { num_output: 5 kernel_size: 1 "
+        "bias_term: false } }\n"
+        "layer { name: 'bn7' type: 'BatchNorm' bottom: 'c7' top: 'c7/bn' }\n"
+        "layer { name: 'sc7' type: 'Scale' bottom: 'c7/bn' top: 'c7/bn' scale_param { bias_term: true } }\n"
+        "layer { name: 'r7' type: 'ReLU' bottom: 'c7/bn' top: 'c7/bn' }\n"
+        // folds: an in-place Scale, then a BatchNorm into a new blob, then another one into a third blob
+        "layer { name: 'c8' type: 'Convolution' bottom: 'c7/bn' top: 'c8' convolution_param { num_output: 2 kernel_size: 1 } }\n"
+        "layer { name: 'sc8' type: 'Scale' bottom: 'c8' top: 'c8' }\n"
+        "layer { name: 'bn8' type: 'BatchNorm' bottom: 'c8' top: 'c8b' }\n"
+        "layer { name: 'bn8b' type: 'BatchNorm' bottom: 'c8b' top: 'c8c' }\n"
+        // stays: a Scale into a new blob whose input the Eltwise reads too
+        "layer { name: 'c9' type: 'Convolution' bottom: 'c8c' top: 'c9' convolution_param { num_output: 2 kernel_size: 1 } }\n"
+        "layer { name: 'sc9' type: 'Scale' bottom: 'c9' top: 'c9s' }\n"
+        "layer { name: 'sum' type: 'Eltwise' bottom: 'c9' bottom: 'c9s' top: 'sum' }\n";
     het_graph *ref = NULL, *g = NULL;
     HET_CHECK(net_from_text(text, 3, &ref) == HET_OK && net_from_text(text, 3, &g) == HET_OK, "fold net loads");
     if (!ref || !g) goto done;
@@ -202,8 +219,19 @@ static void test_fold(void)
     memcpy(hash0, g->hash, sizeof hash0);
     int removed = -1;
     HET_CHECK(het_graph_fold(g, &removed) == HET_OK, "fold");
-    HET_CHECK(removed == 4 && g->n_folded == 4 && g->n_layers == ref->n_layers - 4, "4 layers fold (%d removed, %d left)",
+    HET_CHECK(removed == 9 && g->n_folded == 9 && g->n_layers == ref->n_layers - 9, "9 layers fold (%d removed, %d left)",
               removed, g->n_layers);
+    HET_CHECK(g->n_blobs == ref->n_blobs - 3 && het_graph_find_blob(g, "c7") < 0 && het_graph_find_blob(g, "c8") < 0 &&
+                  het_graph_find_blob(g, "c8b") < 0 && het_graph_find_blob(g, "c9") >= 0,
+              "the blobs only folded layers read go (%d of %d left)", g->n_blobs, ref->n_blobs);
+    int c7 = het_graph_find_layer(g, "c7"), c8 = het_graph_find_layer(g, "c8");
+    HET_CHECK(c7 >= 0 && c8 >= 0 && g->layers[c7].top[0] == het_graph_find_blob(g, "c7/bn") &&
+                  g->layers[c8].top[0] == het_graph_find_blob(g, "c8c") && het_exec_fusable_relu(g, &g->layers[c7]) &&
+                  g->blobs[g->layers[c7].top[0]].producer == c7 && g->blobs[g->layers[c8].top[0]].producer == c8 &&
+                  g->layers[c8].bottom[0] == g->layers[c7].top[0],
+              "c7 writes c7/bn (its ReLU fuses), c8 reads it and writes c8c");
+    HET_CHECK(het_graph_find_layer(g, "sc9") >= 0 && !het_graph_folded_into(g, "sc9"),
+              "a Scale whose input is read again stays");
     HET_CHECK(strcmp(g->hash, hash0) != 0, "folding changes the hash");
     const char *into1 = het_graph_folded_into(g, "sc1"), *into6 = het_graph_folded_into(g, "bn6");
     HET_CHECK(into1 && !strcmp(into1, "c1") && into6 && !strcmp(into6, "c6"), "sc1 went into c1, bn6 into c6");
@@ -220,9 +248,19 @@ static void test_fold(void)
         for (int d = 0; d < g->layers[i].n_deps; d++)
             HET_CHECK(g->layers[i].deps[d] < i, "layer %s depends on an earlier layer", g->layers[i].name);
     }
-    for (int b = 0; b < g->n_blobs; b++)
-        HET_CHECK(g->blobs[b].producer < g->n_layers && g->blobs[b].is_output == ref->blobs[b].is_output,
-                  "blob %s keeps its producer in range and its output flag", g->blobs[b].name);
+    for (int b = 0; b < g->n_blobs; b++) {
+        int rb = het_graph_find_blob(ref, g->blobs[b].name);
+        HET_CHECK(rb >= 0 && g->blobs[b].producer < g->n_layers && g->blobs[b].is_output == ref->blobs[rb].is_output &&
+                      g->blobs[b].is_input == ref->blobs[rb].is_input,
+                  "blob %s keeps its producer in range and its input and output flags", g->blobs[b].name);
+    }
+    for (int i = 0; i < g->n_layers; i++) {
+        const het_layer *l = &g->layers[i];
+        for (int k = 0; k < l->n_bottom + l->n_top; k++) {
+            int b = k < l->n_bottom ? l->bottom[k] : l->top[k - l->n_bottom];
+            HET_CHECK(b >= 0 && b < g->n_blobs, "layer %s's blob ids are in range", l->name);
+        }
+    }
     char hash1[17];
     memcpy(hash1, g->hash, sizeof hash1);
     HET_CHECK(het_graph_fold(g, &removed) == HET_OK && removed == 0 && !strcmp(g->hash, hash1), "folding again: no-op");
@@ -249,7 +287,8 @@ static void test_fold(void)
         het_backend_destroy(be2);
         for (int b = 0; b < g->n_blobs; b++) {
             size_t n = het_shape_count(&g->blobs[b].shape);
-            const float *x = het_workspace_blob(wr, b), *y = het_workspace_blob(wg, b);
+            const float *x = het_workspace_blob(wr, het_graph_find_blob(ref, g->blobs[b].name)),
+                        *y = het_workspace_blob(wg, b);
             double mx = 0, err = 0;
             for (size_t i = 0; i < n; i++) mx = fmax(mx, fabs(x[i])), err = fmax(err, fabs(x[i] - y[i]));
             HET_CHECK(mx > 0 && err <= 1e-5 * mx, "blob %s: max |folded - unfolded| %g of %g", g->blobs[b].name, err, mx);
