@@ -488,10 +488,11 @@ static int run_stream(const opts *o, const het_graph *g, const het_plan *plan, h
     char (*what)[512] = malloc((size_t)n_images * sizeof *what);
     int R = o->repeat, n_lat = n_images * R;
     double *lat = malloc((size_t)n_lat * sizeof *lat);
+    double *stream_ms = malloc((size_t)R * sizeof *stream_ms); // each stream's wall time
     het_stream_report rep = {0};
     het_stream *stream = NULL;
     int rc = 1;
-    if (!inputs || !outputs || !what || !lat) {
+    if (!inputs || !outputs || !what || !lat || !stream_ms) {
         fprintf(stderr, "hetrun: out of memory for %d images\n", n_images);
         goto out;
     }
@@ -511,6 +512,7 @@ static int run_stream(const opts *o, const het_graph *g, const het_plan *plan, h
         het_stream_report_free(&rep);
         if (het_stream_run(stream, n_images, inputs, out_blob, outputs, &rep) != HET_OK) goto out;
         wall += rep.wall_ms;
+        stream_ms[r] = rep.wall_ms;
         memcpy(lat + (size_t)r * n_images, rep.latency_ms, (size_t)n_images * sizeof *lat);
         for (int l = 0; l < rep.n_lanes; l++) busy[l] += rep.lane_busy_ms[l];
         het_xfer_stats_add(&xs, &rep.xfer);
@@ -569,7 +571,11 @@ static int run_stream(const opts *o, const het_graph *g, const het_plan *plan, h
                     n_images, R, wall, ips);
             fprintf(f, "  \"latency_ms\": {\"p50\": %.6f, \"p90\": %.6f, \"min\": %.6f},\n",
                     percentile(lat, n_lat, 0.5), percentile(lat, n_lat, 0.9), lat[0]);
-            fprintf(f, "  \"lanes\": [");
+            // Each stream's rate: how much one --repeat stream differs from the next.
+            fprintf(f, "  \"stream_images_per_s\": [");
+            for (int r = 0; r < R; r++)
+                fprintf(f, "%s%.3f", r ? ", " : "", stream_ms[r] > 0 ? n_images / (stream_ms[r] / 1e3) : 0.0);
+            fprintf(f, "],\n  \"lanes\": [");
             for (int l = 0; l < rep.n_lanes; l++)
                 fprintf(f, "%s{\"name\": \"%s\", \"busy_ms\": %.3f, \"idle_ms\": %.3f}", l ? ", " : "",
                         rep.lane_name[l], busy[l], wall - busy[l]);
@@ -587,6 +593,7 @@ out:
     free(outputs);
     free(what);
     free(lat);
+    free(stream_ms);
     return rc;
 }
 

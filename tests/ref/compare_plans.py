@@ -136,6 +136,10 @@ def check_streams(hetrun, proto, images, work, names, fold, only=None):
         events_ok = len(rows) == ref.shape[0] * (len(stages) if stages else 1)
         summary = json.load(open(out + ".json"))
         events_ok &= summary.get("streams") == streams and summary.get("images") == ref.shape[0]
+        # One rate per stream, whose images over their summed time make the run's rate.
+        sips = summary.get("stream_images_per_s", [])
+        events_ok &= len(sips) == streams and all(x > 0 for x in sips) and abs(
+            streams * ref.shape[0] / sum(ref.shape[0] / x for x in sips) / summary["images_per_s"] - 1) < 1e-3
         # Stages on the CPU alone take turns a whole stage at a time: their
         # busy intervals on the timeline (lane,name,image,start_ms,end_ms)
         # never overlap.
