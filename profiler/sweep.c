@@ -251,6 +251,8 @@ static void drift_note(const het_net_acc *acc, int dev, double limit, char *buf,
     if (!moved && !smoved) return;
     int n = acc->bursts < HET_NET_BURSTS_CAP ? acc->bursts : HET_NET_BURSTS_CAP;
     const double *v = moved ? acc->burst_ms : acc->burst_stream_ms;
+    // The note's first words say which moved: experiments/study.py sweeps
+    // again on "the network moved" only.
     int k = snprintf(buf, cap, "%s moved %.2fx across the sweep's %d bursts (", moved ? "the network" : "the stream",
                      moved ? net : stream, n);
     for (int i = 0; i < n && k > 0 && (size_t)k < cap; i++)
