@@ -163,6 +163,13 @@ def drift_notes(db, sweep):
     return rows
 
 
+def network_drift(notes):
+    """The drift notes that say a whole network moved (hetprof writes "the
+    network moved ..." or "the stream moved ..."): what makes the study
+    sweep again."""
+    return [(d, n) for d, n in notes if n.startswith("the network moved")]
+
+
 def gpu_stream(db, sweep):
     """The sweep's GPU stream: (ms an image, images in flight), or None."""
     con = sqlite3.connect(db)
@@ -343,9 +350,8 @@ def study_model(a, tools, model, out, db):
     # stream on the H100 moved 1.2-1.5x in every sweep, again after each
     # sweep done again, and the replays measure it each round anyway.
     moved = []
-    network_moved = lambda: [(d, n) for d, n in drift_notes(db, sweep) if n.startswith("the network moved")]
-    while not a.resume and len(moved) < a.resweeps and network_moved():
-        moved.append(network_moved())
+    while not a.resume and len(moved) < a.resweeps and network_drift(drift_notes(db, sweep)):
+        moved.append(network_drift(drift_notes(db, sweep)))
         log("%s: the machine's speed moved during sweep %d (%s); sweeping again (%d of at most %d)" % (
             name, sweep, "; ".join("%s: %s" % (d, n) for d, n in moved[-1]), len(moved), a.resweeps))
         tools.run(*sweep_cmd, "--force", show=not a.quiet)
