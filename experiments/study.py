@@ -155,7 +155,8 @@ def network_ms(db, sweep, device):
 
 def drift_notes(db, sweep):
     """hetprof's notes on the sweep's whole networks: (device, note) where
-    a device's bursts moved by more than 1.2x (docs/hetprof.md)."""
+    a device's bursts moved by its --drift-limit or more (default 1.2x;
+    docs/hetprof.md)."""
     con = sqlite3.connect(db)
     rows = con.execute("SELECT device, note FROM networks WHERE sweep_id = ? AND status = 'ok' AND note IS NOT NULL"
                        " ORDER BY device", (sweep,)).fetchall()
@@ -350,8 +351,11 @@ def study_model(a, tools, model, out, db):
     # stream on the H100 moved 1.2-1.5x in every sweep, again after each
     # sweep done again, and the replays measure it each round anyway.
     moved = []
-    while not a.resume and len(moved) < a.resweeps and network_drift(drift_notes(db, sweep)):
-        moved.append(network_drift(drift_notes(db, sweep)))
+    while not a.resume and len(moved) < a.resweeps:
+        notes = network_drift(drift_notes(db, sweep))
+        if not notes:
+            break
+        moved.append(notes)
         log("%s: the machine's speed moved during sweep %d (%s); sweeping again (%d of at most %d)" % (
             name, sweep, "; ".join("%s: %s" % (d, n) for d, n in moved[-1]), len(moved), a.resweeps))
         tools.run(*sweep_cmd, "--force", show=not a.quiet)

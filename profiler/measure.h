@@ -93,8 +93,8 @@ typedef struct het_net_acc {
 /// How far the bursts' medians spread: the slowest over the fastest (1
 /// with fewer than two bursts), of the network and of the stream (1
 /// without one). A sweep whose bursts moved by HET_NET_DRIFT or more
-/// (hetprof --drift-limit) says so (hetprof's warning, the row's note): plans priced from it
-/// carry the machine's speed at one moment.
+/// (hetprof --drift-limit) says so (hetprof's warning, the row's note):
+/// plans priced from it carry the machine's speed at one moment.
 #define HET_NET_DRIFT 1.2
 void het_net_acc_drift(const het_net_acc *acc, double *net, double *stream);
 

@@ -92,8 +92,6 @@ static het_status fold_run(het_graph *g, het_layer *conv, int first, int last)
     return HET_OK;
 }
 
-// On an error the graph is only fit for het_graph_destroy (the callers'
-// one way out: an error here is out of memory).
 // Drops the blobs marked in `gone` (no layer references them any more):
 // the blob list is compacted and every layer's ids renumbered.
 static het_status drop_blobs(graph_impl *gi, const bool *gone)
@@ -124,6 +122,8 @@ static het_status drop_blobs(graph_impl *gi, const bool *gone)
     return st;
 }
 
+// On an error the graph is only fit for het_graph_destroy (the callers'
+// one way out: an error here is out of memory).
 het_status het_graph_fold(het_graph *g, int *n_removed)
 {
     graph_impl *gi = (graph_impl *)g;
