@@ -3,6 +3,7 @@
 // into het's SQLite database (docs/hetprof.md); shows and exports it.
 #define _GNU_SOURCE
 #include "het/exec.h"
+#include "parts.h"
 #include "report.h"
 #include "sweep.h"
 
@@ -22,6 +23,7 @@ static void usage(FILE *f)
         "usage: hetprof sweep --model M.prototxt --db DB [options]\n"
         "       hetprof show --db DB [--model M.prototxt] [--sweep ID]\n"
         "       hetprof export --db DB --csv DIR\n"
+        "       hetprof parts --model M.prototxt [--layer NAME[,NAME...]] [options]\n"
         "\n"
         "sweep: time every layer of the model on each device alone (inputs already\n"
         "resident), fused with its ReLU where executors fuse, split between CPU and GPU\n"
@@ -66,7 +68,22 @@ static void usage(FILE *f)
         "sweep): CPU and GPU medians, the faster device, the best split and its time,\n"
         "the speedup of the best choice over the faster device, co-run slowdowns.\n"
         "\n"
-        "export: one CSV file per table into DIR.\n");
+        "export: one CSV file per table into DIR.\n"
+        "\n"
+        "parts: each part of an intra-layer split alone, for a range of channel counts k:\n"
+        "the CPU on output channels [0, k), the GPU on [k, C), printed as measured (no\n"
+        "database). Shows what each device's share costs: what stays the same whatever the\n"
+        "share, and where a device's time only moves in steps.\n"
+        "\n"
+        "  --layer LIST        layers to time, by name, comma-separated or repeated\n"
+        "                      (default: the four splittable layers with the most MACs)\n"
+        "  --channels LIST     CPU channel counts k (default: 0, STEP, 2 STEP, ..., C; the\n"
+        "                      devices alone, k = 0 and C, always)\n"
+        "  --step N            channel step (default: a multiple of 8, about 32 rows)\n"
+        "  --format F          table or csv (default table)\n"
+        "  and --model, --weights, --seed, --devices, --reps, --min-reps, --warmup, --ci,\n"
+        "  --max-time, --no-fold, the core options, --gpu, --gpu-buffers, --cl-cache, -q\n"
+        "  as for sweep.\n");
 }
 
 static volatile sig_atomic_t stop_flag;
@@ -75,6 +92,16 @@ static void on_signal(int sig)
 {
     (void)sig;
     stop_flag = 1;
+}
+
+// Ctrl-C or a TERM ends the measurement in flight; a second one kills.
+static void catch_stop(void)
+{
+    sigset_t none;
+    sigemptyset(&none);
+    struct sigaction sa = {.sa_handler = on_signal, .sa_mask = none, .sa_flags = SA_RESETHAND};
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
 }
 
 typedef struct opts {
@@ -91,6 +118,10 @@ typedef struct opts {
     int n_events;
     het_rep_policy policy;
     double db_timeout;
+    // parts
+    char *layers_buf;        // the --layer values, comma-joined
+    int channels[1024], n_channels, step;
+    bool format_csv;
 } opts;
 
 static int bad(const char *fmt, const char *a)
@@ -126,11 +157,11 @@ static int parse(int argc, char **argv, opts *o)
         return argc < 2 ? 2 : 1;
     }
     o->cmd = argv[1];
-    if (strcmp(o->cmd, "sweep") && strcmp(o->cmd, "show") && strcmp(o->cmd, "export"))
-        return bad("unknown command '%s' (expected sweep, show or export)", o->cmd);
+    if (strcmp(o->cmd, "sweep") && strcmp(o->cmd, "show") && strcmp(o->cmd, "export") && strcmp(o->cmd, "parts"))
+        return bad("unknown command '%s' (expected sweep, show, export or parts)", o->cmd);
     enum { O_MODEL = 256, O_WEIGHTS, O_SEED, O_DB, O_DEVICES, O_RATIOS, O_REPS, O_MINREPS, O_WARMUP, O_CI, O_MAXTIME,
            O_EVENTS, O_NOCORUN, O_DRIFT, O_FORCE, O_CPUCORES, O_GPUCORES, O_THREADS, O_GPU, O_GPUBUF, O_CLCACHE, O_TIMEOUT,
-           O_CSV, O_SWEEP, O_NOFOLD };
+           O_CSV, O_SWEEP, O_NOFOLD, O_LAYER, O_CHANNELS, O_STEP, O_FORMAT };
     static const struct option lo[] = {
         {"model", 1, 0, O_MODEL}, {"weights", 1, 0, O_WEIGHTS}, {"seed", 1, 0, O_SEED}, {"db", 1, 0, O_DB},
         {"devices", 1, 0, O_DEVICES}, {"ratios", 1, 0, O_RATIOS}, {"reps", 1, 0, O_REPS},
@@ -139,6 +170,7 @@ static int parse(int argc, char **argv, opts *o)
         {"cpu-cores", 1, 0, O_CPUCORES}, {"gpu-cores", 1, 0, O_GPUCORES}, {"threads", 1, 0, O_THREADS},
         {"gpu", 1, 0, O_GPU}, {"gpu-buffers", 1, 0, O_GPUBUF}, {"cl-cache", 1, 0, O_CLCACHE},
         {"db-timeout", 1, 0, O_TIMEOUT}, {"csv", 1, 0, O_CSV}, {"sweep", 1, 0, O_SWEEP}, {"quiet", 0, 0, 'q'},
+        {"layer", 1, 0, O_LAYER}, {"channels", 1, 0, O_CHANNELS}, {"step", 1, 0, O_STEP}, {"format", 1, 0, O_FORMAT},
         {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     optind = 2;
     opterr = 0;
@@ -230,6 +262,39 @@ static int parse(int argc, char **argv, opts *o)
             if (num(optarg, "--sweep", 1, 1e15, &v)) return 2;
             o->sweep_id = (long long)v;
             break;
+        case O_LAYER: {
+            size_t have = o->layers_buf ? strlen(o->layers_buf) : 0;
+            char *b = realloc(o->layers_buf, have + strlen(optarg) + 2);
+            if (!b) return 1;
+            snprintf(b + have, strlen(optarg) + 2, "%s%s", have ? "," : "", optarg);
+            o->layers_buf = b;
+            break;
+        }
+        case O_CHANNELS: {
+            o->n_channels = 0;
+            char buf[4096];
+            if (strlen(optarg) >= sizeof buf) return bad("--channels: list too long: '%s'", optarg);
+            snprintf(buf, sizeof buf, "%s", optarg);
+            for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) {
+                if (o->n_channels == (int)(sizeof o->channels / sizeof o->channels[0]))
+                    return bad("--channels: more than 1024 counts in '%s'", optarg);
+                if (num(t, "--channels", 0, 1e6, &v)) return 2;
+                if (v != floor(v)) return bad("--channels: '%s' is not a whole number of channels", t);
+                o->channels[o->n_channels++] = (int)v;
+            }
+            if (!o->n_channels) return bad("--channels '%s' names no channel count", optarg);
+            break;
+        }
+        case O_STEP:
+            if (num(optarg, "--step", 1, 1e6, &v)) return 2;
+            if (v != floor(v)) return bad("--step: '%s' is not a whole number of channels", optarg);
+            o->step = (int)v;
+            break;
+        case O_FORMAT:
+            if (!strcmp(optarg, "csv")) o->format_csv = true;
+            else if (!strcmp(optarg, "table")) o->format_csv = false;
+            else return bad("--format '%s': expected table or csv", optarg);
+            break;
         case 'q': o->quiet = true; break;
         case 'h': usage(stdout); return 1;
         case ':': return bad("%s needs a value", argv[optind - 1]);
@@ -237,8 +302,11 @@ static int parse(int argc, char **argv, opts *o)
         }
     }
     if (optind < argc) return bad("unexpected argument '%s'", argv[optind]);
-    if (!o->db) return bad("%s needs --db FILE", o->cmd);
-    if (!strcmp(o->cmd, "sweep") && !o->model) return bad("%s needs --model FILE", o->cmd);
+    bool is_parts = !strcmp(o->cmd, "parts");
+    if (!o->db && !is_parts) return bad("%s needs --db FILE", o->cmd);
+    if ((!strcmp(o->cmd, "sweep") || is_parts) && !o->model) return bad("%s needs --model FILE", o->cmd);
+    if (!is_parts && (o->layers_buf || o->n_channels || o->step))
+        return bad("--layer, --channels and --step are options of parts, not of %s", o->cmd);
     if (!strcmp(o->cmd, "export") && !o->csv) return bad("%s needs --csv DIR", o->cmd);
     if (o->policy.min_reps > o->policy.max_reps) o->policy.max_reps = o->policy.min_reps;
     if (strcmp(events, "none") != 0) {
@@ -277,68 +345,114 @@ static bool runs_all_layers(const bool *unsup, int n)
     return true;
 }
 
+// What a measuring command runs on: the model, as the executors take it,
+// and the backends with every layer prepared (or noted as unsupported).
+typedef struct devices {
+    het_graph *g;
+    het_backend *be[2];
+    bool *unsup[2];
+    int n_unsup[2];
+    const char *gpu_unusable; // why no GPU measurement can run, or NULL
+    char why_gpu[512], why_cpu[256];
+    char core_list[64];
+    int cores[MAX_CORES], n_cores, gcores[MAX_CORES], n_gcores;
+} devices;
+
+// The core lists of --cpu-cores and --gpu-cores, before anything is
+// opened: a bad list costs no work. Returns a process exit code.
+static int parse_cores(const opts *o, devices *d)
+{
+    *d = (devices){0};
+    if (o->cpu_cores && (d->n_cores = het_parse_core_list(o->cpu_cores, d->cores, MAX_CORES)) < 0) return 2;
+    if (o->gpu_cores && (d->n_gcores = het_parse_core_list(o->gpu_cores, d->gcores, MAX_CORES)) < 0) return 2;
+    return 0;
+}
+
+static void close_devices(devices *d)
+{
+    for (int i = 0; i < 2; i++) {
+        het_backend_destroy(d->be[i]);
+        free(d->unsup[i]);
+    }
+    het_graph_destroy(d->g);
+}
+
+// After parse_cores: loads and folds the model, creates the backends of
+// --devices on their core sets and prepares every layer. Returns a
+// process exit code.
+static int open_devices(const opts *o, devices *d)
+{
+    int *cores = d->cores, *gcores = d->gcores, n_cores = d->n_cores, n_gcores = d->n_gcores;
+    het_workspace *probe = NULL;
+    het_status st = het_net_load(o->model, o->weights, o->seed, &d->g);
+    if (st == HET_OK && !o->no_fold) st = het_graph_fold(d->g, NULL);
+    if (st != HET_OK) return 1;
+    het_graph *g = d->g;
+    if (o->dev[0] && o->dev[1] && !n_cores && !n_gcores && !o->threads)
+        het_default_core_sets((int)sysconf(_SC_NPROCESSORS_ONLN), cores, &n_cores, gcores, &n_gcores, MAX_CORES);
+    for (int i = 0, len = 0; i < n_cores && len < (int)sizeof d->core_list - 8; i++)
+        len += snprintf(d->core_list + len, sizeof d->core_list - (size_t)len, "%s%d", i ? "," : "", cores[i]);
+    het_gpu_cfg gcfg = {.device = o->gpu, .zero_copy = o->gpu_buffers, .cache_dir = o->cl_cache,
+                        .cores = n_gcores ? gcores : NULL, .n_cores = n_gcores};
+    het_cpu_cfg cfg = {.n_threads = o->threads, .cores = n_cores ? cores : NULL, .n_cores = n_cores};
+    if (o->dev[1] && het_opencl_backend_create(&gcfg, &d->be[1]) != HET_OK) {
+        fprintf(stderr, "hetprof: no usable OpenCL device for the GPU measurements; measure the CPU alone with "
+                        "--devices cpu\n");
+        return 1;
+    }
+    if (o->dev[0] && het_cpu_backend_create(&cfg, &d->be[0]) != HET_OK) return 1;
+    for (int i = 0; i < 2; i++) {
+        if (!d->be[i]) continue;
+        if (!(d->unsup[i] = calloc((size_t)g->n_layers, sizeof(bool)))) {
+            fprintf(stderr, "hetprof: out of memory\n");
+            return 1;
+        }
+    }
+    if (d->be[1]) {
+        // A model whose blobs the device cannot hold runs nothing there:
+        // every GPU measurement is recorded as unsupported, with the reason.
+        if (het_workspace_create(g, &probe) != HET_OK) return 1;
+        if (het_exec_bind(d->be[1], g, probe) != HET_OK) {
+            snprintf(d->why_gpu, sizeof d->why_gpu, "the OpenCL device cannot hold this model's blobs");
+            d->gpu_unusable = d->why_gpu;
+            for (int i = 0; i < g->n_layers; i++) d->unsup[1][i] = true;
+        }
+        het_workspace_destroy(probe);
+    }
+    for (int i = 0; i < 2; i++) {
+        if (!d->be[i] || (i == 1 && d->gpu_unusable)) continue;
+        if (prepare_layers(d->be[i], g, d->unsup[i], &d->n_unsup[i]) != HET_OK) return 1;
+        if (d->n_unsup[i])
+            snprintf(i ? d->why_gpu : d->why_cpu, i ? sizeof d->why_gpu : sizeof d->why_cpu,
+                     "the %s backend cannot run it", i ? "OpenCL" : "CPU");
+    }
+    return 0;
+}
+
 static int sweep(opts *o)
 {
     int rc = 1;
     het_db *db = NULL;
-    het_graph *g = NULL;
-    het_backend *be[2] = {NULL, NULL};
-    het_workspace *probe = NULL;
+    devices d = {0};
     het_prof *p = NULL;
     het_counters *ctr = NULL;
-    bool *unsup[2] = {NULL, NULL};
-    char why_gpu[512] = "", why_cpu[256] = "", note[512] = "";
-    int cores[MAX_CORES], n_cores = 0, gcores[MAX_CORES], n_gcores = 0;
-    if (o->cpu_cores && (n_cores = het_parse_core_list(o->cpu_cores, cores, MAX_CORES)) < 0) return 2;
-    if (o->gpu_cores && (n_gcores = het_parse_core_list(o->gpu_cores, gcores, MAX_CORES)) < 0) return 2;
-    // The database first: a bad --db costs no work.
+    char note[512] = "";
+    het_status st = HET_OK;
+    // The core lists and the database first: bad ones cost no work.
+    if ((rc = parse_cores(o, &d)) != 0) return rc;
     if (het_db_open(o->db, (int)(o->db_timeout * 1000), &db) != HET_OK) return 1;
-    het_status st = het_net_load(o->model, o->weights, o->seed, &g);
-    if (st == HET_OK && !o->no_fold) st = het_graph_fold(g, NULL);
-    if (st != HET_OK) goto done;
-    if (o->dev[0] && o->dev[1] && !n_cores && !n_gcores && !o->threads)
-        het_default_core_sets((int)sysconf(_SC_NPROCESSORS_ONLN), cores, &n_cores, gcores, &n_gcores, MAX_CORES);
-    char core_list[64] = "";
-    for (int i = 0, len = 0; i < n_cores && len < (int)sizeof core_list - 8; i++)
-        len += snprintf(core_list + len, sizeof core_list - (size_t)len, "%s%d", i ? "," : "", cores[i]);
-    het_gpu_cfg gcfg = {.device = o->gpu, .zero_copy = o->gpu_buffers, .cache_dir = o->cl_cache,
-                        .cores = n_gcores ? gcores : NULL, .n_cores = n_gcores};
-    het_cpu_cfg cfg = {.n_threads = o->threads, .cores = n_cores ? cores : NULL, .n_cores = n_cores};
-    if (o->dev[1] && (st = het_opencl_backend_create(&gcfg, &be[1])) != HET_OK) {
-        fprintf(stderr, "hetprof: no usable OpenCL device for the GPU measurements; sweep the CPU alone with "
-                        "--devices cpu\n");
-        goto done;
-    }
-    if (o->dev[0] && (st = het_cpu_backend_create(&cfg, &be[0])) != HET_OK) goto done;
-    for (int d = 0; d < 2; d++) {
-        if (!be[d]) continue;
-        if (!(unsup[d] = calloc((size_t)g->n_layers, sizeof(bool)))) goto oom;
-    }
-    const char *gpu_unusable = NULL;
-    if (be[1]) {
-        // A model whose blobs the device cannot hold runs nothing there:
-        // every GPU measurement is recorded as unsupported, with the reason.
-        if ((st = het_workspace_create(g, &probe)) != HET_OK) goto done;
-        if (het_exec_bind(be[1], g, probe) != HET_OK) {
-            snprintf(why_gpu, sizeof why_gpu, "the OpenCL device cannot hold this model's blobs");
-            gpu_unusable = why_gpu;
-            for (int i = 0; i < g->n_layers; i++) unsup[1][i] = true;
-            fprintf(stderr, "hetprof: %s; GPU measurements are recorded as unsupported\n", why_gpu);
-        }
-        het_workspace_destroy(probe);
-        probe = NULL;
-    }
-    int n_unsup[2] = {0, 0};
-    for (int d = 0; d < 2; d++) {
-        if (!be[d] || (d == 1 && gpu_unusable)) continue;
-        if ((st = prepare_layers(be[d], g, unsup[d], &n_unsup[d])) != HET_OK) goto done;
-        if (n_unsup[d]) {
-            snprintf(d ? why_gpu : why_cpu, d ? sizeof why_gpu : sizeof why_cpu, "the %s backend cannot run it",
-                     d ? "OpenCL" : "CPU");
-            fprintf(stderr, "hetprof: %d layer%s cannot run on the %s; recorded as unsupported\n", n_unsup[d],
-                    n_unsup[d] == 1 ? "" : "s", d ? "GPU" : "CPU");
-        }
-    }
+    if ((rc = open_devices(o, &d)) != 0) goto done;
+    rc = 1;
+    het_graph *g = d.g;
+    het_backend **be = d.be;
+    bool **unsup = d.unsup;
+    const char *gpu_unusable = d.gpu_unusable;
+    char *why_gpu = d.why_gpu, *why_cpu = d.why_cpu, *core_list = d.core_list;
+    if (gpu_unusable) fprintf(stderr, "hetprof: %s; GPU measurements are recorded as unsupported\n", why_gpu);
+    for (int i = 0; i < 2; i++)
+        if (d.n_unsup[i])
+            fprintf(stderr, "hetprof: %d layer%s cannot run on the %s; recorded as unsupported\n", d.n_unsup[i],
+                    d.n_unsup[i] == 1 ? "" : "s", i ? "GPU" : "CPU");
     if (!be[0] && !runs_all_layers(unsup[1], g->n_layers)) {
         fprintf(stderr, "hetprof: the GPU cannot run the whole model and the CPU is not swept; nothing to measure "
                         "against\n");
@@ -376,11 +490,7 @@ static int sweep(opts *o)
         if (!ctr && !o->quiet) fprintf(stderr, "hetprof: no hardware counters: %s; their values are NULL\n", note);
     }
 
-    sigset_t none;
-    sigemptyset(&none);
-    struct sigaction sa = {.sa_handler = on_signal, .sa_mask = none, .sa_flags = SA_RESETHAND};
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    catch_stop();
 
     bool corun = o->corun && be[0] && be[1] && !gpu_unusable;
     if ((st = het_prof_create(g, be[0], gpu_unusable ? NULL : be[1], corun, o->seed, &o->policy, &stop_flag, &p)) !=
@@ -411,19 +521,106 @@ static int sweep(opts *o)
     rc = sum.failed ? 1 : 0;
     if (sum.failed) fprintf(stderr, "hetprof: %d measurement%s failed; run again to retry them\n", sum.failed,
                             sum.failed == 1 ? "" : "s");
-    goto done;
-oom:
-    fprintf(stderr, "hetprof: out of memory\n");
 done:
     het_prof_destroy(p);
     het_counters_close(ctr);
-    het_workspace_destroy(probe);
-    for (int d = 0; d < 2; d++) {
-        het_backend_destroy(be[d]);
-        free(unsup[d]);
-    }
-    het_graph_destroy(g);
+    close_devices(&d);
     het_db_close(db);
+    return rc;
+}
+
+// The `n` splittable layers with the most multiply-accumulates, heaviest
+// first: where a split could pay.
+static int heaviest(const het_graph *g, int *out, int n)
+{
+    int m = 0;
+    for (int i = 0; i < g->n_layers; i++) {
+        const het_layer *l = &g->layers[i];
+        if (!het_layer_kind_splittable(l->kind) || !l->macs) continue;
+        int j = m < n ? m++ : n;
+        if (j == n && l->macs <= g->layers[out[n - 1]].macs) continue;
+        if (j == n) j = n - 1;
+        for (; j > 0 && g->layers[out[j - 1]].macs < l->macs; j--) out[j] = out[j - 1];
+        out[j] = i;
+    }
+    return m;
+}
+
+static int parts(opts *o)
+{
+    devices d;
+    int rc = parse_cores(o, &d);
+    if (rc) return rc;
+    het_prof *p = NULL;
+    int *layers = NULL, n_layers = 0;
+    if ((rc = open_devices(o, &d)) != 0) goto done;
+    rc = 1;
+    const het_graph *g = d.g;
+    if (d.gpu_unusable) {
+        fprintf(stderr, "hetprof: %s; time the CPU alone with --devices cpu\n", d.why_gpu);
+        goto done;
+    }
+    if (!(layers = malloc((size_t)(g->n_layers > 4 ? g->n_layers : 4) * sizeof *layers))) goto done;
+    if (!o->layers_buf) {
+        n_layers = heaviest(g, layers, 4);
+        if (!n_layers) {
+            fprintf(stderr, "hetprof: %s has no layer that can be split by output channel\n", o->model);
+            goto done;
+        }
+    } else {
+        for (char *t = strtok(o->layers_buf, ","); t; t = strtok(NULL, ",")) {
+            int id = het_graph_find_layer(g, t);
+            if (id < 0) {
+                fprintf(stderr, "hetprof: no layer '%s' in %s%s\n", t, o->model,
+                        o->no_fold ? "" : " (folded: BatchNorm and Scale are part of their convolution; "
+                                          "--no-fold keeps them)");
+                goto done;
+            }
+            if (n_layers < g->n_layers) layers[n_layers++] = id;
+        }
+        if (!n_layers) {
+            fprintf(stderr, "hetprof: --layer names no layer\n");
+            goto done;
+        }
+    }
+    int kmax = 0;
+    for (int i = 0; i < o->n_channels; i++) kmax = o->channels[i] > kmax ? o->channels[i] : kmax;
+    for (int i = 0; i < n_layers; i++) {
+        const het_layer *l = &g->layers[layers[i]];
+        int C = het_layer_out_channels(g, l);
+        if (kmax > C) {
+            fprintf(stderr, "hetprof: --channels: layer '%s' has %d output channels; cannot give the CPU %d\n",
+                    l->name, C, kmax);
+            goto done;
+        }
+    }
+    for (int i = 0; i < n_layers; i++)
+        for (int dv = 0; dv < 2; dv++)
+            if (d.be[dv] && d.unsup[dv][layers[i]]) {
+                fprintf(stderr, "hetprof: layer '%s': %s\n", g->layers[layers[i]].name,
+                        dv ? d.why_gpu : d.why_cpu);
+                goto done;
+            }
+    if (!o->quiet)
+        for (int dv = 0; dv < 2; dv++)
+            if (d.be[dv]) fprintf(stderr, "hetprof:   %s\n", het_backend_describe(d.be[dv]));
+    catch_stop();
+    if (het_prof_create(g, d.be[0], d.be[1], false, o->seed, &o->policy, &stop_flag, &p) != HET_OK) goto done;
+    het_parts_opts po = {.layers = layers, .n_layers = n_layers, .channels = o->n_channels ? o->channels : NULL,
+                         .n_channels = o->n_channels, .step = o->step, .csv = o->format_csv, .quiet = o->quiet};
+    het_status st = het_parts_run(p, g, d.be, &po, stdout);
+    if (st == HET_E_STATE && stop_flag) {
+        fprintf(stderr, "hetprof: interrupted\n");
+        rc = 130;
+    } else if (st == HET_OK) {
+        rc = 0;
+    } else if (st == HET_E_INVALID) {
+        rc = 2; // het_parts_run said which layer and why
+    }
+done:
+    het_prof_destroy(p);
+    free(layers);
+    close_devices(&d);
     return rc;
 }
 
@@ -433,11 +630,14 @@ int main(int argc, char **argv)
     int rc = parse(argc, argv, &o);
     if (rc) {
         free(o.events_buf);
+        free(o.layers_buf);
         return rc == 1 && argc >= 2 ? 0 : rc;
     }
     if (!strcmp(o.cmd, "sweep")) rc = sweep(&o);
+    else if (!strcmp(o.cmd, "parts")) rc = parts(&o);
     else if (!strcmp(o.cmd, "show")) rc = het_report_show(o.db, o.model, !o.no_fold, o.sweep_id, stdout);
     else rc = het_report_export(o.db, o.csv);
     free(o.events_buf);
+    free(o.layers_buf);
     return rc;
 }

@@ -154,7 +154,7 @@ static het_status run_part(het_prof *p, int dev, const het_layer *l, const het_l
 typedef struct layer_job {
     het_prof *p;
     const het_layer *l, *relu;
-    int dev, k, C;            // split: [0, k) CPU, [k, C) GPU
+    int dev, k, C;            // split: [0, k) CPU, [k, C) GPU; alone: [k, C) on dev
     bool split;
     double *compute;          // split: compute-only samples; GPU alone: issue-only samples
     int n_compute, cap_compute;
@@ -169,7 +169,7 @@ static het_status rep_layer(void *ctx, double *ms)
     if (st != HET_OK) return st;
     uint64_t t0 = het_now_ns();
     if (!j->split) {
-        st = run_part(p, j->dev, j->l, j->relu, 0, j->C);
+        st = run_part(p, j->dev, j->l, j->relu, j->k, j->C);
         uint64_t t1 = het_now_ns(); // issued: the host's part of a GPU layer
         if (st == HET_OK && j->dev == HET_DEV_GPU) st = gpu_sync(p);
         *ms = (het_now_ns() - t0) / 1e6;
@@ -218,10 +218,18 @@ static int rep_capacity(const het_prof *p)
 
 het_status het_prof_layer(het_prof *p, int layer, int dev, bool fused, het_stats *out, het_stats *issue)
 {
+    return het_prof_part(p, layer, dev, fused, 0, het_layer_out_channels(p->g, &p->g->layers[layer]), out, issue);
+}
+
+het_status het_prof_part(het_prof *p, int layer, int dev, bool fused, int c0, int c1, het_stats *out,
+                         het_stats *issue)
+{
+    if (layer < 0 || layer >= p->g->n_layers || !p->be[dev]) return HET_E_INVALID;
     const het_layer *l = &p->g->layers[layer];
-    if (!p->be[dev]) return HET_E_INVALID;
-    layer_job j = {.p = p, .l = l, .relu = fused_relu(p, l, fused, dev), .dev = dev,
-                   .C = het_layer_out_channels(p->g, l)};
+    int C = het_layer_out_channels(p->g, l);
+    if (c0 < 0 || c1 > C || c0 >= c1 || ((c0 > 0 || c1 < C) && !het_layer_kind_splittable(l->kind)))
+        return HET_E_INVALID;
+    layer_job j = {.p = p, .l = l, .relu = fused_relu(p, l, fused, dev), .dev = dev, .k = c0, .C = c1};
     if (fused && !j.relu) return HET_E_INVALID;
     if (issue) {
         j.cap_compute = rep_capacity(p);

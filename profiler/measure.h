@@ -37,6 +37,12 @@ void het_prof_pin(het_prof *p, int dev);
 /// GPU layer while the GPU computes.
 het_status het_prof_layer(het_prof *p, int layer, int dev, bool fused, het_stats *out, het_stats *issue);
 
+/// The same for output channels [c0, c1) only: one part of a split, alone
+/// (hetprof parts). HET_E_INVALID for an empty or out-of-range interval,
+/// or a part of a layer kind that cannot be split.
+het_status het_prof_part(het_prof *p, int layer, int dev, bool fused, int c0, int c1, het_stats *out,
+                         het_stats *issue);
+
 /// Layer split by output channel: [0, k) on the CPU, [k, C) on the GPU at
 /// once, k = het_split_cpu_channels(C, ratio). `wall`: until the whole
 /// output is valid in host memory (the merge, the GPU part's copy back,

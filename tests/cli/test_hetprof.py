@@ -456,4 +456,69 @@ check(r.returncode == 0 and st == {"cpu": "ok", "gpu": "unsupported"}
       and q(DBB, "SELECT status FROM networks WHERE device = 'gpu'") == [("unsupported",)]
       and "cannot hold" in r.stderr, "GPU cannot hold the model: unsupported rows: rc %d %r %r" % (r.returncode, st, r.stderr[-400:]))
 
+# ---- parts: each part of a split alone ----------------------------------------
+# Default layers: the four splittable layers with the most multiply-accumulates,
+# worked out here from the shapes (conv1 442368, b 294912, fc 40960, a 32768).
+MACS = {"conv1": 16 * 32 * 32 * 3 * 9, "a": 8 * 16 * 16 * 16, "b": 8 * 16 * 16 * 16 * 9, "fc": 10 * 16 * 16 * 16}
+HEAVIEST = sorted(MACS, key=lambda n: -MACS[n])[:4]
+r = run("parts", "--model", TINY, "--format", "csv", "-q", *FAST)
+rows = list(csv.reader(r.stdout.splitlines()))
+check(r.returncode == 0 and rows and rows[0] == ["layer", "cpu_channels", "gpu_channels", "cpu_ms", "cpu_p90_ms",
+                                                 "gpu_ms", "gpu_p90_ms"], "parts: CSV header: %r" % r.stderr[-300:])
+body = rows[1:]
+order = []
+for row in body:
+    if not order or order[-1] != row[0]:
+        order.append(row[0])
+check(order == HEAVIEST, "parts: default layers, heaviest first: %r, expected %r" % (order, HEAVIEST))
+
+
+def parts_ok(body, name, C, ks):
+    got = [row for row in body if row[0] == name]
+    if [int(row[1]) for row in got] != ks or any(int(row[2]) != C - int(row[1]) for row in got):
+        return "%s: channel counts %r, expected %r" % (name, [row[1:3] for row in got], ks)
+    for row in got:
+        k = int(row[1])
+        for lo, dev_empty in ((3, k == 0), (5, k == C)):
+            if dev_empty != (row[lo] == "" and row[lo + 1] == ""):
+                return "%s k=%d: column %d empty iff that part is empty: %r" % (name, k, lo, row)
+            if not dev_empty and not (0 < float(row[lo]) <= float(row[lo + 1])):
+                return "%s k=%d: median > 0 and <= p90: %r" % (name, k, row)
+    return None
+
+
+# The step (default 8 below 256 channels) with 0 and C always there.
+for name in HEAVIEST:
+    C = out_channels([i for i, l in enumerate(LAYERS) if l[0] == name][0])
+    why = parts_ok(body, name, C, sorted(set(list(range(0, C + 1, 8)) + [C])))
+    check(why is None, "parts, default step: %s" % why)
+r = run("parts", "--model", TINY, "--layer", "conv1", "--layer", "a,fc", "--channels", "5,3", "--format", "csv", "-q",
+        *FAST)
+body = list(csv.reader(r.stdout.splitlines()))[1:]
+check(r.returncode == 0 and [row[0] for row in body] == ["conv1"] * 4 + ["a"] * 4 + ["fc"] * 4,
+      "parts: --layer repeated and comma-separated, in order: %r" % [row[0] for row in body])
+for name, C in (("conv1", 16), ("a", 8), ("fc", 10)):
+    why = parts_ok(body, name, C, [0, 3, 5, C])
+    check(why is None, "parts, --channels 5,3: %s" % why)
+# The table: the faster device's own row is 1.00x, the other's below.
+r = run("parts", "--model", TINY, "--layer", "b", "--step", "4", "-q", *FAST)
+lines = [l.split() for l in r.stdout.splitlines() if l.strip() and l.split()[0].isdigit()]
+ends = [l for l in lines if l[0] in ("0", "8")]
+check(r.returncode == 0 and [int(l[0]) for l in lines] == [0, 4, 8] and len(ends) == 2
+      and sorted(l[-1] for l in ends)[1] == "1.00x" and float(sorted(l[-1] for l in ends)[0][:-1]) < 1,
+      "parts table: rows 0, 4, 8; the faster device alone 1.00x: %r" % r.stdout[-600:])
+check(r.returncode == 0 and "b: Convolution, 8 output channels" in r.stdout, "parts table heading: %r" % r.stdout[:200])
+# Bad input: one line, non-zero, nothing measured.
+one_line_error(run("parts", "--model", TINY, "--layer", "nosuch", *FAST), "parts: unknown layer", "no layer 'nosuch'")
+one_line_error(run("parts", "--model", TINY, "--layer", "a", "--channels", "9", *FAST), "parts: k above C",
+               "cannot give the CPU 9")
+one_line_error(run("parts", "--model", TINY, "--channels", "2.5", *FAST), "parts: fractional channels",
+               "not a whole number")
+one_line_error(run("parts", "--model", TINY, "--step", "0", *FAST), "parts: step 0", "--step")
+one_line_error(run("parts", "--model", TINY, "--format", "xml", *FAST), "parts: bad format", "table or csv")
+one_line_error(run("parts", "--db", out("x.db")), "parts without a model", "needs --model")
+one_line_error(run("sweep", "--model", TINY, "--db", out("x.db"), "--layer", "a"), "sweep with --layer",
+               "options of parts")
+check(not os.path.exists(out("x.db")), "parts and bad sweeps create no database")
+
 clitest.finish("test_hetprof")
