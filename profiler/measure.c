@@ -156,6 +156,7 @@ typedef struct layer_job {
     const het_layer *l, *relu;
     int dev, k, C;            // split: [0, k) CPU, [k, C) GPU; alone: [k, C) on dev
     bool split;
+    bool merge_on_gpu;        // split: the CPU's channels go to the GPU, not the GPU's to the host
     double *compute;          // split: compute-only samples; GPU alone: issue-only samples
     int n_compute, cap_compute;
 } layer_job;
@@ -182,6 +183,16 @@ static het_status rep_layer(void *ctx, double *ms)
     het_backend *gpu = gpu_of(p);
     if (st == HET_OK && gpu->ops->flush_workspace) st = gpu->ops->flush_workspace(gpu, het_workspace_table(p->ws));
     if (st == HET_OK) st = run_part(p, HET_DEV_CPU, j->l, j->relu, 0, j->k);
+    if (j->merge_on_gpu) {
+        // As the executor merges for a consumer on the GPU: the CPU's
+        // channels uploaded while the GPU may still compute its own.
+        uint64_t tc = het_now_ns();
+        if (st == HET_OK) st = gpu->ops->to_device(gpu, p->g, het_workspace_table(p->ws), j->l->top[0], 0, j->k);
+        if (st == HET_OK) st = gpu_sync(p);
+        *ms = (het_now_ns() - t0) / 1e6;
+        if (j->n_compute < j->cap_compute) j->compute[j->n_compute++] = (tc - t0) / 1e6;
+        return st;
+    }
     if (st == HET_OK) st = gpu_sync(p);
     uint64_t t1 = het_now_ns();
     if (st == HET_OK) st = gpu->ops->to_host(gpu, p->g, het_workspace_table(p->ws), j->l->top[0], j->k, j->C);
@@ -243,12 +254,21 @@ het_status het_prof_part(het_prof *p, int layer, int dev, bool fused, int c0, in
 
 het_status het_prof_split(het_prof *p, int layer, bool fused, double ratio, het_stats *wall, het_stats *compute)
 {
+    if (layer < 0 || layer >= p->g->n_layers) return HET_E_INVALID;
+    int C = het_layer_out_channels(p->g, &p->g->layers[layer]);
+    return het_prof_split_at(p, layer, fused, het_split_cpu_channels(C, (float)ratio), false, wall, compute);
+}
+
+het_status het_prof_split_at(het_prof *p, int layer, bool fused, int k, bool merge_on_gpu, het_stats *wall,
+                             het_stats *compute)
+{
+    if (layer < 0 || layer >= p->g->n_layers || !p->be[0] || !p->be[1]) return HET_E_INVALID;
     const het_layer *l = &p->g->layers[layer];
-    if (!p->be[0] || !p->be[1]) return HET_E_INVALID;
     int C = het_layer_out_channels(p->g, l);
-    layer_job j = {.p = p, .l = l, .relu = fused_relu(p, l, fused, -1), .split = true, .C = C,
-                   .k = het_split_cpu_channels(C, (float)ratio)};
-    if ((fused && !j.relu) || j.k <= 0 || j.k >= C) return HET_E_INVALID; // not a split at this ratio
+    layer_job j = {.p = p, .l = l, .relu = fused_relu(p, l, fused, -1), .split = true, .C = C, .k = k,
+                   .merge_on_gpu = merge_on_gpu};
+    if ((fused && !j.relu) || j.k <= 0 || j.k >= C || !het_layer_kind_splittable(l->kind))
+        return HET_E_INVALID; // not a split
     // Every repetition (first run and warm-up included) may add a sample.
     j.cap_compute = rep_capacity(p);
     if (!(j.compute = malloc((size_t)j.cap_compute * sizeof *j.compute))) return HET_E_NOMEM;

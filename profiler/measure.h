@@ -49,6 +49,14 @@ het_status het_prof_part(het_prof *p, int layer, int dev, bool fused, int c0, in
 /// included); `compute`: until both parts are computed.
 het_status het_prof_split(het_prof *p, int layer, bool fused, double ratio, het_stats *wall, het_stats *compute);
 
+/// The same at k CPU channels (0 < k < C), the merge where the output is
+/// wanted: `merge_on_gpu` uploads the CPU's channels [0, k) instead (what
+/// the executor does when the layer's consumer runs on the GPU); `wall`
+/// then runs until the GPU holds the whole output and `compute` until the
+/// CPU part is done (the GPU's may still run).
+het_status het_prof_split_at(het_prof *p, int layer, bool fused, int k, bool merge_on_gpu, het_stats *wall,
+                             het_stats *compute);
+
 /// PAPI counts of layer `layer` on the CPU, per run, averaged over
 /// `reps` runs; they cover the calling thread (the CPU backend's worker 0,
 /// all of its work when it has one thread).

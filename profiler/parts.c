@@ -52,6 +52,21 @@ static het_status part(het_prof *p, const het_graph *g, het_backend *const be[2]
     return het_prof_part(p, layer, dev, fused, c0, c1, s, NULL);
 }
 
+// The split itself at k, both parts at once, merged on the host or on the
+// GPU; NaN where it is not a split or a device is missing.
+static het_status split(het_prof *p, const het_graph *g, het_backend *const be[2], int layer, int k, bool on_gpu,
+                        het_stats *s)
+{
+    s->median = s->p90 = NAN;
+    const het_layer *l = &g->layers[layer];
+    int C = het_layer_out_channels(g, l);
+    if (!be[0] || !be[1] || k <= 0 || k >= C) return HET_OK;
+    bool fused = het_exec_fusable_relu(g, l) && be[0]->ops->run_with_relu && be[1]->ops->run_with_relu;
+    het_stats compute;
+    het_prof_pin(p, 0); // splits are issued from the CPU's side, as the executor does
+    return het_prof_split_at(p, layer, fused, k, on_gpu, s, &compute);
+}
+
 static void cell(FILE *out, const het_stats *s, bool csv)
 {
     if (csv) {
@@ -67,7 +82,9 @@ static void cell(FILE *out, const het_stats *s, bool csv)
 het_status het_parts_run(het_prof *p, const het_graph *g, het_backend *const be[2], const het_parts_opts *o,
                          FILE *out)
 {
-    if (o->csv) fprintf(out, "layer,cpu_channels,gpu_channels,cpu_ms,cpu_p90_ms,gpu_ms,gpu_p90_ms\n");
+    if (o->csv)
+        fprintf(out, "layer,cpu_channels,gpu_channels,cpu_ms,cpu_p90_ms,gpu_ms,gpu_p90_ms,split_host_ms,"
+                     "split_host_p90_ms,split_gpu_ms,split_gpu_p90_ms\n");
     for (int li = 0; li < o->n_layers; li++) {
         int layer = o->layers[li];
         const het_layer *l = &g->layers[layer];
@@ -90,8 +107,8 @@ het_status het_parts_run(het_prof *p, const het_graph *g, het_backend *const be[
         if (!o->csv) {
             fprintf(out, "%s: %s, %d output channels%s%s; each part alone, its inputs resident; median ms (p90)\n",
                     l->name, het_layer_kind_name(l->kind), C, relu ? ", with " : "", relu ? relu->name : "");
-            fprintf(out, "%8s %8s %17s %17s %13s %16s\n", "cpu ch", "gpu ch", "cpu [0, k)", "gpu [k, C)",
-                    "both at once", "vs faster alone");
+            fprintf(out, "%8s %8s %17s %17s %13s %17s %17s %16s\n", "cpu ch", "gpu ch", "cpu [0, k)", "gpu [k, C)",
+                    "both, no merge", "split, host merge", "split, gpu merge", "vs faster alone");
         }
         het_stats *cpu = calloc((size_t)n, sizeof *cpu), *gpu = calloc((size_t)n, sizeof *gpu);
         het_status st = cpu && gpu ? HET_OK : HET_E_NOMEM;
@@ -108,6 +125,9 @@ het_status het_parts_run(het_prof *p, const het_graph *g, het_backend *const be[
                 if ((st = part(p, g, be, layer, 0, 0, k[i], &cpu[i])) != HET_OK) break;
                 if ((st = part(p, g, be, layer, 1, k[i], C, &gpu[i])) != HET_OK) break;
             }
+            het_stats sh, sg;
+            if ((st = split(p, g, be, layer, k[i], false, &sh)) != HET_OK) break;
+            if ((st = split(p, g, be, layer, k[i], true, &sg)) != HET_OK) break;
             // Both parts at once with nothing else paid: the slower of the two.
             double both = be[0] && be[1] ? fmax(isnan(cpu[i].median) ? 0 : cpu[i].median,
                                                 isnan(gpu[i].median) ? 0 : gpu[i].median)
@@ -116,13 +136,23 @@ het_status het_parts_run(het_prof *p, const het_graph *g, het_backend *const be[
                 fprintf(out, "%s,%d,%d", l->name, k[i], C - k[i]);
                 cell(out, &cpu[i], true);
                 cell(out, &gpu[i], true);
+                cell(out, &sh, true);
+                cell(out, &sg, true);
                 fprintf(out, "\n");
             } else {
                 fprintf(out, "%8d %8d", k[i], C - k[i]);
                 cell(out, &cpu[i], false);
                 cell(out, &gpu[i], false);
-                if (both > 0 && isfinite(fastest)) fprintf(out, " %13.4f %15.2fx\n", both, fastest / both);
-                else fprintf(out, " %13s %16s\n", "-", "-");
+                if (both > 0) fprintf(out, " %14.4f", both);
+                else fprintf(out, " %14s", "-");
+                cell(out, &sh, false);
+                cell(out, &sg, false);
+                // The measured split (its better merge) or, at k = 0 and C,
+                // the device alone, against the faster device alone.
+                double t = fmin(isnan(sh.median) ? INFINITY : sh.median, isnan(sg.median) ? INFINITY : sg.median);
+                if (k[i] == 0 || k[i] == C) t = k[i] == 0 ? gpu[i].median : cpu[i].median;
+                if (isfinite(fastest) && t > 0 && isfinite(t)) fprintf(out, " %15.2fx\n", fastest / t);
+                else fprintf(out, " %16s\n", "-");
             }
             fflush(out);
         }

@@ -464,7 +464,8 @@ HEAVIEST = sorted(MACS, key=lambda n: -MACS[n])[:4]
 r = run("parts", "--model", TINY, "--format", "csv", "-q", *FAST)
 rows = list(csv.reader(r.stdout.splitlines()))
 check(r.returncode == 0 and rows and rows[0] == ["layer", "cpu_channels", "gpu_channels", "cpu_ms", "cpu_p90_ms",
-                                                 "gpu_ms", "gpu_p90_ms"], "parts: CSV header: %r" % r.stderr[-300:])
+                                                 "gpu_ms", "gpu_p90_ms", "split_host_ms", "split_host_p90_ms",
+                                                 "split_gpu_ms", "split_gpu_p90_ms"], "parts: CSV header: %r" % r.stderr[-300:])
 body = rows[1:]
 order = []
 for row in body:
@@ -479,7 +480,9 @@ def parts_ok(body, name, C, ks):
         return "%s: channel counts %r, expected %r" % (name, [row[1:3] for row in got], ks)
     for row in got:
         k = int(row[1])
-        for lo, dev_empty in ((3, k == 0), (5, k == C)):
+        # The CPU part, the GPU part, the split merged on the host and on
+        # the GPU: each empty exactly where it does not exist.
+        for lo, dev_empty in ((3, k == 0), (5, k == C), (7, k in (0, C)), (9, k in (0, C))):
             if dev_empty != (row[lo] == "" and row[lo + 1] == ""):
                 return "%s k=%d: column %d empty iff that part is empty: %r" % (name, k, lo, row)
             if not dev_empty and not (0 < float(row[lo]) <= float(row[lo + 1])):
