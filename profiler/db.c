@@ -336,3 +336,5 @@ rollback:
     het_db_close(dbh);
     return st;
 }
+
+const char *het_db_git_rev(void) { return HET_GIT_REV; }

@@ -137,4 +137,7 @@ double het_db_median(het_db *db, int64_t sweep, const het_db_item *it);
 /// host->GPU latency: the executor pays it when the GPU takes over.
 het_status het_db_fit_transfers(het_db *db, int64_t sweep, double h2d_handoff_ms);
 
+/// The git revision these tools were built from, as every row records it.
+const char *het_db_git_rev(void);
+
 #endif

@@ -608,6 +608,7 @@ static int parts(opts *o)
     if (het_prof_create(g, d.be[0], d.be[1], false, o->seed, &o->policy, &stop_flag, &p) != HET_OK) goto done;
     het_parts_opts po = {.layers = layers, .n_layers = n_layers, .channels = o->n_channels ? o->channels : NULL,
                          .n_channels = o->n_channels, .step = o->step, .csv = o->format_csv, .quiet = o->quiet};
+    if (!o->format_csv) printf("hetprof parts (git %s), %s\n\n", het_db_git_rev(), o->model);
     het_status st = het_parts_run(p, g, d.be, &po, stdout);
     if (st == HET_E_STATE && stop_flag) {
         fprintf(stderr, "hetprof: interrupted\n");
