@@ -121,7 +121,7 @@ typedef struct opts {
     // parts
     char *layers_buf;        // the --layer values, comma-joined
     int channels[1024], n_channels, step;
-    bool format_csv;
+    bool format_csv, format_given;
 } opts;
 
 static int bad(const char *fmt, const char *a)
@@ -291,6 +291,7 @@ static int parse(int argc, char **argv, opts *o)
             o->step = (int)v;
             break;
         case O_FORMAT:
+            o->format_given = true;
             if (!strcmp(optarg, "csv")) o->format_csv = true;
             else if (!strcmp(optarg, "table")) o->format_csv = false;
             else return bad("--format '%s': expected table or csv", optarg);
@@ -305,8 +306,8 @@ static int parse(int argc, char **argv, opts *o)
     bool is_parts = !strcmp(o->cmd, "parts");
     if (!o->db && !is_parts) return bad("%s needs --db FILE", o->cmd);
     if ((!strcmp(o->cmd, "sweep") || is_parts) && !o->model) return bad("%s needs --model FILE", o->cmd);
-    if (!is_parts && (o->layers_buf || o->n_channels || o->step))
-        return bad("--layer, --channels and --step are options of parts, not of %s", o->cmd);
+    if (!is_parts && (o->layers_buf || o->n_channels || o->step || o->format_given))
+        return bad("--layer, --channels, --step and --format are options of parts, not of %s", o->cmd);
     if (!strcmp(o->cmd, "export") && !o->csv) return bad("%s needs --csv DIR", o->cmd);
     if (o->policy.min_reps > o->policy.max_reps) o->policy.max_reps = o->policy.min_reps;
     if (strcmp(events, "none") != 0) {
