@@ -11,11 +11,7 @@
 #   usage: OUT=DIR ./ip_lane_probe.sh [MODEL] [REPS]
 set -u
 cd "$(dirname "$0")"
-unset OPENBLAS_CORETYPE
-if ldconfig -p | grep -q libnvidia-opencl.so.1 && [ ! -f /etc/OpenCL/vendors/nvidia.icd ]; then
-    mkdir -p /etc/OpenCL/vendors && echo libnvidia-opencl.so.1 > /etc/OpenCL/vendors/nvidia.icd
-fi
-export HET_CL_CACHE=/tmp/het-clcache
+. ./machine_env.sh
 M=${1:-squeezenet_v1.1} REPS=${2:-3} OUT=${OUT:-/tmp/het-out}
 # The H100 machine's cores by default; GPU, CPU, CPU_LESS and GPU_CORE override.
 GPU=${GPU:-NVIDIA} CPU=${CPU:-0-14} CPU_LESS=${CPU_LESS:-0-13} GPU_CORE=${GPU_CORE:-15}

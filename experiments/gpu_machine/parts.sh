@@ -9,11 +9,7 @@
 set -u
 OUT=${OUT:-/tmp/het-out}
 cd "$(dirname "$0")"
-unset OPENBLAS_CORETYPE   # set to Haswell it halves OpenBLAS on AVX-512 cores
-if ldconfig -p | grep -q libnvidia-opencl.so.1 && [ ! -f /etc/OpenCL/vendors/nvidia.icd ]; then
-    mkdir -p /etc/OpenCL/vendors && echo libnvidia-opencl.so.1 > /etc/OpenCL/vendors/nvidia.icd
-fi
-export HET_CL_CACHE=/tmp/het-clcache
+. ./machine_env.sh
 N=$(nproc)
 echo "load: $(cat /proc/loadavg)"
 # The share of CPU time the hypervisor took (steal) over a model's run.

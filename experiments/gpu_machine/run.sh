@@ -11,12 +11,7 @@ set -u
 OUT=${OUT:-/tmp/het-out}
 mkdir -p "$OUT"
 cd "$(dirname "$0")"
-unset OPENBLAS_CORETYPE   # set to Haswell it halves OpenBLAS on AVX-512 cores
-# NVIDIA's driver ships its OpenCL library but may not register it.
-if ldconfig -p | grep -q libnvidia-opencl.so.1 && [ ! -f /etc/OpenCL/vendors/nvidia.icd ]; then
-    mkdir -p /etc/OpenCL/vendors && echo libnvidia-opencl.so.1 > /etc/OpenCL/vendors/nvidia.icd
-fi
-export HET_CL_CACHE=/tmp/het-clcache
+. ./machine_env.sh
 H=bin/hetrun
 PY=${PY:-python3}
 {
