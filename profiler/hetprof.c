@@ -144,6 +144,19 @@ static int num(const char *s, const char *opt, double lo, double hi, double *out
     return 0;
 }
 
+// A whole number in [lo, hi] (a count of channels).
+static int whole(const char *s, const char *opt, double lo, double hi, int *out)
+{
+    double v;
+    if (num(s, opt, lo, hi, &v)) return 2;
+    if (v != floor(v)) {
+        fprintf(stderr, "hetprof: %s: '%s' is not a whole number of channels (see hetprof --help)\n", opt, s);
+        return 2;
+    }
+    *out = (int)v;
+    return 0;
+}
+
 static int parse(int argc, char **argv, opts *o)
 {
     *o = (opts){.seed = 1, .dev = {true, true}, .corun = true, .gpu_buffers = -1, .sweep_id = -1,
@@ -278,17 +291,13 @@ static int parse(int argc, char **argv, opts *o)
             for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) {
                 if (o->n_channels == (int)(sizeof o->channels / sizeof o->channels[0]))
                     return bad("--channels: more than 1024 counts in '%s'", optarg);
-                if (num(t, "--channels", 0, 1e6, &v)) return 2;
-                if (v != floor(v)) return bad("--channels: '%s' is not a whole number of channels", t);
-                o->channels[o->n_channels++] = (int)v;
+                if (whole(t, "--channels", 0, 1e6, &o->channels[o->n_channels++])) return 2;
             }
             if (!o->n_channels) return bad("--channels '%s' names no channel count", optarg);
             break;
         }
         case O_STEP:
-            if (num(optarg, "--step", 1, 1e6, &v)) return 2;
-            if (v != floor(v)) return bad("--step: '%s' is not a whole number of channels", optarg);
-            o->step = (int)v;
+            if (whole(optarg, "--step", 1, 1e6, &o->step)) return 2;
             break;
         case O_FORMAT:
             o->format_given = true;
@@ -584,17 +593,6 @@ static int parts(opts *o)
             goto done;
         }
     }
-    int kmax = 0;
-    for (int i = 0; i < o->n_channels; i++) kmax = o->channels[i] > kmax ? o->channels[i] : kmax;
-    for (int i = 0; i < n_layers; i++) {
-        const het_layer *l = &g->layers[layers[i]];
-        int C = het_layer_out_channels(g, l);
-        if (kmax > C) {
-            fprintf(stderr, "hetprof: --channels: layer '%s' has %d output channels; cannot give the CPU %d\n",
-                    l->name, C, kmax);
-            goto done;
-        }
-    }
     for (int i = 0; i < n_layers; i++)
         for (int dv = 0; dv < 2; dv++)
             if (d.be[dv] && d.unsup[dv][layers[i]]) {
@@ -602,13 +600,17 @@ static int parts(opts *o)
                         dv ? d.why_gpu : d.why_cpu);
                 goto done;
             }
+    het_parts_opts po = {.layers = layers, .n_layers = n_layers, .channels = o->n_channels ? o->channels : NULL,
+                         .n_channels = o->n_channels, .step = o->step, .csv = o->format_csv, .quiet = o->quiet};
+    if (het_parts_check(g, &po) != HET_OK) {
+        rc = 2;
+        goto done;
+    }
     if (!o->quiet)
         for (int dv = 0; dv < 2; dv++)
             if (d.be[dv]) fprintf(stderr, "hetprof:   %s\n", het_backend_describe(d.be[dv]));
     catch_stop();
     if (het_prof_create(g, d.be[0], d.be[1], false, o->seed, &o->policy, &stop_flag, &p) != HET_OK) goto done;
-    het_parts_opts po = {.layers = layers, .n_layers = n_layers, .channels = o->n_channels ? o->channels : NULL,
-                         .n_channels = o->n_channels, .step = o->step, .csv = o->format_csv, .quiet = o->quiet};
     if (!o->format_csv) printf("hetprof parts (git %s), %s\n\n", het_db_git_rev(), o->model);
     het_status st = het_parts_run(p, g, d.be, &po, stdout);
     if (st == HET_E_STATE && stop_flag) {

@@ -79,9 +79,31 @@ static void cell(FILE *out, const het_stats *s, bool csv)
     }
 }
 
+het_status het_parts_check(const het_graph *g, const het_parts_opts *o)
+{
+    int kmax = 0;
+    for (int i = 0; o->channels && i < o->n_channels; i++) kmax = o->channels[i] > kmax ? o->channels[i] : kmax;
+    for (int li = 0; li < o->n_layers; li++) {
+        const het_layer *l = &g->layers[o->layers[li]];
+        int C = het_layer_out_channels(g, l);
+        if (!het_layer_kind_splittable(l->kind)) {
+            het_log(HET_LOG_ERROR, "layer '%s' (%s) cannot be split by output channel", l->name,
+                    het_layer_kind_name(l->kind));
+            return HET_E_INVALID;
+        }
+        if (kmax > C) {
+            het_log(HET_LOG_ERROR, "layer '%s' has %d output channels; cannot give the CPU %d", l->name, C, kmax);
+            return HET_E_INVALID;
+        }
+    }
+    return HET_OK;
+}
+
 het_status het_parts_run(het_prof *p, const het_graph *g, het_backend *const be[2], const het_parts_opts *o,
                          FILE *out)
 {
+    het_status st = het_parts_check(g, o); // before anything is measured
+    if (st != HET_OK) return st;
     if (o->csv)
         fprintf(out, "layer,cpu_channels,gpu_channels,cpu_ms,cpu_p90_ms,gpu_ms,gpu_p90_ms,split_host_ms,"
                      "split_host_p90_ms,split_gpu_ms,split_gpu_p90_ms\n");
@@ -89,19 +111,9 @@ het_status het_parts_run(het_prof *p, const het_graph *g, het_backend *const be[
         int layer = o->layers[li];
         const het_layer *l = &g->layers[layer];
         int C = het_layer_out_channels(g, l);
-        if (!het_layer_kind_splittable(l->kind)) {
-            het_log(HET_LOG_ERROR, "layer '%s' (%s) cannot be split by output channel", l->name,
-                    het_layer_kind_name(l->kind));
-            return HET_E_INVALID;
-        }
         int *k = NULL;
         int n = channel_list(o, C, &k);
         if (n < 0) return HET_E_NOMEM;
-        if (k[n - 1] > C) {
-            het_log(HET_LOG_ERROR, "layer '%s' has %d output channels; cannot give the CPU %d", l->name, C, k[n - 1]);
-            free(k);
-            return HET_E_INVALID;
-        }
         const het_layer *relu = het_exec_fusable_relu(g, l);
         if (!o->quiet) fprintf(stderr, "hetprof: %s: %d channel counts on each device\n", l->name, n);
         if (!o->csv) {
@@ -111,7 +123,7 @@ het_status het_parts_run(het_prof *p, const het_graph *g, het_backend *const be[
                     "both, no merge", "split, host merge", "split, gpu merge", "vs faster alone");
         }
         het_stats *cpu = calloc((size_t)n, sizeof *cpu), *gpu = calloc((size_t)n, sizeof *gpu);
-        het_status st = cpu && gpu ? HET_OK : HET_E_NOMEM;
+        st = cpu && gpu ? HET_OK : HET_E_NOMEM;
         // The devices alone first (k = 0 and C; n >= 2): every row is
         // compared with the faster.
         for (int i = 0; st == HET_OK && i < n; i += n - 1) {

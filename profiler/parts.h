@@ -29,6 +29,11 @@ typedef struct het_parts_opts {
 /// rows (8 for up to 256 channels).
 int het_parts_default_step(int C);
 
+/// Whether every layer of `o` can be split and has at least the largest
+/// of o->channels output channels: HET_E_INVALID (logged, naming the
+/// layer) before anything is measured. het_parts_run checks it first.
+het_status het_parts_check(const het_graph *g, const het_parts_opts *o);
+
 /// For every layer of `o` and every k: the CPU on output channels [0, k)
 /// and the GPU on [k, C), each alone (where its backend is given and the
 /// part is not empty), with the layer's in-place ReLU fused where the

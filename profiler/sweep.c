@@ -237,10 +237,10 @@ static void scratch_free(scratch *sc)
 
 // Where a device's network bursts (or its stream's samples, burst by
 // burst) moved by `limit` or more (HET_NET_DRIFT by default), a warning
-// and the row's note (*note, in buf) say so: the cost model is priced at the sweep's pooled
-// median, and the replays meet whatever speed the machine has then. The
-// build machine (a shared 2-core VM) once ran SqueezeNet v1.1 on its CPU
-// at 94 and 131 images/s in one study.
+// and the row's note (*note, in buf) say so: the cost model is priced at
+// the sweep's pooled median, and the replays meet whatever speed the
+// machine has then. The build machine (a shared 2-core VM) once ran
+// SqueezeNet v1.1 on its CPU at 94 and 131 images/s in one study.
 static void drift_note(const het_net_acc *acc, int dev, double limit, char *buf, size_t cap, const char **note)
 {
     double net, stream;
