@@ -48,6 +48,69 @@ typedef struct cpu_kernel {
 #define CPU_PREPARE_DECL(name)                                                                         \
     het_status name##_prepare(cpu_ctx *cx, const het_graph *g, const het_layer *l, void **state_out)
 
+// Bias and (fused) ReLU over one output row segment: one pass, not two.
+static inline void cpu_conv_epilogue(float *row, int n, float bias, bool relu, float slope)
+{
+    if (!relu) {
+        if (bias != 0.0f)
+            for (int q = 0; q < n; q++) row[q] += bias;
+    } else if (slope == 0.0f) {
+        for (int q = 0; q < n; q++) {
+            float v = row[q] + bias;
+            row[q] = v > 0.0f ? v : 0.0f;
+        }
+    } else {
+        for (int q = 0; q < n; q++) {
+            float v = row[q] + bias;
+            row[q] = v > 0.0f ? v : v * slope;
+        }
+    }
+}
+
+// The direct convolution (k_conv_direct.c). One output row of one block of
+// eight output channels, as its inner loop sees it:
+typedef struct direct_row {
+    const float *rows;  // n_rows padded input rows, row_stride floats apart
+    size_t row_stride;
+    int n_rows;         // input channels x kernel rows
+    int kw;
+    const int *offs;    // per kx: where its columns start in a row
+    const float *w;     // the block's packed weights: n_rows x kw x 8
+    const float *bias;  // 8
+    float *out;         // channel 0 of the block, this output row
+    size_t out_stride;  // floats from one channel to the next
+    int wo;
+    int m_lo, m_hi;     // the block's channels to store
+} direct_row;
+
+#define DIRECT_MAX_KW 32
+
+typedef struct conv_direct {
+    void (*kernel)(const direct_row *r);
+    int vw;              // the kernel's vector width, in floats
+    int cin_g, mg;       // input and output channels per group
+    int n_blocks;        // blocks of eight output channels per group
+    int phase_len;       // floats per stride phase of a padded row
+    size_t row_stride;   // stride phases x phase_len
+    size_t rows_floats;  // one worker's row buffer
+    int offs[DIRECT_MAX_KW];
+    float *packed;       // [group][block][cin_g x kh x kw][8]
+    float *bias;         // [group][block][8]
+    float *rows;         // n_threads row buffers
+} conv_direct;
+
+bool conv_direct_supported(const struct het_conv_params *c);
+// Floats of memory conv_direct_init needs (packed weights, row buffers).
+size_t conv_direct_floats(const het_graph *g, const het_layer *l, int n_threads);
+// Repacks the weights into mem and picks the widest inner loop of at most
+// max_vw floats that the CPU runs.
+void conv_direct_init(conv_direct *d, const het_graph *g, const het_layer *l, int max_vw, float *mem);
+// Whether the direct path should run `rows` output channels per group of a
+// layer whose output rows are `wo` wide, rather than im2col + sgemm.
+bool conv_direct_wins(const conv_direct *d, int rows, int wo);
+void conv_direct_run(cpu_ctx *cx, const conv_direct *d, const het_graph *g, const het_layer *l, const float *in,
+                     float *out, int c0, int c1);
+
 CPU_PREPARE_DECL(conv);
 CPU_KERNEL_DECL(conv);
 CPU_KERNEL_DECL(fc);

@@ -1,13 +1,17 @@
 // k_conv.c: convolution on the CPU for an output-channel range [c0, c1).
 //
-// Three paths, chosen at prepare time:
+// Four paths:
 //   - 1x1, stride 1, no padding: the input already is the GEMM's B matrix
 //     (K = C_in/group rows of H*W), so no im2col;
 //   - one input channel per group (depthwise, MobileNet): a direct loop,
 //     since a GEMM with K = 9 and M = 1 wastes most of its work;
-//   - everything else: im2col of a column tile into a per-thread workspace,
-//     then sgemm. Tiles bound the workspace to fit in L2 and give the pool
-//     enough tasks; for late layers with few columns the rows are split too.
+//   - everything else either the direct convolution of k_conv_direct.c or
+//     im2col of a column tile into a per-thread workspace, then sgemm. Tiles
+//     bound the workspace to fit in L2 and give the pool enough tasks; for
+//     late layers with few columns the rows are split too. Which of the two
+//     runs is decided per call (conv_direct_wins), because a split's share
+//     of the channels changes the answer; HET_CPU_CONV forces one, for
+//     measuring both on one machine (see forced_path).
 // OpenBLAS runs single-threaded inside each task (see backend.c).
 #include "cpu_impl.h"
 
@@ -21,6 +25,9 @@ typedef struct conv_state {
     int N;           // H_out * W_out
     int nt;          // columns per tile
     int mode;        // MODE_*
+    int force;       // HET_CPU_CONV: -1 choose per call, 0 sgemm, 1 direct
+    bool has_direct; // MODE_GEMM layers the direct path can run
+    conv_direct direct;
     size_t ws_floats; // per-thread workspace
     float *ws;       // n_threads * ws_floats, follows the header
 } conv_state;
@@ -28,6 +35,26 @@ typedef struct conv_state {
 enum { MODE_GEMM = 0, MODE_1X1 = 1, MODE_DEPTHWISE = 2 };
 
 #define L2_BUDGET_FLOATS (256 * 1024 / 4)
+
+// HET_CPU_CONV, for measuring the paths on one machine and for tests:
+// gemm, direct (the widest vectors the CPU runs) or direct4|8|16 (at most
+// that many floats per vector). Sets *force (-1 none, 0 sgemm, 1 direct)
+// and *max_vw.
+static void forced_path(int *force, int *max_vw)
+{
+    *force = -1;
+    *max_vw = 16;
+    const char *e = getenv("HET_CPU_CONV");
+    if (!e || !*e) return;
+    if (!strcmp(e, "gemm")) {
+        *force = 0;
+    } else if (!strcmp(e, "direct") || !strcmp(e, "direct4") || !strcmp(e, "direct8") || !strcmp(e, "direct16")) {
+        *force = 1;
+        if (e[6]) *max_vw = atoi(e + 6);
+    } else {
+        het_log(HET_LOG_WARN, "HET_CPU_CONV='%s' ignored: expected gemm, direct, direct4, direct8 or direct16", e);
+    }
+}
 
 CPU_PREPARE_DECL(conv)
 {
@@ -48,15 +75,23 @@ CPU_PREPARE_DECL(conv)
     nt = nt < 64 ? 64 : nt & ~15;
     if (nt > N) nt = N;
     size_t ws = mode == MODE_GEMM ? (size_t)K * (size_t)nt : 0;
+    bool direct = mode == MODE_GEMM && conv_direct_supported(c);
+    size_t direct_floats = direct ? conv_direct_floats(g, l, cx->n_threads) : 0;
     size_t head = (sizeof(conv_state) + 63) & ~(size_t)63;
-    conv_state *s = het_alloc_aligned(head + ws * (size_t)cx->n_threads * sizeof(float));
+    size_t ws_all = (ws * (size_t)cx->n_threads + 15) & ~(size_t)15; // keeps what follows 64-byte aligned
+    conv_state *s = het_alloc_aligned(head + (ws_all + direct_floats) * sizeof(float));
     if (!s) return HET_E_NOMEM;
+    memset(s, 0, sizeof *s);
     s->K = K;
     s->N = N;
     s->nt = nt;
     s->mode = mode;
+    int max_vw;
+    forced_path(&s->force, &max_vw);
     s->ws_floats = ws;
     s->ws = ws ? (float *)((char *)s + head) : NULL;
+    s->has_direct = direct;
+    if (direct) conv_direct_init(&s->direct, g, l, max_vw, (float *)((char *)s + head) + ws_all);
     *state_out = s;
     return HET_OK;
 }
@@ -111,25 +146,6 @@ typedef struct conv_job {
     float slope;
 } conv_job;
 
-// Bias and (fused) ReLU over one output row segment: one pass, not two.
-static void epilogue(float *row, int n, float bias, bool relu, float slope)
-{
-    if (!relu) {
-        if (bias != 0.0f)
-            for (int q = 0; q < n; q++) row[q] += bias;
-    } else if (slope == 0.0f) {
-        for (int q = 0; q < n; q++) {
-            float v = row[q] + bias;
-            row[q] = v > 0.0f ? v : 0.0f;
-        }
-    } else {
-        for (int q = 0; q < n; q++) {
-            float v = row[q] + bias;
-            row[q] = v > 0.0f ? v : v * slope;
-        }
-    }
-}
-
 static void conv_task(void *ctx, int task, int worker)
 {
     const conv_job *j = ctx;
@@ -167,7 +183,7 @@ static void conv_task(void *ctx, int task, int worker)
     if (c->bias_term || j->relu) {
         const float *bias = c->bias_term ? j->l->params[1].data : NULL;
         for (int m = m0; m < m1; m++)
-            epilogue(j->out + (size_t)m * s->N + n0, nt, bias ? bias[m] : 0.0f, j->relu, j->slope);
+            cpu_conv_epilogue(j->out + (size_t)m * s->N + n0, nt, bias ? bias[m] : 0.0f, j->relu, j->slope);
     }
 }
 
@@ -216,7 +232,7 @@ static void dw_task(void *ctx, int task, int worker)
                     }
                 }
             }
-            if (j->relu) epilogue(orow, j->Wo, 0.0f, true, j->slope);
+            if (j->relu) cpu_conv_epilogue(orow, j->Wo, 0.0f, true, j->slope);
         }
     }
 }
@@ -266,6 +282,15 @@ CPU_KERNEL_DECL(conv)
         j.n_tasks = cpu_n_tasks(cx, c1 - c0, 1);
         het_pool_parallel(cx->pool, dw_task, &j, j.n_tasks);
         return HET_OK;
+    }
+    if (s->has_direct) {
+        int groups = (c1 - 1) / mg - c0 / mg + 1;
+        int rows = (c1 - c0 + groups - 1) / groups;
+        bool direct = s->force >= 0 ? s->force == 1 : conv_direct_wins(&s->direct, rows, os->w);
+        if (direct) {
+            conv_direct_run(cx, &s->direct, g, l, in[0], out, c0, c1);
+            return HET_OK;
+        }
     }
     conv_job j = {.l = l, .s = s, .in = in[0], .out = out, .H = is->h, .W = is->w, .Wo = os->w,
                   .cin_g = is->c / c->group, .mg = mg, .c0 = c0, .c1 = c1, .relu = cx->relu,

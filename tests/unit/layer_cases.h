@@ -34,6 +34,11 @@ static const tcase cases[] = {
     {"conv rect kernel", 3, 9, 8, 1, L("Convolution", B1 " convolution_param { num_output: 4 kernel_h: 3 kernel_w: 1 pad_h: 1 stride_w: 2 }")},
     {"conv no bias", 7, 5, 5, 1, L("Convolution", B1 " convolution_param { num_output: 3 kernel_size: 3 bias_term: false }")},
     {"conv wide (tiles)", 16, 40, 40, 1, L("Convolution", B1 " convolution_param { num_output: 24 kernel_size: 3 pad: 1 }")},
+    // More than 64 channels on 20-wide rows: the CPU's auto choice may run
+    // the whole layer by sgemm and a few channels of it directly.
+    {"conv 70 ch", 8, 18, 20, 1, L("Convolution", B1 " convolution_param { num_output: 70 kernel_size: 3 pad: 1 }")},
+    {"conv 7x7 s2 pad3 (GoogLeNet)", 3, 21, 19, 1, L("Convolution", B1 " convolution_param { num_output: 10 kernel_size: 7 stride: 2 pad: 3 }")},
+    {"conv 5x5 group 2 (AlexNet)", 8, 13, 13, 1, L("Convolution", B1 " convolution_param { num_output: 18 kernel_size: 5 pad: 2 group: 2 }")},
     // Deep reductions, which conv_gemm splits along K (a ragged last slice in the second).
     {"conv 3x3 deep K", 64, 9, 9, 1, L("Convolution", B1 " convolution_param { num_output: 37 kernel_size: 3 pad: 1 }")},
     {"conv 1x1 deep K", 300, 5, 6, 1, L("Convolution", B1 " convolution_param { num_output: 33 kernel_size: 1 }")},

@@ -206,8 +206,9 @@ static void run_case(const tcase *tc, het_backend *be_unused, int threads)
     HET_CHECK(isfinite(scale) && isfinite(max_abs(full, n)), "%s: non-finite values (ref %g, het %g)", tc->what, scale,
               max_abs(full, n));
     for (size_t i = 0; i < n; i++) err = fmax(err, isfinite(full[i]) && isfinite(want[i]) ? fabs(full[i] - want[i]) : INFINITY);
-    HET_CHECK(err <= 1e-5 * (scale > 1 ? scale : 1), "%s (threads %d): max|het-ref| %.3g, max|ref| %.3g", tc->what, threads,
-              err, scale);
+    const char *path = getenv("HET_CPU_CONV");
+    HET_CHECK(err <= 1e-5 * (scale > 1 ? scale : 1), "%s (threads %d, HET_CPU_CONV=%s): max|het-ref| %.3g, max|ref| %.3g",
+              tc->what, threads, path ? path : "", err, scale);
     // Split identity: [0,k) then [k,C), each writing only its slice.
     int ks[] = {1, C / 3, C / 2, C - 1};
     for (int t = 0; t < 4; t++) {
@@ -221,8 +222,9 @@ static void run_case(const tcase *tc, het_backend *be_unused, int threads)
         st = be->ops->run(be, g, l, het_workspace_table(ws), k, C);
         double e2 = 0;
         for (size_t i = 0; i < n; i++) e2 = fmax(e2, isfinite(out[i]) ? fabs(out[i] - full[i]) : INFINITY);
-        HET_CHECK(st == HET_OK && e2 <= 1e-6 * (scale > 1 ? scale : 1), "%s: [0,%d)+[%d,%d) differs from [0,%d) by %.3g",
-                  tc->what, k, k, C, C, e2);
+        HET_CHECK(st == HET_OK && e2 <= 1e-6 * (scale > 1 ? scale : 1),
+                  "%s (HET_CPU_CONV=%s): [0,%d)+[%d,%d) differs from [0,%d) by %.3g", tc->what, path ? path : "", k, k,
+                  C, C, e2);
     }
     // Out-of-range requests are refused, not run.
     HET_CHECK(be->ops->run(be, g, l, het_workspace_table(ws), 0, C + 1) == HET_E_INVALID, "%s: range past C", tc->what);
@@ -294,6 +296,17 @@ int main(void)
     bool covered[HET_LAYER_COUNT] = {0};
     for (int threads = 1; threads <= 3; threads += 2)
         for (int i = 0; i < n; i++) run_case(&cases[i], NULL, threads);
+    // Convolutions again on each CPU path, whichever the machine would
+    // choose: im2col + sgemm, and the direct loop at each vector width (a
+    // width the CPU lacks runs the next narrower one).
+    static const char *paths[] = {"gemm", "direct4", "direct8", "direct16"};
+    for (int p = 0; p < 4; p++) {
+        setenv("HET_CPU_CONV", paths[p], 1);
+        for (int threads = 1; threads <= 3; threads += 2)
+            for (int i = 0; i < n; i++)
+                if (strstr(cases[i].layer, "'Convolution'")) run_case(&cases[i], NULL, threads);
+    }
+    unsetenv("HET_CPU_CONV");
     // Every registered kind has at least one case.
     for (int i = 0; i < n; i++) {
         het_graph *g = NULL;
