@@ -44,6 +44,6 @@ cp experiments/gpu_machine/run.sh experiments/gpu_machine/peers.py experiments/g
     experiments/gpu_machine/ip_lane_probe.sh experiments/gpu_machine/parts.sh \
     experiments/gpu_machine/machine_env.sh "$OUT/"
 # The study (experiments/study.py finds bin/, scripts/ and models/ from its own place).
-cp experiments/study.py experiments/fold_ab.py "$OUT/experiments/"
+cp experiments/study.py experiments/fold_ab.py experiments/cpu_conv_ab.py "$OUT/experiments/"
 cp scripts/benchlib.py scripts/ab_plans.sh "$OUT/scripts/"
 echo "bundle: $OUT ($(du -sh "$OUT" | cut -f1)); libraries: $(ls "$OUT/lib" | tr '\n' ' ')"
