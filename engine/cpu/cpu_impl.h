@@ -70,12 +70,12 @@ static inline void cpu_conv_epilogue(float *row, int n, float bias, bool relu, f
 // The direct convolution (k_conv_direct.c). One output row of one block of
 // eight output channels, as its inner loop sees it:
 typedef struct direct_row {
-    const float *rows;  // padded row of input channel 0, ky 0 for this output row
-    size_t ci_stride;   // floats from one input channel's rows to the next's
-    size_t ky_stride;   // floats from ky to ky + 1
-    int n_ci, kh, kw;
+    const float *rows;  // n_rows padded input rows, row_stride floats apart
+    size_t row_stride;
+    int n_rows;         // input channels x kernel rows
+    int kw;
     const int *offs;    // per kx: where its columns start in a row
-    const float *w;     // the block's packed weights: n_ci x kh x kw x 8
+    const float *w;     // the block's packed weights: n_rows x kw x 8
     const float *bias;  // 8
     float *out;         // channel 0 of the block, this output row
     size_t out_stride;  // floats from one channel to the next
@@ -91,18 +91,17 @@ typedef struct conv_direct {
     int cin_g, mg;       // input and output channels per group
     int n_blocks;        // blocks of eight output channels per group
     int phase_len;       // floats per stride phase of a padded row
-    int hp;              // padded rows per input channel
     size_t row_stride;   // stride phases x phase_len
-    size_t plane_stride; // hp x row_stride
+    size_t rows_floats;  // one worker's row buffer
     int offs[DIRECT_MAX_KW];
     float *packed;       // [group][block][cin_g x kh x kw][8]
     float *bias;         // [group][block][8]
-    float *pad;          // the zero-padded input, [C_in][hp][sw][phase_len]
+    float *rows;         // n_threads row buffers
 } conv_direct;
 
 bool conv_direct_supported(const struct het_conv_params *c);
-// Floats of memory conv_direct_init needs (packed weights, padded input).
-size_t conv_direct_floats(const het_graph *g, const het_layer *l);
+// Floats of memory conv_direct_init needs (packed weights, row buffers).
+size_t conv_direct_floats(const het_graph *g, const het_layer *l, int n_threads);
 // Repacks the weights into mem and picks the widest inner loop of at most
 // max_vw floats that the CPU runs.
 void conv_direct_init(conv_direct *d, const het_graph *g, const het_layer *l, int max_vw, float *mem);

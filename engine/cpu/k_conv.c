@@ -76,7 +76,7 @@ CPU_PREPARE_DECL(conv)
     if (nt > N) nt = N;
     size_t ws = mode == MODE_GEMM ? (size_t)K * (size_t)nt : 0;
     bool direct = mode == MODE_GEMM && conv_direct_supported(c);
-    size_t direct_floats = direct ? conv_direct_floats(g, l) : 0;
+    size_t direct_floats = direct ? conv_direct_floats(g, l, cx->n_threads) : 0;
     size_t head = (sizeof(conv_state) + 63) & ~(size_t)63;
     size_t ws_all = (ws * (size_t)cx->n_threads + 15) & ~(size_t)15; // keeps what follows 64-byte aligned
     conv_state *s = het_alloc_aligned(head + (ws_all + direct_floats) * sizeof(float));

@@ -4,14 +4,12 @@
 // Why: the im2col + sgemm path (k_conv.c) writes the whole K x N im2col
 // matrix and has OpenBLAS pack it again, whatever the number of output
 // channels asked for. For a split layer's CPU share (8-64 channels) that
-// fixed cost dominates: on GoogLeNet's conv2/3x3, 8 channels took 0.79 ms
-// against 4.4 ms for all 192 (one AVX-512 core, build machine). Here the
-// cost is in proportion to the channels. A first pass copies the input
-// into a zero-padded buffer, each row split into stride phases so that
-// every kx reads contiguous columns (9% more floats than the input for a
-// 56x56 3x3 layer, against im2col's nine times); then each task takes
-// output rows x blocks of eight output channels, which accumulate in
-// registers (k_conv_direct_body.h).
+// fixed cost dominates: on GoogLeNet's conv2/3x3, 8 channels took 3.0 ms of
+// the 6.7 ms that all 192 take (one AVX-512 core, build machine). Here the
+// cost is in proportion to the channels: per output row, the input rows it
+// reads are copied once into a zero-padded buffer (split into stride
+// phases, so that every kx is a contiguous load), then each block of eight
+// output channels accumulates in registers (k_conv_direct_body.h).
 //
 // Weights are repacked at prepare into blocks of eight output channels,
 // [group][block][cin_g * kh * kw][8], zero-padded past the group's last
@@ -76,17 +74,7 @@ static int round_up(int x, int m) { return (x + m - 1) / m * m; }
 
 bool conv_direct_supported(const struct het_conv_params *c) { return c->kw <= DIRECT_MAX_KW && c->sw >= 1; }
 
-// Padded row geometry: a phase holds every sw-th padded column, enough of
-// them for the widest kx offset plus the output row rounded up to a whole
-// number of the widest vectors (the kernel's last vector reads past Wo).
-static int phase_len_of(const struct het_conv_params *c, int wo)
-{
-    return round_up((c->kw - 1) * c->dw / c->sw + round_up(wo, 16), 16);
-}
-
-static int padded_rows(const struct het_conv_params *c, int ho) { return (ho - 1) * c->sh + (c->kh - 1) * c->dh + 1; }
-
-size_t conv_direct_floats(const het_graph *g, const het_layer *l)
+size_t conv_direct_floats(const het_graph *g, const het_layer *l, int n_threads)
 {
     const struct het_conv_params *c = &l->p.conv;
     const het_shape *in = &g->blobs[l->bottom[0]].shape;
@@ -94,8 +82,9 @@ size_t conv_direct_floats(const het_graph *g, const het_layer *l)
     int cin_g = in->c / c->group, mg = c->num_output / c->group;
     size_t K = (size_t)cin_g * c->kh * c->kw;
     size_t blocks = (size_t)c->group * (size_t)((mg + 7) / 8);
-    size_t pad = (size_t)in->c * (size_t)padded_rows(c, out->h) * (size_t)c->sw * (size_t)phase_len_of(c, out->w);
-    return blocks * K * 8 + blocks * 8 + pad;
+    int phase_len = round_up((c->kw - 1) * c->dw / c->sw + round_up(out->w, 16), 16);
+    size_t rows = (size_t)cin_g * c->kh * c->sw * phase_len;
+    return blocks * K * 8 + blocks * 8 + rows * (size_t)n_threads;
 }
 
 void conv_direct_init(conv_direct *d, const het_graph *g, const het_layer *l, int max_vw, float *mem)
@@ -107,10 +96,9 @@ void conv_direct_init(conv_direct *d, const het_graph *g, const het_layer *l, in
     d->cin_g = in->c / c->group;
     d->mg = c->num_output / c->group;
     d->n_blocks = (d->mg + 7) / 8;
-    d->phase_len = phase_len_of(c, out->w);
-    d->hp = padded_rows(c, out->h);
+    d->phase_len = round_up((c->kw - 1) * c->dw / c->sw + round_up(out->w, 16), 16);
     d->row_stride = (size_t)c->sw * (size_t)d->phase_len;
-    d->plane_stride = (size_t)d->hp * d->row_stride;
+    d->rows_floats = (size_t)d->cin_g * c->kh * d->row_stride;
     for (int kx = 0; kx < c->kw; kx++) {
         int q = kx * c->dw;
         d->offs[kx] = (q % c->sw) * d->phase_len + q / c->sw;
@@ -119,7 +107,7 @@ void conv_direct_init(conv_direct *d, const het_graph *g, const het_layer *l, in
     size_t blocks = (size_t)c->group * (size_t)d->n_blocks;
     d->packed = mem;
     d->bias = mem + blocks * K * 8;
-    d->pad = d->bias + blocks * 8;
+    d->rows = d->bias + blocks * 8;
     const float *w = l->params[0].data;
     const float *b = c->bias_term ? l->params[1].data : NULL;
     for (int gi = 0; gi < c->group; gi++) {
@@ -150,58 +138,55 @@ bool conv_direct_wins(const conv_direct *d, int rows, int wo)
     return (long)rows * round_up(wo, d->vw) < 64L * wo;
 }
 
+// Copies the input rows one output row reads into the row buffer: for each
+// (input channel, ky), the zero-padded input row split into `sw` phases,
+// phase p holding padded columns p, p + sw, p + 2 sw, ...
+static void fill_rows(const conv_direct *d, const struct het_conv_params *c, const float *gin, int H, int W,
+                      int oh, float *rows)
+{
+    for (int ci = 0; ci < d->cin_g; ci++) {
+        const float *plane = gin + (size_t)ci * H * W;
+        for (int ky = 0; ky < c->kh; ky++) {
+            float *dst = rows + ((size_t)ci * c->kh + ky) * d->row_stride;
+            int ih = oh * c->sh - c->ph + ky * c->dh;
+            if (ih < 0 || ih >= H) {
+                memset(dst, 0, d->row_stride * sizeof(float));
+                continue;
+            }
+            const float *src = plane + (size_t)ih * W;
+            if (c->sw == 1) {
+                // Padded column j is input column j - pw.
+                int lo = c->pw < d->phase_len ? c->pw : d->phase_len;
+                int hi = c->pw + W < d->phase_len ? c->pw + W : d->phase_len;
+                memset(dst, 0, (size_t)lo * sizeof(float));
+                if (hi > lo) memcpy(dst + lo, src + (lo - c->pw), (size_t)(hi - lo) * sizeof(float));
+                if (hi < lo) hi = lo;
+                memset(dst + hi, 0, (size_t)(d->phase_len - hi) * sizeof(float));
+                continue;
+            }
+            for (int p = 0; p < c->sw; p++) {
+                float *ph = dst + (size_t)p * d->phase_len;
+                for (int j = 0; j < d->phase_len; j++) {
+                    int iw = p + j * c->sw - c->pw;
+                    ph[j] = iw >= 0 && iw < W ? src[iw] : 0.0f;
+                }
+            }
+        }
+    }
+}
+
 typedef struct direct_job {
     const conv_direct *d;
     const het_layer *l;
     const float *in;
     float *out;
     int H, W, Ho, Wo;
-    int c0, c1, g0, g1;
+    int c0, c1, g0;
     int n_units;                 // (group, block) pairs that meet [c0, c1)
     int unit_chunks, row_chunks; // tasks = unit_chunks x row_chunks
-    int fill_tasks;
-    int tile_rows;               // output rows a task runs all its blocks over
     bool relu;
     float slope;
 } direct_job;
-
-// Fill pass: padded rows of the input channels of groups g0..g1. Padded row
-// r of a channel is input row r - ph; its phase p holds padded columns p,
-// p + sw, p + 2 sw, ..., padded column t being input column t - pw.
-static void fill_task(void *ctx, int task, int worker)
-{
-    (void)worker;
-    const direct_job *j = ctx;
-    const conv_direct *d = j->d;
-    const struct het_conv_params *c = &j->l->p.conv;
-    int ci0 = j->g0 * d->cin_g;
-    int r0, r1;
-    cpu_task_range(0, ((j->g1 - j->g0 + 1) * d->cin_g) * d->hp, task, j->fill_tasks, &r0, &r1);
-    for (int r = r0; r < r1; r++) {
-        int ci = ci0 + r / d->hp, ih = r % d->hp - c->ph;
-        float *dst = d->pad + (size_t)ci * d->plane_stride + (size_t)(r % d->hp) * d->row_stride;
-        if (ih < 0 || ih >= j->H) {
-            memset(dst, 0, d->row_stride * sizeof(float));
-            continue;
-        }
-        const float *src = j->in + ((size_t)ci * j->H + (size_t)ih) * j->W;
-        if (c->sw == 1) {
-            int lo = c->pw < d->phase_len ? c->pw : d->phase_len;
-            int hi = c->pw + j->W < d->phase_len ? c->pw + j->W : d->phase_len;
-            memset(dst, 0, (size_t)lo * sizeof(float));
-            memcpy(dst + lo, src, (size_t)(hi - lo) * sizeof(float));
-            memset(dst + hi, 0, (size_t)(d->phase_len - hi) * sizeof(float));
-            continue;
-        }
-        for (int p = 0; p < c->sw; p++) {
-            float *ph = dst + (size_t)p * d->phase_len;
-            for (int q = 0; q < d->phase_len; q++) {
-                int iw = p + q * c->sw - c->pw;
-                ph[q] = iw >= 0 && iw < j->W ? src[iw] : 0.0f;
-            }
-        }
-    }
-}
 
 // Unit u's group and block: units run through the groups in order, each
 // group's blocks those that meet [c0, c1).
@@ -223,42 +208,38 @@ static void unit_at(const direct_job *j, int u, int *gi_out, int *bl_out)
 
 static void direct_task(void *ctx, int task, int worker)
 {
-    (void)worker;
     const direct_job *j = ctx;
     const conv_direct *d = j->d;
     const struct het_conv_params *c = &j->l->p.conv;
     int u0, u1, oh0, oh1;
     cpu_task_range(0, j->n_units, task % j->unit_chunks, j->unit_chunks, &u0, &u1);
     cpu_task_range(0, j->Ho, task / j->unit_chunks, j->row_chunks, &oh0, &oh1);
+    float *rows = d->rows + (size_t)worker * d->rows_floats;
     size_t K = (size_t)d->cin_g * c->kh * c->kw;
     size_t plane = (size_t)j->Ho * j->Wo;
-    // Row tiles whose input rows stay in L2 while each block of the task
-    // runs over them, and each block's weights in L1 across the tile.
-    for (int t0 = oh0; t0 < oh1; t0 += j->tile_rows) {
-        int t1 = t0 + j->tile_rows < oh1 ? t0 + j->tile_rows : oh1;
+    for (int oh = oh0; oh < oh1; oh++) {
+        int filled = -1; // the group whose rows the buffer holds
         for (int u = u0; u < u1; u++) {
             int gi, bl;
             unit_at(j, u, &gi, &bl);
+            if (gi != filled) {
+                fill_rows(d, c, j->in + (size_t)gi * d->cin_g * j->H * j->W, j->H, j->W, oh, rows);
+                filled = gi;
+            }
             int base = gi * d->mg + bl * 8; // first output channel of the block
             int lo = base > j->c0 ? base : j->c0;
             int hi = base + 8;
             if (hi > (gi + 1) * d->mg) hi = (gi + 1) * d->mg;
             if (hi > j->c1) hi = j->c1;
             size_t blk = (size_t)gi * d->n_blocks + (size_t)bl;
-            direct_row r = {.ci_stride = d->plane_stride, .ky_stride = (size_t)c->dh * d->row_stride,
-                            .n_ci = d->cin_g, .kh = c->kh, .kw = c->kw, .offs = d->offs,
-                            .w = d->packed + blk * K * 8, .bias = d->bias + blk * 8, .out_stride = plane,
+            direct_row r = {.rows = rows, .row_stride = d->row_stride, .n_rows = d->cin_g * c->kh, .kw = c->kw,
+                            .offs = d->offs, .w = d->packed + blk * K * 8, .bias = d->bias + blk * 8,
+                            .out = j->out + (size_t)base * plane + (size_t)oh * j->Wo, .out_stride = plane,
                             .wo = j->Wo, .m_lo = lo - base, .m_hi = hi - base};
-            const float *rows = d->pad + (size_t)gi * d->cin_g * d->plane_stride;
-            for (int oh = t0; oh < t1; oh++) {
-                r.rows = rows + (size_t)oh * c->sh * d->row_stride;
-                r.out = j->out + (size_t)base * plane + (size_t)oh * j->Wo;
-                d->kernel(&r);
-                if (j->relu)
-                    for (int m = lo; m < hi; m++)
-                        cpu_conv_epilogue(j->out + (size_t)m * plane + (size_t)oh * j->Wo, j->Wo, 0.0f, true,
-                                          j->slope);
-            }
+            d->kernel(&r);
+            if (j->relu)
+                for (int m = lo; m < hi; m++)
+                    cpu_conv_epilogue(j->out + (size_t)m * plane + (size_t)oh * j->Wo, j->Wo, 0.0f, true, j->slope);
         }
     }
 }
@@ -269,25 +250,16 @@ void conv_direct_run(cpu_ctx *cx, const conv_direct *d, const het_graph *g, cons
     const het_shape *is = &g->blobs[l->bottom[0]].shape;
     const het_shape *os = &g->blobs[l->top[0]].shape;
     direct_job j = {.d = d, .l = l, .in = in, .out = out, .H = is->h, .W = is->w, .Ho = os->h, .Wo = os->w,
-                    .c0 = c0, .c1 = c1, .g0 = c0 / d->mg, .g1 = (c1 - 1) / d->mg, .relu = cx->relu,
-                    .slope = cx->relu_slope};
-    for (int gi = j.g0; gi <= j.g1; gi++) {
+                    .c0 = c0, .c1 = c1, .g0 = c0 / d->mg, .relu = cx->relu, .slope = cx->relu_slope};
+    int g1 = (c1 - 1) / d->mg;
+    for (int gi = j.g0; gi <= g1; gi++) {
         int lo = gi * d->mg > c0 ? gi * d->mg : c0;
         int hi = (gi + 1) * d->mg < c1 ? (gi + 1) * d->mg : c1;
         j.n_units += (hi - 1 - gi * d->mg) / 8 - (lo - gi * d->mg) / 8 + 1;
     }
-    long fill_rows = (long)(j.g1 - j.g0 + 1) * d->cin_g * d->hp;
-    j.fill_tasks = cpu_n_tasks(cx, fill_rows, 16);
-    het_pool_parallel(cx->pool, fill_task, &j, j.fill_tasks);
-    // Output rows per tile: as many as keep the input rows they read under
-    // 256 KB (an L2 holds them and the blocks' weights).
-    const struct het_conv_params *c = &l->p.conv;
-    j.tile_rows = 1;
-    while (j.tile_rows < j.Ho &&
-           (size_t)d->cin_g * (size_t)(j.tile_rows * c->sh + (c->kh - 1) * c->dh + 1) * d->row_stride <= 65536)
-        j.tile_rows++;
-    // About four tasks per thread, rows first: a task's block then keeps its
-    // weights in L1 across its rows.
+    // About four tasks per thread, taken from output rows first: a row
+    // chunk shares its input rows across all its blocks, while a block
+    // chunk copies them again.
     int T = cx->n_threads;
     int target = T > 1 ? 4 * T : 1;
     j.row_chunks = j.Ho < target ? j.Ho : target;

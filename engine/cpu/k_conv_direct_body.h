@@ -4,8 +4,8 @@
 //
 // It computes one output row of eight output channels: for every group of
 // DIRECT_VW output columns, eight accumulators that stay in registers take
-// one FMA per (input channel, ky, kx) from a single load of a padded input
-// row and eight broadcast weights. The eight accumulators are spelled out so
+// one FMA per (input channel, ky, kx) from a single load of the input row
+// and eight broadcast weights. The eight accumulators are spelled out so
 // that the compiler need not unroll anything to keep them in registers
 // (GCC at -O2 does not unroll the loop form; it ran 3x slower).
 #if !defined(DIRECT_NAME) || !defined(DIRECT_VW) || !defined(DIRECT_ATTR)
@@ -20,7 +20,8 @@ typedef float DIRECT_VT __attribute__((vector_size(DIRECT_VW * sizeof(float))));
 
 DIRECT_ATTR static void DIRECT_NAME(const direct_row *r)
 {
-    const int kh = r->kh, kw = r->kw;
+    const int nk = r->n_rows;   // input channels x kernel rows
+    const int kw = r->kw;
     const float *bias = r->bias; // 8 entries
     for (int n0 = 0; n0 < r->wo; n0 += DIRECT_VW) {
         DIRECT_VT a0, a1, a2, a3, a4, a5, a6, a7;
@@ -33,21 +34,19 @@ DIRECT_ATTR static void DIRECT_NAME(const direct_row *r)
         a6 = (DIRECT_VT){0} + bias[6];
         a7 = (DIRECT_VT){0} + bias[7];
         const float *w = r->w;
-        for (int ci = 0; ci < r->n_ci; ci++) {
-            for (int ky = 0; ky < kh; ky++) {
-                const float *src = r->rows + (size_t)ci * r->ci_stride + (size_t)ky * r->ky_stride + n0;
-                for (int kx = 0; kx < kw; kx++, w += 8) {
-                    DIRECT_VT x;
-                    memcpy(&x, src + r->offs[kx], sizeof x);
-                    a0 += w[0] * x;
-                    a1 += w[1] * x;
-                    a2 += w[2] * x;
-                    a3 += w[3] * x;
-                    a4 += w[4] * x;
-                    a5 += w[5] * x;
-                    a6 += w[6] * x;
-                    a7 += w[7] * x;
-                }
+        for (int i = 0; i < nk; i++) {
+            const float *src = r->rows + (size_t)i * r->row_stride + n0;
+            for (int kx = 0; kx < kw; kx++, w += 8) {
+                DIRECT_VT x;
+                memcpy(&x, src + r->offs[kx], sizeof x);
+                a0 += w[0] * x;
+                a1 += w[1] * x;
+                a2 += w[2] * x;
+                a3 += w[3] * x;
+                a4 += w[4] * x;
+                a5 += w[5] * x;
+                a6 += w[6] * x;
+                a7 += w[7] * x;
             }
         }
         DIRECT_VT acc[8] = {a0, a1, a2, a3, a4, a5, a6, a7};
