@@ -26,28 +26,34 @@
 
 #define DIRECT_NAME direct_row_v4
 #define DIRECT_VW 4
+#define DIRECT_PAIRS 0
 #define DIRECT_ATTR
 #include "k_conv_direct_body.h"
 #undef DIRECT_NAME
 #undef DIRECT_VW
+#undef DIRECT_PAIRS
 #undef DIRECT_ATTR
 
 #if defined(__GNUC__) && defined(__x86_64__)
 #define DIRECT_X86 1
 #define DIRECT_NAME direct_row_v8
 #define DIRECT_VW 8
+#define DIRECT_PAIRS 0
 #define DIRECT_ATTR __attribute__((target("avx2,fma")))
 #include "k_conv_direct_body.h"
 #undef DIRECT_NAME
 #undef DIRECT_VW
+#undef DIRECT_PAIRS
 #undef DIRECT_ATTR
 
 #define DIRECT_NAME direct_row_v16
 #define DIRECT_VW 16
+#define DIRECT_PAIRS 1
 #define DIRECT_ATTR __attribute__((target("avx512f,fma")))
 #include "k_conv_direct_body.h"
 #undef DIRECT_NAME
 #undef DIRECT_VW
+#undef DIRECT_PAIRS
 #undef DIRECT_ATTR
 #endif
 
