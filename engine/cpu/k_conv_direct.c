@@ -136,11 +136,11 @@ bool conv_direct_wins(const conv_direct *d, int rows, int wo)
     // im2col + sgemm has a fixed cost (im2col and packing the whole input)
     // and then runs faster per channel; the direct loop costs in proportion
     // to the channels, times the lanes it wastes past a row's end. Measured
-    // on one AVX-512 core (build machine, GoogLeNet; ms direct vs sgemm):
-    // conv2/3x3 (56 wide) 8 ch 0.31 vs 0.79, 32 ch 1.02 vs 1.46, 64 ch 2.02
-    // vs 2.02, all 192 5.9 vs 4.4; inception_5a/3x3 (7 wide, 16 lanes
-    // hold 7) 8 ch 0.037 vs 0.049, 32 ch 0.087 vs 0.079. So: direct while
-    // the channels, scaled by the lanes used, stay under 64.
+    // on five GoogLeNet layers (experiments/cpu_conv_ab.py --against direct,
+    // docs/design.md): direct 1.06-3.0x faster at 8-32 channels, 0.74-1.58x
+    // from 64 channels to whole layers, and on 7-wide rows with 16 lanes
+    // slower from 16 channels on. So: direct while the channels, scaled by
+    // the lanes used, stay under 64.
     return (long)rows * round_up(wo, d->vw) < 64L * wo;
 }
 
