@@ -26,7 +26,7 @@ typedef struct conv_state {
     int nt;          // columns per tile
     int mode;        // MODE_*
     int force;       // HET_CPU_CONV: -1 choose per call, 0 sgemm, 1 direct
-    bool has_direct; // MODE_GEMM layers the direct path can run
+    bool has_direct; // MODE_GEMM layers the direct path can run, unless forced to sgemm
     conv_direct direct;
     size_t ws_floats; // per-thread workspace
     float *ws;       // n_threads * ws_floats, follows the header
@@ -75,7 +75,10 @@ CPU_PREPARE_DECL(conv)
     nt = nt < 64 ? 64 : nt & ~15;
     if (nt > N) nt = N;
     size_t ws = mode == MODE_GEMM ? (size_t)K * (size_t)nt : 0;
-    bool direct = mode == MODE_GEMM && conv_direct_supported(c);
+    int force, max_vw;
+    forced_path(&force, &max_vw);
+    // Forced to sgemm, the layer needs no packed weights for the direct path.
+    bool direct = mode == MODE_GEMM && force != 0 && conv_direct_supported(c);
     size_t direct_floats = direct ? conv_direct_floats(g, l, cx->n_threads) : 0;
     size_t head = (sizeof(conv_state) + 63) & ~(size_t)63;
     size_t ws_all = (ws * (size_t)cx->n_threads + 15) & ~(size_t)15; // keeps what follows 64-byte aligned
@@ -86,8 +89,7 @@ CPU_PREPARE_DECL(conv)
     s->N = N;
     s->nt = nt;
     s->mode = mode;
-    int max_vw;
-    forced_path(&s->force, &max_vw);
+    s->force = force;
     s->ws_floats = ws;
     s->ws = ws ? (float *)((char *)s + head) : NULL;
     s->has_direct = direct;
@@ -283,21 +285,16 @@ CPU_KERNEL_DECL(conv)
         het_pool_parallel(cx->pool, dw_task, &j, j.n_tasks);
         return HET_OK;
     }
-    if (s->has_direct) {
-        int groups = (c1 - 1) / mg - c0 / mg + 1;
-        int rows = (c1 - c0 + groups - 1) / groups;
-        bool direct = s->force >= 0 ? s->force == 1 : conv_direct_wins(&s->direct, rows, os->w);
-        if (direct) {
-            conv_direct_run(cx, &s->direct, g, l, in[0], out, c0, c1);
-            return HET_OK;
-        }
+    int g0 = c0 / mg, n_groups = (c1 - 1) / mg - g0 + 1;
+    int rows = (c1 - c0 + n_groups - 1) / n_groups; // per group, rounded up
+    if (s->has_direct && (s->force == 1 || conv_direct_wins(&s->direct, rows, os->w))) {
+        conv_direct_run(cx, &s->direct, g, l, in[0], out, c0, c1);
+        return HET_OK;
     }
     conv_job j = {.l = l, .s = s, .in = in[0], .out = out, .H = is->h, .W = is->w, .Wo = os->w,
                   .cin_g = is->c / c->group, .mg = mg, .c0 = c0, .c1 = c1, .relu = cx->relu,
-                  .slope = cx->relu_slope};
-    j.g0 = c0 / mg;
-    j.n_groups = (c1 - 1) / mg - j.g0 + 1;
-    choose_tiling(cx->n_threads, (c1 - c0 + j.n_groups - 1) / j.n_groups, s, j.n_groups, &j.n_mblk, &j.n_tiles, &j.nt);
+                  .slope = cx->relu_slope, .g0 = g0, .n_groups = n_groups};
+    choose_tiling(cx->n_threads, rows, s, n_groups, &j.n_mblk, &j.n_tiles, &j.nt);
     het_pool_parallel(cx->pool, conv_task, &j, j.n_groups * j.n_mblk * j.n_tiles);
     return HET_OK;
 }

@@ -30,10 +30,6 @@
 #define DIRECT_PAIRS 0
 #define DIRECT_ATTR
 #include "k_conv_direct_body.h"
-#undef DIRECT_NAME
-#undef DIRECT_VW
-#undef DIRECT_PAIRS
-#undef DIRECT_ATTR
 
 #if defined(__GNUC__) && defined(__x86_64__)
 #define DIRECT_X86 1
@@ -42,20 +38,12 @@
 #define DIRECT_PAIRS 0
 #define DIRECT_ATTR __attribute__((target("avx2,fma")))
 #include "k_conv_direct_body.h"
-#undef DIRECT_NAME
-#undef DIRECT_VW
-#undef DIRECT_PAIRS
-#undef DIRECT_ATTR
 
 #define DIRECT_NAME direct_row_v16
 #define DIRECT_VW 16
 #define DIRECT_PAIRS 1
 #define DIRECT_ATTR __attribute__((target("avx512f,fma")))
 #include "k_conv_direct_body.h"
-#undef DIRECT_NAME
-#undef DIRECT_VW
-#undef DIRECT_PAIRS
-#undef DIRECT_ATTR
 #endif
 
 // The widest inner loop this CPU runs, of at most max_vw floats.
@@ -79,7 +67,15 @@ static void pick_kernel(conv_direct *d, int max_vw)
 
 static int round_up(int x, int m) { return (x + m - 1) / m * m; }
 
-bool conv_direct_supported(const struct het_conv_params *c) { return c->kw <= DIRECT_MAX_KW && c->sw >= 1; }
+// Floats per stride phase of a padded row: the widest kx offset plus the
+// output row rounded up to whole vectors of the widest kernel (the last
+// vector reads past Wo).
+static int phase_len_of(const struct het_conv_params *c, int wo)
+{
+    return round_up((c->kw - 1) * c->dw / c->sw + round_up(wo, 16), 16);
+}
+
+bool conv_direct_supported(const struct het_conv_params *c) { return c->kw <= DIRECT_MAX_KW; }
 
 size_t conv_direct_floats(const het_graph *g, const het_layer *l, int n_threads)
 {
@@ -89,8 +85,7 @@ size_t conv_direct_floats(const het_graph *g, const het_layer *l, int n_threads)
     int cin_g = in->c / c->group, mg = c->num_output / c->group;
     size_t K = (size_t)cin_g * c->kh * c->kw;
     size_t blocks = (size_t)c->group * (size_t)((mg + 7) / 8);
-    int phase_len = round_up((c->kw - 1) * c->dw / c->sw + round_up(out->w, 16), 16);
-    size_t rows = (size_t)cin_g * c->kh * c->sw * phase_len;
+    size_t rows = (size_t)cin_g * c->kh * c->sw * (size_t)phase_len_of(c, out->w);
     return blocks * K * 8 + blocks * 8 + rows * (size_t)n_threads;
 }
 
@@ -103,7 +98,7 @@ void conv_direct_init(conv_direct *d, const het_graph *g, const het_layer *l, in
     d->cin_g = in->c / c->group;
     d->mg = c->num_output / c->group;
     d->n_blocks = (d->mg + 7) / 8;
-    d->phase_len = round_up((c->kw - 1) * c->dw / c->sw + round_up(out->w, 16), 16);
+    d->phase_len = phase_len_of(c, out->w);
     d->row_stride = (size_t)c->sw * (size_t)d->phase_len;
     d->rows_floats = (size_t)d->cin_g * c->kh * d->row_stride;
     for (int kx = 0; kx < c->kw; kx++) {

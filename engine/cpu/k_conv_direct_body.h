@@ -1,7 +1,7 @@
 // k_conv_direct_body.h: the direct convolution's inner loop, instantiated
 // once per vector width by k_conv_direct.c (a C "template": define
 // DIRECT_NAME, DIRECT_VW, DIRECT_PAIRS and DIRECT_ATTR, then include this
-// file).
+// file, which undefines them again).
 //
 // It computes one output row of eight output channels: for every vector of
 // DIRECT_VW output columns, eight accumulators that stay in registers take
@@ -97,3 +97,7 @@ DIRECT_ATTR static void DIRECT_NAME(const direct_row *r)
 #undef DIRECT_VT
 #undef DIRECT_CAT
 #undef DIRECT_CAT2
+#undef DIRECT_NAME
+#undef DIRECT_VW
+#undef DIRECT_PAIRS
+#undef DIRECT_ATTR

@@ -12,9 +12,10 @@
 set -u
 cd "$(dirname "$0")"
 . ./machine_env.sh
-M=${1:-squeezenet_v1.1} REPS=${2:-3} OUT=${OUT:-/tmp/het-out}
-# The H100 machine's cores by default; GPU, CPU, CPU_LESS and GPU_CORE override.
-GPU=${GPU:-NVIDIA} CPU=${CPU:-0-14} CPU_LESS=${CPU_LESS:-0-13} GPU_CORE=${GPU_CORE:-15}
+M=${1:-squeezenet_v1.1} REPS=${2:-3}
+# The study's cores by default (0-14 and 15 on the H100 machine); GPU, CPU,
+# CPU_LESS (one core fewer) and GPU_CORE override.
+GPU=${GPU:-NVIDIA} CPU=${CPU:-$CPU_CORES} CPU_LESS=${CPU_LESS:-0-$((N_CORES - 3))} GPU_CORE=${GPU_CORE:-$GPU_CORES}
 PROTO=shared/models/$M/deploy.prototxt
 W=$(mktemp -d)
 H=$(bin/hetrun --model "$PROTO" --images 1 --top 0 -q --summary-json "$W/h.json" >/dev/null 2>&1;

@@ -8,8 +8,6 @@
 #   3. per-layer profiles on both devices, both GPU convolution kernels;
 #   4. the peers: ONNX Runtime (CPU), PyTorch eager and CUDA graph (GPU).
 set -u
-OUT=${OUT:-/tmp/het-out}
-mkdir -p "$OUT"
 cd "$(dirname "$0")"
 . ./machine_env.sh
 H=bin/hetrun

@@ -15,19 +15,16 @@
 #            machine's CPU side is unsteady, and a median of 3 replays was
 #            once 2 slowed ones)
 set -u
-OUT=${OUT:-/tmp/het-out}
 cd "$(dirname "$0")"
 . ./machine_env.sh
-N=$(nproc)
 # A busy core skews every timing (OpenBLAS threads wait for the slowest):
 # show the load, and what else runs.
 echo "load: $(cat /proc/loadavg); other het processes: $(pgrep -c -x 'het(run|prof|part)' || true)"
-# A real GPU needs one host core; the CPU backend gets the rest.
 P=${PLATFORM:-h100}
 RES=$(mktemp -d)
 timeout "${BUDGET:-480}" python3 experiments/study.py --platform "$P" --out "$RES/$P" \
     --bin bin --shared shared --models "${MODELS:-squeezenet_v1.1,squeezenet_v1.0,mobilenet_v1,bvlc_googlenet}" \
-    --gpu "${GPU:-NVIDIA}" --cpu-cores "0-$((N - 2))" --gpu-cores "$((N - 1))" --reps "${REPS:-5}" --repeat "${REPEAT:-5}" --no-figures "$@" 2>&1 |
+    --gpu "${GPU:-NVIDIA}" --cpu-cores "$CPU_CORES" --gpu-cores "$GPU_CORES" --reps "${REPS:-5}" --repeat "${REPEAT:-5}" --no-figures "$@" 2>&1 |
     tee "$OUT/study-log.txt" | grep -v "^hetprof: \[" | tail -40
 rc=${PIPESTATUS[0]}
 echo "rc=$rc"
