@@ -1111,13 +1111,19 @@ het_status het_opencl_backend_create(const het_gpu_cfg *cfg, het_backend **be_ou
     cx->launch_cache = !(lc && !strcmp(lc, "0"));
     const char *cv = getenv("HET_CL_CONV");
     cx->conv_pix = cv && *cv ? !strcmp(cv, "pix") : (cx->dev.type & CL_DEVICE_TYPE_CPU) != 0;
-    // conv_gemm splits K when a launch would have fewer than 4 work-groups
-    // per compute unit. HET_CL_SPLITK=0 never splits; another number is the
-    // work-group target itself (tests force splits on a 2-core PoCL).
+    // conv_gemm splits K when a launch would have fewer than 16 work-groups
+    // per compute unit. A conv_gemm work-group is 64 work-items that wait on
+    // local memory at every TK step, so a compute unit needs many of them to
+    // hide that. On the H100 (132 units), targets of 4, 8, 16 and 32 per unit
+    // gave GoogLeNet's conv2/3x3 0.179, 0.141, 0.129 and 0.116 ms and whole
+    // networks 1.05-1.15x faster from 4 to 16, no faster at 32
+    // (results/h100/splitk_*.txt). HET_CL_SPLITK=0 never splits; another
+    // number is the work-group target itself (tests force splits on a 2-core
+    // PoCL).
     cl_uint cus = 1;
     clGetDeviceInfo(cx->dev.device, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof cus, &cus, NULL);
     const char *sk = getenv("HET_CL_SPLITK");
-    cx->splitk_groups = sk && *sk ? atoi(sk) : 4 * (int)(cus ? cus : 1);
+    cx->splitk_groups = sk && *sk ? atoi(sk) : 16 * (int)(cus ? cus : 1);
     char opts[256], cache_buf[4096];
     snprintf(opts, sizeof opts, "-cl-std=CL1.2 -cl-mad-enable -DTM=%d -DTN=%d -DTK=%d -DFC_WG=%d -DMB=%d -DSM_WG=%d",
              CONV_TM, CONV_TN, CONV_TK, FC_WG, PIX_MB, SM_WG);

@@ -1,6 +1,6 @@
 #!/bin/bash
 # How many work-groups conv_gemm should aim for before it splits K
-# (HET_CL_SPLITK; the default is 4 per compute unit). On the H100 a
+# (HET_CL_SPLITK; 4 per compute unit until this probe, 16 since). On the H100 a
 # convolution's time moved in steps: GoogLeNet's conv2/3x3 took 0.18 ms on
 # 176-192 channels (588 work-groups, no split) and 0.135 ms on 160 (490,
 # under the 528 target, so K split in two). That says the kernel is bound by
