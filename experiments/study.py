@@ -596,7 +596,38 @@ def all_models_errors(results):
     if not L:
         return []
     return ["## All models", "", "Prediction error of the solved plans, |predicted - measured| / measured images/s "
-            "(goal: median at most 5%, 90th percentile at most 10%):", ""] + L + [""]
+            "(goal: median at most 5%, 90th percentile at most 10%):", ""] + L + [""] + replay_noise(results)
+
+
+def replay_noise(results):
+    """How far the measurement itself moves, which no prediction can beat:
+    each plan's rounds, (max - min) / median, and the medians of two modes
+    that replayed the same plan in the same rounds (a K-stage pipeline that
+    solved to the two-group one, say)."""
+    spreads = []
+    for res in results:
+        for r in res["rows"]:
+            runs = [float(x) for x in r["ips_runs"].split()]
+            if len(runs) > 1 and r["measured_ips"] > 0:
+                spreads.append((max(runs) - min(runs)) / r["measured_ips"])
+    if not spreads:
+        return []
+    L = ["Replay noise, the floor under any prediction's error:", "",
+         "- one plan's rounds, (max - min) / median: median %.0f%%, max %.0f%% (%d plans, CPU and GPU alone included)" % (
+             statistics.median(spreads) * 100, max(spreads) * 100, len(spreads))]
+    for res in results:
+        same = {}
+        for r in res["rows"]:
+            same.setdefault((r["plan_mode"], r["plan"]), []).append(r)
+        for group in same.values():
+            if len(group) < 2:
+                continue
+            ips = [r["measured_ips"] for r in group]
+            names = [r["label"] for r in group]
+            L.append("- %s: %s replayed the same plan: %s images/s (%.0f%% apart)" % (
+                res["name"], ", ".join(names[:-1]) + " and " + names[-1], ", ".join("%.1f" % x for x in ips),
+                (max(ips) - min(ips)) / min(ips) * 100))
+    return L + [""]
 
 
 def cpu_jiffies():

@@ -96,6 +96,14 @@ if errs:
     want_line = "- raw: median %.1f%%, 90th percentile %.1f%%, max %.1f%% (5 plans)" % (
         errs[2] * 100, errs[4] * 100, errs[4] * 100)
     check("## All models" in summary and want_line in summary, "all-models errors: %r" % want_line)
+# Replay noise, recomputed from modes.csv: each plan's two rounds apart, over
+# its median (of two: their mean), for all seven rows.
+spreads = sorted(abs(float(a) - float(b)) / float(x["measured_ips"])
+                 for x in rows for a, b in [x["ips_runs"].split()])
+if len(spreads) == 7:
+    want_noise = "- one plan's rounds, (max - min) / median: median %.0f%%, max %.0f%% (7 plans" % (
+        spreads[3] * 100, spreads[6] * 100)
+    check("Replay noise" in summary and want_noise in summary, "replay noise: %r" % want_noise)
 # The split table: each heavy layer's row recomputed from splits.csv (the
 # sweep's points: share 0 is the CPU alone, 1 the GPU alone) and, for the
 # limit with the merge paid, from the database's transfer model and blobs.
