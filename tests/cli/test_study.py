@@ -104,6 +104,14 @@ if len(spreads) == 7:
     want_noise = "- one plan's rounds, (max - min) / median: median %.0f%%, max %.0f%% (7 plans" % (
         spreads[3] * 100, spreads[6] * 100)
     check("Replay noise" in summary and want_noise in summary, "replay noise: %r" % want_noise)
+# merge_errors.py over the one study folder gives the summary's own lines;
+# a folder without studies is one clear line.
+MERGE = os.path.join(SRC, "experiments", "merge_errors.py")
+r = run("/usr/bin/python3", MERGE, RES)
+merged = [l for l in r.stdout.splitlines() if l.startswith("- ")]
+check(r.returncode == 0 and len(merged) >= 3 and all(l in summary for l in merged),
+      "merge_errors agrees with the summary: %r" % r.stdout[-400:])
+one_line_error(run("/usr/bin/python3", MERGE, WORK + "/none"), "merge_errors, no folder", "not a folder")
 # The split table: each heavy layer's row recomputed from splits.csv (the
 # sweep's points: share 0 is the CPU alone, 1 the GPU alone) and, for the
 # limit with the merge paid, from the database's transfer model and blobs.
