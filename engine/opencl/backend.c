@@ -1116,7 +1116,7 @@ het_status het_opencl_backend_create(const het_gpu_cfg *cfg, het_backend **be_ou
     // local memory at every TK step, so a compute unit needs many of them to
     // hide that. On the H100 (132 units), targets of 4, 8, 16 and 32 per unit
     // gave GoogLeNet's conv2/3x3 0.179, 0.141, 0.129 and 0.116 ms and whole
-    // networks 1.05-1.15x faster from 4 to 16, no faster at 32
+    // networks 1.06-1.15x faster from 4 to 16, no faster at 32
     // (results/h100/splitk_*.txt). HET_CL_SPLITK=0 never splits; another
     // number is the work-group target itself (tests force splits on a 2-core
     // PoCL).
