@@ -421,8 +421,9 @@ static int open_devices(const opts *o, devices *d)
     if (d->be[1]) {
         // A model whose blobs the device cannot hold runs nothing there:
         // every GPU measurement is recorded as unsupported, with the reason.
-        if (het_workspace_create(g, &probe) != HET_OK) return 1;
-        if (het_exec_bind(d->be[1], g, probe) != HET_OK) {
+        bool fits = het_exec_check_fits(d->be[1], g) == HET_OK;
+        if (fits && het_workspace_create(g, &probe) != HET_OK) return 1;
+        if (!fits || het_exec_bind(d->be[1], g, probe) != HET_OK) {
             snprintf(d->why_gpu, sizeof d->why_gpu, "the OpenCL device cannot hold this model's blobs");
             d->gpu_unusable = d->why_gpu;
             for (int i = 0; i < g->n_layers; i++) d->unsup[1][i] = true;

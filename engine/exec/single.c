@@ -44,6 +44,37 @@ static void plan_concat_aliases(const het_graph *g, alias *al)
     }
 }
 
+het_status het_exec_check_fits(const het_backend *be, const het_graph *g)
+{
+    if (!be || !be->ops->memory_limits) return HET_OK;
+    struct het_memory_limits lim = {0};
+    be->ops->memory_limits(be, &lim);
+    uint64_t largest = lim.largest_buffer, memory = lim.total;
+    const char *dev = lim.device ? lim.device : het_backend_describe(be);
+    alias *al = malloc((size_t)g->n_blobs * sizeof *al);
+    if (!al) return HET_E_NOMEM;
+    plan_concat_aliases(g, al);
+    uint64_t total = 0;
+    het_status st = HET_OK;
+    for (int i = 0; i < g->n_blobs && st == HET_OK; i++) {
+        if (al[i].parent >= 0) continue;
+        uint64_t bytes = (uint64_t)het_shape_count(&g->blobs[i].shape) * sizeof(float);
+        total += bytes;
+        if (largest && bytes > largest) {
+            het_log(HET_LOG_ERROR, "the device %s cannot hold blob '%s' (%.1f MiB): its largest buffer is %.1f MiB",
+                    dev, g->blobs[i].name, bytes / 1048576.0, largest / 1048576.0);
+            st = HET_E_NOMEM;
+        }
+    }
+    if (st == HET_OK && memory && total > memory) {
+        het_log(HET_LOG_ERROR, "the device %s cannot hold the model's blobs (%.1f MiB): it has %.1f MiB", dev,
+                total / 1048576.0, memory / 1048576.0);
+        st = HET_E_NOMEM;
+    }
+    free(al);
+    return st;
+}
+
 het_status het_workspace_create(const het_graph *g, het_workspace **ws_out)
 {
     return het_workspace_create_for(g, NULL, ws_out);
@@ -51,6 +82,8 @@ het_status het_workspace_create(const het_graph *g, het_workspace **ws_out)
 
 het_status het_workspace_create_for(const het_graph *g, het_backend *dev, het_workspace **ws_out)
 {
+    het_status fits = het_exec_check_fits(dev, g);
+    if (fits != HET_OK) return fits;
     het_workspace *ws = calloc(1, sizeof *ws);
     alias *al = malloc((size_t)g->n_blobs * sizeof *al);
     if (!ws || !al) {

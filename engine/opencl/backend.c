@@ -28,6 +28,7 @@
 //              HET_CL_MAP_TRANSFERS=1 keeps the maps, for measuring both.
 #define _GNU_SOURCE
 #include "cl_impl.h"
+#include "het/exec.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -729,6 +730,8 @@ static het_status cl_bind(het_backend *be, const het_graph *g, const het_blob_da
     b->blobs = blobs;
     cx->q = b->q;
     cx->cur = (int)(b - cx->bind);
+    st = het_exec_check_fits(be, g);
+    if (st != HET_OK) return st;
     b->root_buf = calloc((size_t)g->n_blobs, sizeof(cl_mem));
     if (!b->root_buf) return HET_E_NOMEM;
     cx->blobs = blobs;
@@ -736,10 +739,6 @@ static het_status cl_bind(het_backend *be, const het_graph *g, const het_blob_da
     for (int i = 0; i < g->n_blobs; i++) {
         if (blobs[i].root != i) continue;
         size_t bytes = het_shape_count(&g->blobs[i].shape) * sizeof(float);
-        if (bytes / sizeof(float) > (size_t)INT32_MAX) {
-            het_log(HET_LOG_ERROR, "opencl backend: blob '%s' is too large for 32-bit offsets", g->blobs[i].name);
-            return HET_E_UNSUPPORTED;
-        }
         cl_int err;
         cl_mem_flags fl = CL_MEM_READ_WRITE | (cx->zero_copy ? CL_MEM_USE_HOST_PTR : 0);
         cx->root_buf[i] = clCreateBuffer(cx->ctx, fl, bytes, cx->zero_copy ? blobs[i].host : NULL, &err);
@@ -932,6 +931,17 @@ static het_status cl_to_host_async(het_backend *be, const het_graph *g, const he
 // they first copy into a staging buffer of their own (3x slower for an
 // image on the H100 machine). Zero-copy devices use het's own memory as
 // the device's storage already: they give none.
+// The kernels address a blob with 32-bit offsets, so no buffer may pass
+// 2^31 - 1 floats whatever the device allows.
+static void cl_memory_limits(const het_backend *be, struct het_memory_limits *out)
+{
+    const cl_ctx *cx = be->ctx;
+    const uint64_t offsets = (uint64_t)INT32_MAX * sizeof(float);
+    out->largest_buffer = cx->dev.max_alloc && cx->dev.max_alloc < offsets ? cx->dev.max_alloc : offsets;
+    out->total = cx->dev.global_mem;
+    out->device = cx->dev.device_name;
+}
+
 static void *cl_host_alloc(het_backend *be, size_t bytes)
 {
     cl_ctx *cx = be->ctx;
@@ -1026,6 +1036,7 @@ static const struct het_backend_ops cl_ops = {
     .to_host_async = cl_to_host_async,
     .overlaps_images = cl_overlaps_images,
     .host_alloc = cl_host_alloc,
+    .memory_limits = cl_memory_limits,
     .host_free = cl_host_free,
 };
 

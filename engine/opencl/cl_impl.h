@@ -28,6 +28,7 @@ typedef struct cl_dev_info {
     cl_device_type type;
     bool unified;
     cl_ulong global_mem;
+    cl_ulong max_alloc; // CL_DEVICE_MAX_MEM_ALLOC_SIZE: the largest one buffer may be
 } cl_dev_info;
 
 // Picks the device: `want` is an index into the list of all devices of all

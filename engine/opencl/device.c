@@ -69,6 +69,7 @@ static void fill_info(cl_platform_id p, cl_device_id d, cl_dev_info *o)
     clGetDeviceInfo(d, CL_DEVICE_HOST_UNIFIED_MEMORY, sizeof uni, &uni, NULL);
     o->unified = uni == CL_TRUE;
     clGetDeviceInfo(d, CL_DEVICE_GLOBAL_MEM_SIZE, sizeof o->global_mem, &o->global_mem, NULL);
+    clGetDeviceInfo(d, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof o->max_alloc, &o->max_alloc, NULL);
 }
 
 int het_cl_list_devices(void)
@@ -81,10 +82,10 @@ int het_cl_list_devices(void)
     for (int i = 0; i < n; i++) {
         cl_dev_info d;
         fill_info(dev_plat[i], devs[i], &d);
-        printf("%d: %s [%s] on %s, %s, driver %s, %.1f GiB%s\n", i, d.device_name,
+        printf("%d: %s [%s] on %s, %s, driver %s, %.1f GiB (largest buffer %.1f GiB)%s\n", i, d.device_name,
                d.type & CL_DEVICE_TYPE_GPU ? "GPU" : (d.type & CL_DEVICE_TYPE_CPU ? "CPU" : "other"),
                d.platform_name, d.device_version, d.driver, d.global_mem / 1073741824.0,
-               d.unified ? ", unified memory" : "");
+               d.max_alloc / 1073741824.0, d.unified ? ", unified memory" : "");
     }
     return n;
 }

@@ -47,6 +47,45 @@ layer { name: "prob" type: "Softmax" bottom: "pool" top: "prob" }
 '''
 
 
+def opencl_memory(env=None):
+    """(largest buffer, global memory) in bytes, the largest any OpenCL device
+    here reports (CL_DEVICE_MAX_MEM_ALLOC_SIZE, CL_DEVICE_GLOBAL_MEM_SIZE),
+    read with clinfo rather than with het, under `env`; None where clinfo
+    finds none."""
+    try:
+        out = subprocess.run(["clinfo", "--raw"], capture_output=True, text=True, timeout=120, env=env).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    def largest(key):
+        v = [int(l.split()[-1]) for l in out.splitlines() if l.split()[1:2] == [key]]
+        return max(v) if v else None
+    alloc, total = largest("CL_DEVICE_MAX_MEM_ALLOC_SIZE"), largest("CL_DEVICE_GLOBAL_MEM_SIZE")
+    return (alloc, total) if alloc and total else None
+
+
+def too_big_for_opencl_model(mem):
+    """A model that no OpenCL device reporting `mem` (opencl_memory()) can
+    hold, whose input stays small (4 MiB): 1x1 convolutions 'wide1',
+    'wide2', ... Where the largest buffer is under 2 GiB (the most a blob
+    may have), one convolution whose output just passes it; else a chain of
+    outputs just under 2 GiB, long enough to pass the global memory. The
+    device must refuse the chain from the shapes: computing it, or filling
+    its host storage, would take that much memory."""
+    plane = 1024 * 1024 * 4
+    if mem and mem[0] < 2**31:
+        channels, n = mem[0] // plane + 1, 1
+    else:
+        channels = 511
+        n = (mem[1] if mem else 2**36) // (channels * plane) + 2
+    text = 'input: "data"\ninput_shape { dim: 1 dim: 1 dim: 1024 dim: 1024 }\n'
+    bottom = "data"
+    for i in range(1, n + 1):
+        text += ('layer { name: "wide%d" type: "Convolution" bottom: "%s" top: "wide%d" '
+                 'convolution_param { num_output: %d kernel_size: 1 bias_term: false } }\n' % (i, bottom, i, channels))
+        bottom = "wide%d" % i
+    return text
+
+
 def write_tiny_model(path, text=TINY_MODEL):
     with open(path, "w") as f:
         f.write(text)

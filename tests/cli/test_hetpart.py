@@ -7,6 +7,7 @@ usage: test_hetpart.py HETPART HETPROF HETRUN SOURCE_DIR WORKDIR
 """
 import json
 import os
+import shutil
 import sqlite3
 import sys
 
@@ -14,7 +15,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from clitest import TINY_MODEL, check, finish, one_line_error, run, write_tiny_model  # noqa: E402
 
 HETPART, HETPROF, HETRUN, SRC, WORK = sys.argv[1:6]
-os.makedirs(WORK, exist_ok=True)
+# A fresh folder: a file an earlier run left would pass for this run's.
+shutil.rmtree(WORK, ignore_errors=True)
+os.makedirs(WORK)
 
 
 def out(name):

@@ -26,6 +26,8 @@ typedef struct het_blob_data {
 
 typedef struct het_backend het_backend;
 
+struct het_memory_limits;
+
 struct het_backend_ops {
     int api_version; // HET_BACKEND_API
     const char *name;
@@ -113,6 +115,17 @@ struct het_backend_ops {
     /// Frees what host_alloc gave; false (and nothing done) for any other
     /// pointer.
     bool (*host_free)(het_backend *be, void *p);
+    /// Optional (device backends): the device's memory as it reports it.
+    /// NULL: the backend computes in host memory.
+    void (*memory_limits)(const het_backend *be, struct het_memory_limits *out);
+};
+
+/// A device's memory: the largest one buffer may be and what all of a
+/// workspace's buffers must fit in, in bytes (0: no limit), and the device's
+/// name for messages.
+struct het_memory_limits {
+    uint64_t largest_buffer, total;
+    const char *device;
 };
 
 struct het_backend {

@@ -18,7 +18,8 @@ het_status het_workspace_create(const het_graph *g, het_workspace **ws_out);
 /// het_workspace_create with the blobs in `dev`'s host memory
 /// (het_host_alloc): page-locked on a discrete GPU, so that its transfers
 /// run at full speed. For workspaces bound to `dev`; `dev` must outlive the
-/// workspace. NULL: as het_workspace_create.
+/// workspace. NULL: as het_workspace_create. Nothing is allocated where
+/// `dev` cannot hold the workspace (het_exec_check_fits).
 het_status het_workspace_create_for(const het_graph *g, het_backend *dev, het_workspace **ws_out);
 void het_workspace_destroy(het_workspace *ws);
 /// Host buffer of a blob (het_shape_count floats).
@@ -49,6 +50,13 @@ void het_exec_synthetic_inputs(const het_graph *g, het_workspace *ws, uint64_t s
 
 /// Prepares every layer of `g` on `be`.
 het_status het_exec_prepare(het_backend *be, const het_graph *g);
+
+/// Whether `be`'s device can hold the storage of a workspace of `g`:
+/// HET_E_NOMEM, with one message naming the blob or the total, where one
+/// blob exceeds the device's largest buffer or all of them its memory.
+/// Decided from the shapes, before anything is allocated; HET_OK for
+/// backends that compute in host memory.
+het_status het_exec_check_fits(const het_backend *be, const het_graph *g);
 
 /// Gives a device backend the workspace (device storage mirroring it).
 /// Call once after het_workspace_create; a no-op for the CPU.
