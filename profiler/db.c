@@ -8,6 +8,8 @@
 #include "db_impl.h"
 #include "db_schema.h"
 
+#include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,15 +79,40 @@ void het_db_close(het_db *db)
     free(db);
 }
 
-het_status het_db_open(const char *path, int timeout_ms, het_db **db_out)
+// PRAGMA quick_check: whether every page of the file is sound (a few
+// milliseconds on a sweep's database); one message naming the first fault
+// where it is not.
+static bool structure_ok(het_db *db)
+{
+    sqlite3_stmt *q = NULL;
+    bool ok = false;
+    char first[256] = "";
+    if (sqlite3_prepare_v2(db->sq, "PRAGMA quick_check(1)", -1, &q, NULL) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW) {
+        const char *r = (const char *)sqlite3_column_text(q, 0);
+        ok = r && !strcmp(r, "ok");
+        snprintf(first, sizeof first, "%s", r ? r : "?");
+    } else {
+        snprintf(first, sizeof first, "%s", sqlite3_errmsg(db->sq));
+    }
+    sqlite3_finalize(q);
+    for (char *c = first; *c; c++) // one line: SQLite's report spans several
+        if (*c == '\n') *c = ' ';
+    if (!ok) het_log(HET_LOG_ERROR, "database %s is corrupt (%s); het leaves it untouched", db->path, first);
+    return ok;
+}
+
+// Opens for writing (creating the file and het's tables where needed, in
+// WAL mode) or, `readonly`, only to read a database of this het's version.
+static het_status db_open(const char *path, int timeout_ms, bool readonly, het_db **db_out)
 {
     het_db *db = calloc(1, sizeof *db);
     if (!db || !(db->path = strdup(path))) {
         free(db);
         return HET_E_NOMEM;
     }
-    if (sqlite3_open_v2(path, &db->sq, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
-        het_status st = het_db_fail(db, "cannot open it (is the folder writable?)");
+    int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    if (sqlite3_open_v2(path, &db->sq, flags, NULL) != SQLITE_OK) {
+        het_status st = het_db_fail(db, readonly ? "cannot open it" : "cannot open it (is the folder writable?)");
         het_db_close(db);
         return st;
     }
@@ -105,6 +132,14 @@ het_status het_db_open(const char *path, int timeout_ms, het_db **db_out)
     if (version < 0 || tables < 0) {
         het_log(HET_LOG_ERROR, "database %s: not an SQLite database (or corrupt, or locked): %s; het leaves it "
                 "untouched", path, sqlite3_errmsg(db->sq));
+    } else if (readonly && version < HET_DB_VERSION) {
+        het_log(HET_LOG_ERROR, "database %s: schema version %d is older than this het's (%d)%s", path, version,
+                HET_DB_VERSION, version ? "; a hetprof sweep into it upgrades it" : "");
+    } else if (tables > 0 && !structure_ok(db)) {
+        // Reported as such: a damaged page would otherwise read as rows
+        // that are missing, and times shown as "-".
+    } else if (readonly) {
+        st = HET_OK;
     } else if (version > HET_DB_VERSION) {
         het_log(HET_LOG_ERROR, "database %s: schema version %d is newer than this het's (%d); use a newer het", path,
                 version, HET_DB_VERSION);
@@ -146,19 +181,34 @@ het_status het_db_open(const char *path, int timeout_ms, het_db **db_out)
     return HET_OK;
 }
 
+het_status het_db_open(const char *path, int timeout_ms, het_db **db_out)
+{
+    return db_open(path, timeout_ms, false, db_out);
+}
+
 het_status het_db_open_existing(const char *path, het_db **db_out)
 {
     if (access(path, F_OK) != 0) {
         het_log(HET_LOG_ERROR, "database %s does not exist (hetprof sweep creates it)", path);
         return HET_E_IO;
     }
-    return het_db_open(path, HET_DB_TIMEOUT_MS, db_out);
+    return db_open(path, HET_DB_TIMEOUT_MS, true, db_out);
 }
 
 struct sqlite3 *het_db_sqlite(het_db *db) { return db->sq; }
 
 het_status het_db_check(const char *path)
 {
+    if (access(path, F_OK) != 0) {
+        char *dir = strdup(path);
+        if (!dir) return HET_E_NOMEM;
+        char *slash = strrchr(dir, '/');
+        const char *d = slash ? (slash == dir ? "/" : (*slash = 0, dir)) : ".";
+        bool ok = access(d, W_OK | X_OK) == 0;
+        if (!ok) het_log(HET_LOG_ERROR, "database %s: cannot open its folder to create it: %s", path, strerror(errno));
+        free(dir);
+        return ok ? HET_OK : HET_E_IO;
+    }
     het_db *db = NULL;
     het_status st = het_db_open(path, HET_DB_TIMEOUT_MS, &db);
     het_db_close(db);
@@ -249,10 +299,10 @@ int64_t het_db_model_id(het_db *db, const char *hash, const char *name, const ch
                           "ON CONFLICT DO NOTHING", "SELECT id FROM models WHERE hash = ?1", mv, 5);
 }
 
-het_status het_db_add_run(const char *path, const het_db_run *r, int64_t *run_id_out)
+het_status het_db_add_run(const char *path, int timeout_ms, const het_db_run *r, int64_t *run_id_out)
 {
     het_db *dbh;
-    het_status st = het_db_open(path, HET_DB_TIMEOUT_MS, &dbh);
+    het_status st = het_db_open(path, timeout_ms, &dbh);
     if (st != HET_OK) return st;
     sqlite3 *db = dbh->sq;
     char when[32];

@@ -21,8 +21,9 @@ typedef struct het_db het_db;
 het_status het_db_open(const char *path, int timeout_ms, het_db **db_out);
 void het_db_close(het_db *db);
 
-/// As het_db_open, for readers: a missing file is an error ("does not exist;
-/// hetprof sweep creates it"), never a new empty database.
+/// For readers: opens the database read-only (a read-only file or folder
+/// is fine), nothing created or upgraded. A missing file ("does not exist;
+/// hetprof sweep creates it") or a schema of another version is an error.
 het_status het_db_open_existing(const char *path, het_db **db_out);
 
 /// The SQLite connection, for readers that query the documented schema
@@ -47,14 +48,15 @@ typedef struct het_db_run {
     const double *lane_busy_ms;
 } het_db_run;
 
-/// Opens (creating if needed) the database at `path` and checks that it is
-/// het's and of a version this het reads; closes it again. Used before a run
-/// so that a bad --db is reported before any work. One message on error.
+/// Checks that the database at `path` is het's and of a version this het
+/// reads, or, where there is none, that its folder lets one be created
+/// (nothing is created). Used before a run so that a bad --db is reported
+/// before any work. One message on error.
 het_status het_db_check(const char *path);
 
 /// Appends one run (and its platform and model rows, shared with other runs)
-/// in one transaction: all or nothing. Waits up to 10 s for a lock.
-het_status het_db_add_run(const char *path, const het_db_run *run, int64_t *run_id_out);
+/// in one transaction: all or nothing. Waits up to `timeout_ms` for a lock.
+het_status het_db_add_run(const char *path, int timeout_ms, const het_db_run *run, int64_t *run_id_out);
 
 // ---- the profiler's tables (db_sweep.c) ----------------------------------
 

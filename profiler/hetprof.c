@@ -449,10 +449,18 @@ static int sweep(opts *o)
     het_counters *ctr = NULL;
     char note[512] = "";
     het_status st = HET_OK;
-    // The core lists and the database first: bad ones cost no work.
+    // The core lists first: bad ones cost no work.
     if ((rc = parse_cores(o, &d)) != 0) return rc;
-    if (het_db_open(o->db, (int)(o->db_timeout * 1000), &db) != HET_OK) return 1;
+    // A database that exists is opened before the model and devices (a bad
+    // one costs no work); a new one only once they are ready, so that a bad
+    // model leaves no empty database behind.
+    bool exists = access(o->db, F_OK) == 0;
+    if (exists && het_db_open(o->db, (int)(o->db_timeout * 1000), &db) != HET_OK) return 1;
     if ((rc = open_devices(o, &d)) != 0) goto done;
+    if (!exists && het_db_open(o->db, (int)(o->db_timeout * 1000), &db) != HET_OK) {
+        rc = 1;
+        goto done;
+    }
     rc = 1;
     het_graph *g = d.g;
     het_backend **be = d.be;

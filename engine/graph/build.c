@@ -143,6 +143,13 @@ static int add_blob(builder *b, const char *name, het_shape shape, int producer)
     return g->n_blobs++;
 }
 
+static int find_blob_upto(const het_graph *g, const char *name)
+{
+    for (int i = g->n_blobs - 1; i >= 0; i--)
+        if (!strcmp(g->blobs[i].name, name)) return i;
+    return -1;
+}
+
 static het_status shape_from_dims(builder *b, const char *what, const int64_t *dims, size_t n,
                                   het_shape *out)
 {
@@ -159,6 +166,10 @@ static het_status shape_from_dims(builder *b, const char *what, const int64_t *d
     // Batch is always 1 (see graph.h), whatever the deploy file declares.
     *out = (het_shape){.ndim = (int)n, .n = 1, .c = (int)dims[1], .h = n == 4 ? (int)dims[2] : 1,
                        .w = n == 4 ? (int)dims[3] : 1};
+    if ((uint64_t)out->c * (uint64_t)out->h * (uint64_t)out->w > HET_MAX_TENSOR_FLOATS) {
+        het_log(HET_LOG_ERROR, "%s: input %s (%dx%dx%d) is larger than 2 GiB", b->path, what, out->c, out->h, out->w);
+        return HET_E_INVALID;
+    }
     return HET_OK;
 }
 
@@ -193,18 +204,20 @@ static het_status add_net_inputs(builder *b, const Caffe__NetParameter *np)
             st = shape_from_dims(b, np->input[i], d, 4, &s);
         }
         if (st != HET_OK) return st;
+        if (find_blob_upto(&b->gi->g, np->input[i]) >= 0) {
+            het_log(HET_LOG_ERROR, "%s: input '%s' is declared twice", b->path, np->input[i]);
+            return HET_E_INVALID;
+        }
         if (add_blob(b, np->input[i], s, -1) < 0) return HET_E_NOMEM;
         b->gi->g.blobs[b->gi->g.n_blobs - 1].is_input = true;
     }
     return HET_OK;
 }
 
-static int find_blob_upto(const het_graph *g, const char *name)
-{
-    for (int i = g->n_blobs - 1; i >= 0; i--)
-        if (!strcmp(g->blobs[i].name, name)) return i;
-    return -1;
-}
+// A uint32 field as an int for the range checks that follow: values past
+// any sane size become 1 << 30, which every check rejects, instead of
+// wrapping to a negative int that a "> limit" test lets through.
+static int u32(uint32_t v) { return v > (1u << 30) ? 1 << 30 : (int)v; }
 
 // Reads a Convolution layer's parameters (Caffe's rules for the repeated
 // kernel_size/pad/stride/dilation and their _h/_w forms).
@@ -216,41 +229,45 @@ static het_status read_conv(builder *b, const Caffe__LayerParameter *lp, het_lay
         return HET_E_INVALID;
     }
     struct het_conv_params *c = &l->p.conv;
-    c->num_output = (int)cp->num_output;
-    c->group = cp->has_group ? (int)cp->group : 1;
+    c->num_output = u32(cp->num_output);
+    c->group = cp->has_group ? u32(cp->group) : 1;
+    if (c->num_output > (1 << 24) || c->group > (1 << 24)) {
+        het_log(HET_LOG_ERROR, "%s: layer '%s': num_output and group must be at most %d", b->path, lp->name, 1 << 24);
+        return HET_E_INVALID;
+    }
     c->bias_term = cp->has_bias_term ? cp->bias_term : true;
     if (cp->has_kernel_h || cp->has_kernel_w) {
         if (!cp->has_kernel_h || !cp->has_kernel_w || cp->n_kernel_size) {
             het_log(HET_LOG_ERROR, "%s: layer '%s': give either kernel_size or both kernel_h and kernel_w", b->path, lp->name);
             return HET_E_INVALID;
         }
-        c->kh = (int)cp->kernel_h;
-        c->kw = (int)cp->kernel_w;
+        c->kh = u32(cp->kernel_h);
+        c->kw = u32(cp->kernel_w);
     } else if (cp->n_kernel_size == 1 || cp->n_kernel_size == 2) {
-        c->kh = (int)cp->kernel_size[0];
-        c->kw = (int)cp->kernel_size[cp->n_kernel_size - 1];
+        c->kh = u32(cp->kernel_size[0]);
+        c->kw = u32(cp->kernel_size[cp->n_kernel_size - 1]);
     } else {
         het_log(HET_LOG_ERROR, "%s: layer '%s': kernel_size needs 1 or 2 values (2-D convolution), found %zu",
                 b->path, lp->name, cp->n_kernel_size);
         return cp->n_kernel_size ? HET_E_UNSUPPORTED : HET_E_INVALID;
     }
     if (cp->has_pad_h || cp->has_pad_w) {
-        c->ph = (int)cp->pad_h;
-        c->pw = (int)cp->pad_w;
+        c->ph = u32(cp->pad_h);
+        c->pw = u32(cp->pad_w);
     } else if (cp->n_pad <= 2) {
-        c->ph = cp->n_pad ? (int)cp->pad[0] : 0;
-        c->pw = cp->n_pad ? (int)cp->pad[cp->n_pad - 1] : 0;
+        c->ph = cp->n_pad ? u32(cp->pad[0]) : 0;
+        c->pw = cp->n_pad ? u32(cp->pad[cp->n_pad - 1]) : 0;
     } else goto too_many;
     if (cp->has_stride_h || cp->has_stride_w) {
-        c->sh = cp->has_stride_h ? (int)cp->stride_h : 1;
-        c->sw = cp->has_stride_w ? (int)cp->stride_w : 1;
+        c->sh = cp->has_stride_h ? u32(cp->stride_h) : 1;
+        c->sw = cp->has_stride_w ? u32(cp->stride_w) : 1;
     } else if (cp->n_stride <= 2) {
-        c->sh = cp->n_stride ? (int)cp->stride[0] : 1;
-        c->sw = cp->n_stride ? (int)cp->stride[cp->n_stride - 1] : 1;
+        c->sh = cp->n_stride ? u32(cp->stride[0]) : 1;
+        c->sw = cp->n_stride ? u32(cp->stride[cp->n_stride - 1]) : 1;
     } else goto too_many;
     if (cp->n_dilation <= 2) {
-        c->dh = cp->n_dilation ? (int)cp->dilation[0] : 1;
-        c->dw = cp->n_dilation ? (int)cp->dilation[cp->n_dilation - 1] : 1;
+        c->dh = cp->n_dilation ? u32(cp->dilation[0]) : 1;
+        c->dw = cp->n_dilation ? u32(cp->dilation[cp->n_dilation - 1]) : 1;
     } else goto too_many;
     if (cp->has_axis && cp->axis != 1) {
         het_log(HET_LOG_ERROR, "%s: layer '%s': convolution axis %d is not supported (only 1)", b->path, lp->name, cp->axis);
@@ -259,7 +276,7 @@ static het_status read_conv(builder *b, const Caffe__LayerParameter *lp, het_lay
     if (c->kh <= 0 || c->kw <= 0 || c->sh <= 0 || c->sw <= 0 || c->dh <= 0 || c->dw <= 0 || c->group <= 0 ||
         c->kh > 4096 || c->kw > 4096 || c->ph > 4096 || c->pw > 4096 || c->sh > 4096 || c->sw > 4096 ||
         c->dh > 4096 || c->dw > 4096) {
-        het_log(HET_LOG_ERROR, "%s: layer '%s': kernel, stride, dilation and group must be positive and sane",
+        het_log(HET_LOG_ERROR, "%s: layer '%s': kernel, stride, dilation and group must be positive; each of them and pad at most 4096",
                 b->path, lp->name);
         return HET_E_INVALID;
     }
@@ -299,21 +316,21 @@ static het_status read_pool(builder *b, const Caffe__LayerParameter *lp, het_lay
             het_log(HET_LOG_ERROR, "%s: layer '%s': give either kernel_size or both kernel_h and kernel_w", b->path, lp->name);
             return HET_E_INVALID;
         }
-        p->kh = (int)pp->kernel_h;
-        p->kw = (int)pp->kernel_w;
+        p->kh = u32(pp->kernel_h);
+        p->kw = u32(pp->kernel_w);
     } else if (pp->has_kernel_size) {
-        p->kh = p->kw = (int)pp->kernel_size;
+        p->kh = p->kw = u32(pp->kernel_size);
     } else {
         het_log(HET_LOG_ERROR, "%s: layer '%s': pooling needs kernel_size or global_pooling", b->path, lp->name);
         return HET_E_INVALID;
     }
-    p->ph = pp->has_pad_h ? (int)pp->pad_h : (int)pp->pad;
-    p->pw = pp->has_pad_w ? (int)pp->pad_w : (int)pp->pad;
-    p->sh = pp->has_stride_h ? (int)pp->stride_h : (int)pp->stride;
-    p->sw = pp->has_stride_w ? (int)pp->stride_w : (int)pp->stride;
+    p->ph = pp->has_pad_h ? u32(pp->pad_h) : u32(pp->pad);
+    p->pw = pp->has_pad_w ? u32(pp->pad_w) : u32(pp->pad);
+    p->sh = pp->has_stride_h ? u32(pp->stride_h) : u32(pp->stride);
+    p->sw = pp->has_stride_w ? u32(pp->stride_w) : u32(pp->stride);
     if (p->kh <= 0 || p->kw <= 0 || p->sh <= 0 || p->sw <= 0 || p->kh > 4096 || p->kw > 4096 ||
         p->sh > 4096 || p->sw > 4096 || p->ph > 4096 || p->pw > 4096) {
-        het_log(HET_LOG_ERROR, "%s: layer '%s': pooling kernel and stride must be positive and sane", b->path, lp->name);
+        het_log(HET_LOG_ERROR, "%s: layer '%s': pooling kernel and stride must be positive; each of them and pad at most 4096", b->path, lp->name);
         return HET_E_INVALID;
     }
     if (p->ph >= p->kh || p->pw >= p->kw) {
@@ -386,6 +403,10 @@ static het_status read_params(builder *b, const Caffe__LayerParameter *lp, het_l
                     b->path, lp->name);
             return HET_E_UNSUPPORTED;
         }
+        if (p->num_output > (1u << 24)) {
+            het_log(HET_LOG_ERROR, "%s: layer '%s': num_output must be at most %d", b->path, lp->name, 1 << 24);
+            return HET_E_INVALID;
+        }
         l->p.fc.num_output = (int)p->num_output;
         l->p.fc.bias_term = p->has_bias_term ? p->bias_term : true;
         return HET_OK;
@@ -434,8 +455,11 @@ static het_status expect_counts(builder *b, const Caffe__LayerParameter *lp, siz
                                 size_t max_bottom)
 {
     if (lp->n_bottom < min_bottom || lp->n_bottom > max_bottom || lp->n_top != 1) {
-        het_log(HET_LOG_ERROR, "%s: layer '%s' (%s) has %zu bottoms and %zu tops; it needs %zu%s bottom(s) and 1 top",
-                b->path, lp->name, lp->type, lp->n_bottom, lp->n_top, min_bottom, max_bottom > min_bottom ? "+" : "");
+        char need[48];
+        if (max_bottom > min_bottom) snprintf(need, sizeof need, "%zu to %zu bottoms", min_bottom, max_bottom);
+        else snprintf(need, sizeof need, "%zu bottom%s", min_bottom, min_bottom == 1 ? "" : "s");
+        het_log(HET_LOG_ERROR, "%s: layer '%s' (%s) has %zu bottoms and %zu tops; it needs %s and 1 top", b->path,
+                lp->name, lp->type, lp->n_bottom, lp->n_top, need);
         return HET_E_INVALID;
     }
     return HET_OK;
@@ -460,6 +484,11 @@ static het_status add_layer(builder *b, const Caffe__LayerParameter *lp, int *ca
             het_shape s;
             het_status st = shape_from_dims(b, lp->top[t], bs->dim, bs->n_dim, &s);
             if (st != HET_OK) return st;
+            if (find_blob_upto(g, lp->top[t]) >= 0) {
+                het_log(HET_LOG_ERROR, "%s: Input layer '%s' declares '%s', which is already declared", b->path,
+                        lp->name, lp->top[t]);
+                return HET_E_INVALID;
+            }
             int id = add_blob(b, lp->top[t], s, -1);
             if (id < 0) return HET_E_NOMEM;
             g->blobs[id].is_input = true;
@@ -528,6 +557,13 @@ static het_status add_layer(builder *b, const Caffe__LayerParameter *lp, int *ca
                         "may run in place", b->path, lp->name, i + 1);
                 return HET_E_INVALID;
             }
+        // Caffe's rule: a blob has one producer (an in-place layer updates
+        // it); a second would silently replace what earlier readers saw.
+        if (find_blob_upto(g, lp->top[0]) >= 0) {
+            het_log(HET_LOG_ERROR, "%s: layer '%s' writes top '%s', which an earlier layer or input already produces "
+                    "(only an in-place layer, top == bottom, may write it again)", b->path, lp->name, lp->top[0]);
+            return HET_E_INVALID;
+        }
         top[0] = add_blob(b, lp->top[0], (het_shape){0}, l->id);
         if (top[0] < 0) return HET_E_NOMEM;
     }

@@ -68,16 +68,19 @@ het_status het_graph_infer_layer(het_graph *g, het_layer *l)
     case HET_LAYER_FLATTEN:
         out = (het_shape){.ndim = 2, .n = 1, .c = (int)in_count, .h = 1, .w = 1};
         break;
-    case HET_LAYER_CONCAT:
-        out.c = 0;
+    case HET_LAYER_CONCAT: {
+        uint64_t channels = 0;
         for (int i = 0; i < l->n_bottom; i++) {
             const het_shape *s = &g->blobs[l->bottom[i]].shape;
             if (s->ndim != in->ndim || s->h != in->h || s->w != in->w)
                 return bad(l, "inputs differ in height or width");
-            out.c += s->c;
+            channels += (uint64_t)s->c;
             if (i) extra_read += het_shape_count(s);
         }
+        if (channels > HET_MAX_TENSOR_FLOATS) return bad(l, "the output is larger than 2 GiB");
+        out.c = (int)channels;
         break;
+    }
     case HET_LAYER_ELTWISE:
         for (int i = 1; i < l->n_bottom; i++) {
             const het_shape *s = &g->blobs[l->bottom[i]].shape;
@@ -108,55 +111,62 @@ het_status het_graph_infer_layer(het_graph *g, het_layer *l)
         break;
     }
     if (out.c <= 0 || out.h <= 0 || out.w <= 0) return bad(l, "the output would be empty: kernel larger than the padded input");
-    if (het_shape_count(&out) > ((size_t)1 << 31) / sizeof(float)) return bad(l, "the output is larger than 2 GiB");
+    if (het_shape_count(&out) > HET_MAX_TENSOR_FLOATS) return bad(l, "the output is larger than 2 GiB");
     g->blobs[l->top[0]].shape = out;
     l->bytes_read = (in_count + extra_read) * sizeof(float);
     l->bytes_written = het_shape_count(&out) * sizeof(float);
     return HET_OK;
 }
 
-static void set_param(het_param *p, int ndim, int d0, int d1, int d2, int d3)
+// Sets a weight tensor's shape; false where it would pass
+// HET_MAX_TENSOR_FLOATS (checked as it multiplies, so nothing overflows).
+static bool set_param(het_param *p, int ndim, int d0, int d1, int d2, int d3)
 {
     p->ndim = ndim;
     int d[4] = {d0, d1, d2, d3};
     p->count = 1;
     for (int i = 0; i < 4; i++) {
         p->dims[i] = i < ndim ? d[i] : 1;
-        if (i < ndim) p->count *= (size_t)d[i];
+        if (i >= ndim) continue;
+        if (d[i] <= 0 || (size_t)d[i] > HET_MAX_TENSOR_FLOATS / p->count) return false;
+        p->count *= (size_t)d[i];
     }
+    return true;
 }
 
 het_status het_graph_declare_params(het_graph *g, het_layer *l)
 {
     const het_shape *in = &g->blobs[l->bottom[0]].shape;
+    bool ok = true;
     switch (l->kind) {
     case HET_LAYER_CONV: {
         const struct het_conv_params *c = &l->p.conv;
-        set_param(&l->params[0], 4, c->num_output, in->c / c->group, c->kh, c->kw);
+        ok &= set_param(&l->params[0], 4, c->num_output, in->c / c->group, c->kh, c->kw);
         l->n_params = 1;
-        if (c->bias_term) set_param(&l->params[l->n_params++], 1, c->num_output, 0, 0, 0);
+        if (c->bias_term) ok &= set_param(&l->params[l->n_params++], 1, c->num_output, 0, 0, 0);
         break;
     }
     case HET_LAYER_FC:
-        set_param(&l->params[0], 2, l->p.fc.num_output, (int)het_shape_count(in), 0, 0);
+        ok &= set_param(&l->params[0], 2, l->p.fc.num_output, (int)het_shape_count(in), 0, 0);
         l->n_params = 1;
-        if (l->p.fc.bias_term) set_param(&l->params[l->n_params++], 1, l->p.fc.num_output, 0, 0, 0);
+        if (l->p.fc.bias_term) ok &= set_param(&l->params[l->n_params++], 1, l->p.fc.num_output, 0, 0, 0);
         break;
     case HET_LAYER_BATCHNORM:
-        set_param(&l->params[0], 1, in->c, 0, 0, 0); // mean (times factor)
-        set_param(&l->params[1], 1, in->c, 0, 0, 0); // variance (times factor)
-        set_param(&l->params[2], 1, 1, 0, 0, 0);     // moving-average factor
+        ok &= set_param(&l->params[0], 1, in->c, 0, 0, 0); // mean (times factor)
+        ok &= set_param(&l->params[1], 1, in->c, 0, 0, 0); // variance (times factor)
+        ok &= set_param(&l->params[2], 1, 1, 0, 0, 0);     // moving-average factor
         l->n_params = 3;
         break;
     case HET_LAYER_SCALE:
-        set_param(&l->params[0], 1, in->c, 0, 0, 0);
+        ok &= set_param(&l->params[0], 1, in->c, 0, 0, 0);
         l->n_params = 1;
-        if (l->p.scale.bias_term) set_param(&l->params[l->n_params++], 1, in->c, 0, 0, 0);
+        if (l->p.scale.bias_term) ok &= set_param(&l->params[l->n_params++], 1, in->c, 0, 0, 0);
         break;
     default:
         l->n_params = 0;
         break;
     }
+    if (!ok) return bad(l, "its weights would be larger than 2 GiB");
     for (int i = 0; i < l->n_params; i++) {
         l->params[i].data = het_alloc_aligned(l->params[i].count * sizeof(float));
         if (!l->params[i].data) return HET_E_NOMEM;

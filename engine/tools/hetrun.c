@@ -72,6 +72,7 @@ static void usage(FILE *f)
         "  --summary-json FILE   run summary for scripts (latency, images/s, peak RSS)\n"
         "  --timeline FILE       pipeline/image-parallel: CSV of (stage, image, start, end) for a Gantt chart\n"
         "  --db FILE             append the run's measurements to this SQLite database (docs/database.md)\n"
+        "  --db-timeout S        wait up to S seconds for another writer's lock on --db (default 10)\n"
         "timing:\n"
         "  --warmup N            untimed runs before the first timed one (default 1); with a\n"
         "                        pipeline or image-parallel plan, N times the first image\n"
@@ -95,11 +96,28 @@ typedef struct opts {
     const char *cpu_cores, *gpu_cores, *gpu, *cl_cache, *plan, *timeline, *db;
     int gpu_buffers;
     unsigned long long seed;
-    int threads, top, warmup, repeat, quiet, profile, no_fold;
+    int threads, top, warmup, repeat, quiet, profile, no_fold, db_timeout_s;
     float mean[3], scale;
     save_blob saves[MAX_SAVE_BLOBS];
     int n_saves;
+    // Every output file: the paths above are switched to their temporaries
+    // here, renamed into place only once the run, its outputs and its
+    // database row have all succeeded.
+    het_outputs *outs;
 } opts;
+
+// Registers every output file of the run and points its option at the
+// temporary it is written to. 0, or 1 after one message.
+static int stage_outputs(opts *o)
+{
+    if (het_outputs_create(&o->outs) != HET_OK) return 1;
+    const char **paths[4 + MAX_SAVE_BLOBS] = {&o->save_output, &o->save_weights, &o->summary_json, &o->timeline};
+    int n = 4;
+    for (int i = 0; i < o->n_saves; i++) paths[n++] = &o->saves[i].path;
+    for (int i = 0; i < n; i++)
+        if (*paths[i] && !(*paths[i] = het_outputs_add(o->outs, *paths[i]))) return 1;
+    return 0;
+}
 
 static int fail(const char *fmt, const char *a)
 {
@@ -127,7 +145,7 @@ static int parse_args(int argc, char **argv, opts *o)
     enum { O_MODEL = 256, O_WEIGHTS, O_SEED, O_DEVICE, O_IMAGES, O_INPUT, O_TOP, O_LABELS, O_SAVE_OUT,
            O_SAVE_BLOB, O_SAVE_W, O_SUMMARY, O_THREADS, O_CORES, O_WARMUP, O_REPEAT, O_MEAN, O_SCALE,
            O_VERSION, O_PROFILE, O_GPU, O_LIST_GPUS, O_GPU_BUFFERS, O_CL_CACHE, O_PLAN, O_GPU_CORES, O_TIMELINE, O_DB,
-           O_NO_FOLD };
+           O_NO_FOLD, O_DB_TIMEOUT };
     static const struct option lo[] = {
         {"model", required_argument, 0, O_MODEL}, {"weights", required_argument, 0, O_WEIGHTS},
         {"seed", required_argument, 0, O_SEED}, {"device", required_argument, 0, O_DEVICE},
@@ -138,12 +156,12 @@ static int parse_args(int argc, char **argv, opts *o)
         {"threads", required_argument, 0, O_THREADS}, {"cpu-cores", required_argument, 0, O_CORES},
         {"warmup", required_argument, 0, O_WARMUP}, {"repeat", required_argument, 0, O_REPEAT},
         {"mean", required_argument, 0, O_MEAN}, {"scale", required_argument, 0, O_SCALE},
-        {"plan", required_argument, 0, O_PLAN}, {"db", required_argument, 0, O_DB}, {"timeline", required_argument, 0, O_TIMELINE}, {"gpu-cores", required_argument, 0, O_GPU_CORES}, {"gpu", required_argument, 0, O_GPU}, {"list-gpus", no_argument, 0, O_LIST_GPUS},
+        {"plan", required_argument, 0, O_PLAN}, {"db", required_argument, 0, O_DB}, {"db-timeout", required_argument, 0, O_DB_TIMEOUT}, {"timeline", required_argument, 0, O_TIMELINE}, {"gpu-cores", required_argument, 0, O_GPU_CORES}, {"gpu", required_argument, 0, O_GPU}, {"list-gpus", no_argument, 0, O_LIST_GPUS},
         {"gpu-buffers", required_argument, 0, O_GPU_BUFFERS}, {"cl-cache", required_argument, 0, O_CL_CACHE},
         {"profile", no_argument, 0, O_PROFILE}, {"quiet", no_argument, 0, 'q'}, {"verbose", no_argument, 0, 'v'}, {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, O_VERSION}, {0, 0, 0, 0}};
     *o = (opts){.device = "cpu", .gpu_buffers = -1, .seed = 1, .top = 5, .warmup = 1, .repeat = 1, .mean = {104, 117, 123},
-                .scale = 1.0f};
+                .scale = 1.0f, .db_timeout_s = 10};
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, ":qvh", lo, NULL)) != -1) {
@@ -179,13 +197,14 @@ static int parse_args(int argc, char **argv, opts *o)
         case O_WARMUP: if (parse_int(optarg, "--warmup", 0, 1000000, &o->warmup)) return 2; break;
         case O_REPEAT: if (parse_int(optarg, "--repeat", 1, 1000000, &o->repeat)) return 2; break;
         case O_MEAN:
-            if (sscanf(optarg, "%f,%f,%f", &o->mean[0], &o->mean[1], &o->mean[2]) != 3)
-                return fail("--mean needs three numbers B,G,R, got '%s'", optarg);
+            if (sscanf(optarg, "%f,%f,%f", &o->mean[0], &o->mean[1], &o->mean[2]) != 3 || !isfinite(o->mean[0]) ||
+                !isfinite(o->mean[1]) || !isfinite(o->mean[2]))
+                return fail("--mean needs three finite numbers B,G,R, got '%s'", optarg);
             break;
         case O_SCALE: {
             char *end;
             o->scale = strtof(optarg, &end);
-            if (!*optarg || *end) return fail("--scale needs a number, got '%s'", optarg);
+            if (!*optarg || *end || !isfinite(o->scale)) return fail("--scale needs a finite number, got '%s'", optarg);
             break;
         }
         case 'q': o->quiet = 1; break;
@@ -194,6 +213,7 @@ static int parse_args(int argc, char **argv, opts *o)
         case O_PLAN: o->plan = optarg; break;
         case O_TIMELINE: o->timeline = optarg; break;
         case O_DB: o->db = optarg; break;
+        case O_DB_TIMEOUT: if (parse_int(optarg, "--db-timeout", 0, 86400, &o->db_timeout_s)) return 2; break;
         case O_GPU_CORES: o->gpu_cores = optarg; break;
         case O_CL_CACHE: o->cl_cache = optarg; break;
         case O_GPU_BUFFERS:
@@ -326,28 +346,24 @@ static void json_str(FILE *f, const char *s)
     fputc('"', f);
 }
 
-// Output files are written atomically: into PATH.tmp.PID, renamed over PATH
-// only when complete, so a failure never leaves half a file.
-typedef struct atomic_file {
+// Text outputs, written into their staged temporaries (stage_outputs).
+typedef struct out_file {
     FILE *f;
-    char tmp[4200];
-} atomic_file;
+} out_file;
 
-static FILE *atomic_open(atomic_file *af, const char *path)
+static FILE *out_open(out_file *af, const char *tmp)
 {
-    snprintf(af->tmp, sizeof af->tmp, "%s.tmp.%ld", path, (long)getpid());
-    af->f = fopen(af->tmp, "w");
-    if (!af->f) fprintf(stderr, "hetrun: cannot create '%s': %s\n", af->tmp, strerror(errno));
+    af->f = fopen(tmp, "w");
+    if (!af->f) fprintf(stderr, "hetrun: cannot create '%s': %s\n", tmp, strerror(errno));
     return af->f;
 }
 
-// Closes and renames; returns 0, or 1 after one message (and no file left).
-static int atomic_close(atomic_file *af, const char *path)
+// Closes; returns 0, or 1 after one message.
+static int out_close(out_file *af, const char *tmp)
 {
     if (!af->f) return 1;
-    if (fclose(af->f) != 0 || rename(af->tmp, path) != 0) {
-        fprintf(stderr, "hetrun: failed to write '%s': %s\n", path, strerror(errno));
-        remove(af->tmp);
+    if (fclose(af->f) != 0) {
+        fprintf(stderr, "hetrun: failed to write '%s': %s\n", tmp, strerror(errno));
         return 1;
     }
     return 0;
@@ -357,8 +373,8 @@ static int write_summary(const char *path, const opts *o, const het_graph *g, co
                          const het_xfer_stats *xs, int n_images, int n_threads, const double *sorted_ms, int n_runs,
                          double total_s, long rss_kb, double first_run_ms, double setup_ms)
 {
-    atomic_file af;
-    FILE *f = atomic_open(&af, path);
+    out_file af;
+    FILE *f = out_open(&af, path);
     if (!f) return 1;
     fprintf(f, "{\n  \"model\": ");
     json_str(f, o->model);
@@ -384,7 +400,7 @@ static int write_summary(const char *path, const opts *o, const het_graph *g, co
             percentile(sorted_ms, n_runs, 0.9), n_runs ? sorted_ms[0] : 0.0);
     fprintf(f, "  \"gflop_per_image\": %.6f,\n", total_flops(g) / 1e9);
     fprintf(f, "  \"images_per_s\": %.3f,\n  \"peak_rss_kb\": %ld\n}\n", total_s > 0 ? n_runs / total_s : 0.0, rss_kb);
-    return atomic_close(&af, path);
+    return out_close(&af, path);
 }
 
 static void print_top(const char *what, const float *v, size_t n, int k, char **labels, int n_labels)
@@ -462,7 +478,7 @@ static int record_run(const opts *o, const het_graph *g, const het_plan *plan, c
                     .predicted_latency_ms = plan ? plan->predicted_latency_ms : NAN,
                     .predicted_images_per_s = plan ? plan->predicted_images_per_s : NAN};
     int64_t id;
-    if (het_db_add_run(o->db, &r, &id) != HET_OK) return 1;
+    if (het_db_add_run(o->db, o->db_timeout_s * 1000, &r, &id) != HET_OK) return 1;
     printf("recorded as run %lld in %s\n", (long long)id, o->db);
     return 0;
 }
@@ -537,19 +553,16 @@ static int run_stream(const opts *o, const het_graph *g, const het_plan *plan, h
     rc = 0;
     const char *names[HET_PLAN_MAX_STAGES];
     for (int l = 0; l < rep.n_lanes; l++) names[l] = rep.lane_name[l];
-    if (record_run(o, g, plan, desc, gpu, n_images, wall, ips, percentile(lat, n_lat, 0.5),
-                   percentile(lat, n_lat, 0.9), lat[0], &xs, rep.n_lanes, names, busy))
-        rc = 1;
     if (o->timeline) {
-        atomic_file af;
-        FILE *f = atomic_open(&af, o->timeline);
+        out_file af;
+        FILE *f = out_open(&af, o->timeline);
         if (f) {
             fprintf(f, "lane,name,image,start_ms,end_ms\n");
             for (int e = 0; e < rep.n_events; e++)
                 fprintf(f, "%d,%s,%d,%.4f,%.4f\n", rep.events[e].lane, rep.lane_name[rep.events[e].lane],
                         rep.events[e].image, rep.events[e].start_ms, rep.events[e].end_ms);
         }
-        if (atomic_close(&af, o->timeline)) rc = 1;
+        if (out_close(&af, o->timeline)) rc = 1;
     }
     if (o->save_output) {
         const het_shape *s = &g->blobs[out_blob].shape;
@@ -557,8 +570,8 @@ static int run_stream(const opts *o, const het_graph *g, const het_plan *plan, h
         if (het_npy_write(o->save_output, outputs, s->ndim == 4 ? 4 : 2, dims) != HET_OK) rc = 1;
     }
     if (o->summary_json) {
-        atomic_file af;
-        FILE *f = atomic_open(&af, o->summary_json);
+        out_file af;
+        FILE *f = out_open(&af, o->summary_json);
         if (f) {
             fprintf(f, "{\n  \"model\": ");
             json_str(f, o->model);
@@ -584,8 +597,12 @@ static int run_stream(const opts *o, const het_graph *g, const het_plan *plan, h
                     (unsigned long long)xs.h2d_bytes, xs.h2d_ns / 1e6, (unsigned long long)xs.h2d_count,
                     (unsigned long long)xs.d2h_bytes, xs.d2h_ns / 1e6, (unsigned long long)xs.d2h_count);
         }
-        if (atomic_close(&af, o->summary_json)) rc = 1;
+        if (out_close(&af, o->summary_json)) rc = 1;
     }
+    // The database row last, once every output is written.
+    if (rc == 0 && record_run(o, g, plan, desc, gpu, n_images, wall, ips, percentile(lat, n_lat, 0.5),
+                   percentile(lat, n_lat, 0.9), lat[0], &xs, rep.n_lanes, names, busy))
+        rc = 1;
 out:
     het_stream_report_free(&rep);
     het_stream_destroy(stream);
@@ -700,6 +717,7 @@ int main(int argc, char **argv)
             goto done;
         }
     }
+    if (stage_outputs(&o)) goto done;
     if (o.labels && !(labels = read_labels(o.labels, &n_labels))) goto done;
 
     // The images: a folder, a file, a count, or a tensor.
@@ -792,6 +810,7 @@ int main(int argc, char **argv)
     if (plan && (plan->mode == HET_MODE_PIPELINE || plan->mode == HET_MODE_IMAGE_PARALLEL)) {
         rc = run_stream(&o, g, plan, be_cpu, be_gpu, &input, paths, ishape, n_images, out_blob, labels, n_labels,
                         plan_desc);
+        if (rc == 0 && het_outputs_commit(o.outs) != HET_OK) rc = 1;
         st = HET_OK;
         goto done;
     }
@@ -874,14 +893,17 @@ int main(int argc, char **argv)
                n_runs, n_runs == 1 ? "" : "s", (unsigned long long)xs.h2d_count, xs.h2d_bytes / 1e6, xs.h2d_ns / 1e6,
                (unsigned long long)xs.d2h_count, xs.d2h_bytes / 1e6, xs.d2h_ns / 1e6);
     }
-    if (record_run(&o, g, plan, plan ? plan_desc : het_backend_describe(be), be_gpu, n_images, total_s * 1e3,
-                   n_runs / total_s, percentile(lat, n_runs, 0.5), percentile(lat, n_runs, 0.9), lat[0],
-                   rn.hx ? &xs : NULL, 0, NULL, NULL))
-        rc = 1;
     if (o.summary_json && write_summary(o.summary_json, &o, g, plan ? plan_desc : het_backend_describe(be), plan,
                                         rn.hx ? &xs : NULL, n_images, be_cpu ? n_threads : 0, lat, n_runs, total_s,
                                         ru.ru_maxrss, first_run_ms, setup_ms))
         rc = 1;
+    // The database row last, once every output is written; the outputs are
+    // renamed into place only once it is stored.
+    if (rc == 0 && record_run(&o, g, plan, plan ? plan_desc : het_backend_describe(be), be_gpu, n_images,
+                              total_s * 1e3, n_runs / total_s, percentile(lat, n_runs, 0.5),
+                              percentile(lat, n_runs, 0.9), lat[0], rn.hx ? &xs : NULL, 0, NULL, NULL))
+        rc = 1;
+    if (rc == 0 && het_outputs_commit(o.outs) != HET_OK) rc = 1;
     goto done;
 oom:
     fprintf(stderr, "hetrun: out of memory\n");
@@ -905,5 +927,6 @@ done:
     het_backend_destroy(be_gpu);
     het_graph_destroy(g_raw);
     het_graph_destroy(g);
+    het_outputs_destroy(o.outs);
     return rc;
 }

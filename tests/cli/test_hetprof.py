@@ -125,6 +125,15 @@ one_line_error(run("show", "--db", out("missing.db")), "show of a missing databa
 check(not os.path.exists(out("missing.db")), "show does not create a database")
 one_line_error(run("sweep", "--model", out("nope.prototxt"), "--db", fresh("nomodel.db"), *FAST),
                "missing model file", "nope.prototxt")
+check(not os.path.exists(out("nomodel.db")), "a sweep of a missing model creates no database")
+# A model whose input passes 2 GiB: once a division by zero in the weight
+# filler (SIGFPE), and an empty database left behind.
+HUGE = out("huge.prototxt")
+open(HUGE, "w").write('input: "data"\ninput_shape { dim: 1 dim: 1 dim: 65536 dim: 65536 }\nlayer { name: "fc" '
+                      'type: "InnerProduct" bottom: "data" top: "fc" inner_product_param { num_output: 1 } }\n')
+for cmd in (["sweep", "--db", fresh("huge.db")], ["parts", "--devices", "cpu"]):
+    one_line_error(run(*cmd, "--model", HUGE, *FAST), "%s of a model past 2 GiB" % cmd[0], "2 GiB")
+check(not os.path.exists(out("huge.db")), "a sweep of a bad model creates no database")
 
 # ---- round trip -------------------------------------------------------------
 DB = fresh("tiny.db")
@@ -386,6 +395,27 @@ one_line_error(run("sweep", "--model", TINY, "--db", CORRUPT, *FAST), "corrupt d
 check(sha(CORRUPT) == h, "a corrupt database file is never overwritten")
 one_line_error(run("sweep", "--model", TINY, "--db", out("no/such/dir/x.db"), *FAST), "unwritable database", "cannot open")
 one_line_error(run("show", "--db", CORRUPT), "show of a corrupt database", "not an SQLite database")
+# A damaged page inside the measurements table: reported as corrupt, not
+# read as measurements that are missing.
+DAMAGED = fresh("damaged.db")
+shutil.copy(DB, DAMAGED)
+con = sqlite3.connect(DAMAGED)
+con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+root = con.execute("SELECT rootpage FROM sqlite_master WHERE name = 'measurements'").fetchone()[0]
+page = con.execute("PRAGMA page_size").fetchone()[0]
+con.close()
+with open(DAMAGED, "r+b") as f:
+    f.seek((root - 1) * page)
+    f.write(b"\xff" * page)
+h = sha(DAMAGED)
+one_line_error(run("show", "--db", DAMAGED), "show of a database with a damaged page", "corrupt")
+one_line_error(run("export", "--db", DAMAGED, "--csv", out("damaged_csv")), "export of a damaged database", "corrupt")
+one_line_error(run("sweep", "--model", TINY, "--db", DAMAGED, *FAST), "sweep into a damaged database", "corrupt")
+check(sha(DAMAGED) == h, "a damaged database is left untouched")
+# Readers open the database read-only: showing it writes nothing.
+h = sha(DB)
+r = run("show", "--db", DB)
+check(r.returncode == 0 and sha(DB) == h and not os.path.exists(DB + "-journal"), "show writes nothing: %r" % r.stderr)
 
 # A version 1 database (hetrun's runs only) is upgraded in place, its runs kept.
 OLD = fresh("v1.db")

@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 import sys
 
 try:
@@ -180,6 +181,65 @@ for what, args, needle in bad_runs:
           and not os.path.exists(out("bad.caffemodel")),
           "%s: rc %d, stderr %r" % (what, r.returncode, r.stderr))
 
+# --- hostile models and options: one line, no crash, nothing written ------------
+def tiny_net(body, dims=(1, 3, 8, 8)):
+    return 'input: "data"\ninput_shape { %s }\n%s' % (" ".join("dim: %d" % d for d in dims), body)
+
+
+def conv(extra, name="c", bottom="data", top="c"):
+    return ('layer { name: "%s" type: "Convolution" bottom: "%s" top: "%s" convolution_param { num_output: 2 '
+            'kernel_size: 3 %s } }\n' % (name, bottom, top, extra))
+
+
+hostile = [
+    # an element count past 32 bits once truncated to 0 and divided by in the filler (SIGFPE)
+    ("input past 2 GiB", tiny_net('layer { name: "fc" type: "InnerProduct" bottom: "data" top: "fc" '
+                                  'inner_product_param { num_output: 1 } }\n', (1, 1, 65536, 65536)), "2 GiB"),
+    ("weights past 2 GiB", tiny_net('layer { name: "fc" type: "InnerProduct" bottom: "data" top: "fc" '
+                                    'inner_product_param { num_output: 4 } }\n', (1, 1, 16384, 16384)), "2 GiB"),
+    # uint32 fields once cast to int: -1 passed the "> 4096" check (SIGSEGV), 2^31 overflowed
+    ("conv pad 2^32-1", tiny_net(conv("pad: 4294967295")), "pad"),
+    ("conv pad 2^31", tiny_net(conv("pad: 2147483648")), "pad"),
+    ("conv pad_h 2^32-1", tiny_net(conv("pad_h: 4294967295 pad_w: 0")), "pad"),
+    ("pooling pad 2^32-1", tiny_net('layer { name: "p" type: "Pooling" bottom: "data" top: "p" pooling_param '
+                                    '{ pool: MAX kernel_size: 2 pad: 4294967295 } }\n'), "pad"),
+    ("num_output 2^32-1", tiny_net(conv("").replace("num_output: 2", "num_output: 4294967295")), "num_output"),
+    ("two producers of one blob", tiny_net('layer { name: "a" type: "ReLU" bottom: "data" top: "x" }\n'
+                                           'layer { name: "b" type: "ReLU" bottom: "data" top: "x" }\n'), "'x'"),
+    ("input declared twice", 'input: "data"\ninput_shape { dim: 1 dim: 3 dim: 8 dim: 8 }\ninput: "data"\n'
+                             'input_shape { dim: 1 dim: 3 dim: 8 dim: 8 }\n'
+                             'layer { name: "a" type: "ReLU" bottom: "data" top: "x" }\n', "twice"),
+    ("Concat of 3000 bottoms", tiny_net('layer { name: "cat" type: "Concat" %s top: "cat" }\n'
+                                        % " ".join(['bottom: "data"'] * 3000)), "1 to 64 bottoms"),
+]
+for what, text, needle in hostile:
+    r = run("--model", w("hostile.prototxt", text), "--save-output", out("bad.npy"))
+    errl = [l for l in r.stderr.splitlines() if l.strip()]
+    check(0 < r.returncode < 128 and len(errl) == 1 and needle in errl[0] and not os.path.exists(out("bad.npy")),
+          "%s: rc %d, stderr %r" % (what, r.returncode, r.stderr[-300:]))
+for what, args, needle in [("NaN --mean", ["--mean", "nan,117,123"], "--mean"),
+                           ("infinite --scale", ["--scale", "inf"], "--scale")]:
+    r = run("--model", SQ11, "--save-output", out("bad.npy"), *args)
+    errl = [l for l in r.stderr.splitlines() if l.strip()]
+    check(r.returncode == 2 and len(errl) == 1 and needle in errl[0] and not os.path.exists(out("bad.npy")),
+          "%s: rc %d, stderr %r" % (what, r.returncode, r.stderr))
+
+# An output that cannot be written fails the run before it starts, and the
+# others are not left behind; an existing file keeps its content.
+w("keep.npy", "old", "w")
+for what, args in [("--save-blob into a missing folder", ["--save-blob", "conv1=" + out("no/such/b.npy")]),
+                   ("--summary-json into a missing folder", ["--summary-json", out("no/such/s.json")]),
+                   ("--save-weights into a missing folder", ["--save-weights", out("no/such/w.caffemodel")])]:
+    r = run("--model", SQ11, "--save-output", out("bad.npy"), "--save-blob", "conv1=" + out("keep.npy"), *args)
+    errl = [l for l in r.stderr.splitlines() if l.strip()]
+    left = [f for f in os.listdir(WORK) if f.startswith(("bad.npy", "keep.npy."))]
+    check(r.returncode > 0 and len(errl) == 1 and "no/such" in errl[0] and not left
+          and open(out("keep.npy")).read() == "old", "%s: rc %d, left %r, stderr %r" % (what, r.returncode, left,
+                                                                                      r.stderr))
+r = run("--model", SQ11, "--save-output", out("bad.npy"), "--save-blob", "prob=" + out("bad.npy"))
+check(r.returncode > 0 and "two outputs" in r.stderr and not os.path.exists(out("bad.npy")),
+      "one path named as two outputs: %r" % r.stderr)
+
 # --- plans: bad input ----------------------------------------------------------
 r = run("--model", SQ11, "--images", 1, "--summary-json", out("h.json"), "-q")
 H = json.load(open(out("h.json")))["model_hash"]
@@ -299,6 +359,28 @@ for p in procs:
     p.stderr.close()
 con = sqlite3.connect(db)
 check(rcs == [0, 0] and con.execute("SELECT count(*) FROM runs").fetchone()[0] == 4, "concurrent writers: %r" % rcs)
+con.close()
+
+
+# A database locked by another writer past --db-timeout: the run is not
+# recorded and none of its outputs is written; within the timeout it waits.
+lock = sqlite3.connect(db, isolation_level=None)
+lock.execute("BEGIN EXCLUSIVE")
+r = run("--model", SQ11, "--db", db, "--db-timeout", 1, "--save-output", out("bad.npy"), "--summary-json",
+        out("bad.json"), "-q")
+lock.execute("ROLLBACK")
+check(r.returncode == 1 and "lock" in r.stderr and not os.path.exists(out("bad.npy"))
+      and not os.path.exists(out("bad.json")), "database locked past --db-timeout: rc %d %r" % (r.returncode, r.stderr))
+lock.execute("BEGIN EXCLUSIVE")
+p = subprocess.Popen([HETRUN, "--model", SQ11, "--db", db, "--db-timeout", "60", "--save-output", out("ok.npy"), "-q"],
+                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+time.sleep(3)
+lock.execute("ROLLBACK")
+lock.close()
+err = p.communicate(timeout=120)[1]
+con = sqlite3.connect(db)
+check(p.returncode == 0 and os.path.exists(out("ok.npy")) and con.execute("SELECT count(*) FROM runs").fetchone()[0] == 5,
+      "a run waits for a lock within --db-timeout: rc %d %r" % (p.returncode, err))
 con.close()
 
 

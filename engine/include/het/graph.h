@@ -38,6 +38,11 @@ static inline size_t het_shape_count(const het_shape *s)
     return (size_t)s->n * (size_t)s->c * (size_t)s->h * (size_t)s->w;
 }
 
+/// The most floats one blob or weight tensor may hold (2 GiB): the kernels
+/// index a tensor with 32-bit ints. Model loading refuses anything larger,
+/// inputs included, so every count in a loaded graph fits an int.
+#define HET_MAX_TENSOR_FLOATS ((size_t)1 << 29)
+
 /// A weight tensor of a layer (Caffe's layer.blobs[i]).
 typedef struct het_param {
     int ndim;

@@ -4,6 +4,7 @@
 
 #include "het/het.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define HET_NPY_MAX_DIMS 8
@@ -23,6 +24,21 @@ void het_npy_free(het_npy *a);
 /// Writes data (dims[0]*...*dims[ndim-1] floats) as a float32 .npy,
 /// atomically (temporary file, then rename).
 het_status het_npy_write(const char *path, const float *data, int ndim, const long *dims);
+
+/// A command's output files, written as one: each goes to a temporary
+/// beside its path, created when it is added (so a path that cannot be
+/// written fails before any work); het_outputs_commit renames them all into
+/// place, and het_outputs_destroy removes every temporary not renamed. A
+/// command that fails before committing leaves none of its outputs, and an
+/// existing file keeps its old content.
+typedef struct het_outputs het_outputs;
+het_status het_outputs_create(het_outputs **out);
+/// The temporary to write `path` to (owned by the set), or NULL after one
+/// message: it cannot be created, or `path` was added already.
+const char *het_outputs_add(het_outputs *o, const char *path);
+/// Renames every temporary over its path; HET_E_IO after one message.
+het_status het_outputs_commit(het_outputs *o);
+void het_outputs_destroy(het_outputs *o);
 
 /// A decoded 8-bit RGB image.
 typedef struct het_image {
