@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <setjmp.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,13 +25,29 @@ static void jpeg_fail(j_common_ptr cinfo)
     longjmp(e->jb, 1);
 }
 
+// Corrupt-data warnings (level -1) are counted, and the first kept, for one
+// line after the image: libjpeg fills what is missing with grey.
 static void jpeg_quiet(j_common_ptr cinfo, int level)
 {
-    (void)cinfo;
-    (void)level; // corrupt-data warnings are not worth a line each
+    jerr_mgr *e = (jerr_mgr *)cinfo->err;
+    if (level < 0 && e->pub.num_warnings++ == 0) (*cinfo->err->format_message)(cinfo, e->msg);
 }
 
-static het_status load_jpeg(FILE *f, const char *path, het_image *out)
+static het_status too_many_pixels(const char *path, uint64_t w, uint64_t h, uint64_t max_pixels)
+{
+    het_log(HET_LOG_ERROR, "%s: the image declares %llux%llu pixels, more than the %llu allowed (--max-image-pixels)",
+            path, (unsigned long long)w, (unsigned long long)h, (unsigned long long)max_pixels);
+    return HET_E_INVALID;
+}
+
+static het_status no_memory(const char *path, uint64_t w, uint64_t h)
+{
+    het_log(HET_LOG_ERROR, "%s: out of memory for the %llux%llu pixels of the image", path, (unsigned long long)w,
+            (unsigned long long)h);
+    return HET_E_NOMEM;
+}
+
+static het_status load_jpeg(FILE *f, const char *path, uint64_t max_pixels, het_image *out)
 {
     struct jpeg_decompress_struct ci;
     jerr_mgr err;
@@ -47,6 +64,10 @@ static het_status load_jpeg(FILE *f, const char *path, het_image *out)
     jpeg_create_decompress(&ci);
     jpeg_stdio_src(&ci, f);
     jpeg_read_header(&ci, TRUE);
+    if ((uint64_t)ci.image_width * ci.image_height > max_pixels) {
+        jpeg_destroy_decompress(&ci);
+        return too_many_pixels(path, ci.image_width, ci.image_height, max_pixels);
+    }
     ci.out_color_space = JCS_RGB;
     jpeg_start_decompress(&ci);
     if (ci.output_components != 3 || ci.output_width == 0 || ci.output_height == 0 ||
@@ -59,13 +80,15 @@ static het_status load_jpeg(FILE *f, const char *path, het_image *out)
     pix = malloc(stride * ci.output_height);
     if (!pix) {
         jpeg_destroy_decompress(&ci);
-        return HET_E_NOMEM;
+        return no_memory(path, ci.output_width, ci.output_height);
     }
     while (ci.output_scanline < ci.output_height) {
         JSAMPROW row = pix + stride * ci.output_scanline;
         jpeg_read_scanlines(&ci, &row, 1);
     }
     jpeg_finish_decompress(&ci);
+    if (err.pub.num_warnings)
+        het_log(HET_LOG_WARN, "%s: damaged JPEG (%s); what could not be decoded is grey", path, err.msg);
     out->w = (int)ci.output_width;
     out->h = (int)ci.output_height;
     out->rgb = pix;
@@ -73,7 +96,7 @@ static het_status load_jpeg(FILE *f, const char *path, het_image *out)
     return HET_OK;
 }
 
-static het_status load_png(FILE *f, const char *path, het_image *out)
+static het_status load_png(FILE *f, const char *path, uint64_t max_pixels, het_image *out)
 {
     png_image im;
     memset(&im, 0, sizeof im);
@@ -83,6 +106,10 @@ static het_status load_png(FILE *f, const char *path, het_image *out)
         return HET_E_INVALID;
     }
     im.format = PNG_FORMAT_RGB;
+    if ((uint64_t)im.width * im.height > max_pixels) {
+        png_image_free(&im);
+        return too_many_pixels(path, im.width, im.height, max_pixels);
+    }
     if (im.width == 0 || im.height == 0 || im.width > 65535 || im.height > 65535) {
         png_image_free(&im);
         het_log(HET_LOG_ERROR, "%s: PNG of %ux%u pixels is not supported", path, im.width, im.height);
@@ -91,7 +118,7 @@ static het_status load_png(FILE *f, const char *path, het_image *out)
     unsigned char *pix = malloc(PNG_IMAGE_SIZE(im));
     if (!pix) {
         png_image_free(&im);
-        return HET_E_NOMEM;
+        return no_memory(path, im.width, im.height);
     }
     if (!png_image_finish_read(&im, NULL, pix, 0, NULL)) {
         het_log(HET_LOG_ERROR, "%s: corrupt PNG: %s", path, im.message);
@@ -105,7 +132,7 @@ static het_status load_png(FILE *f, const char *path, het_image *out)
     return HET_OK;
 }
 
-het_status het_image_load(const char *path, het_image *out)
+het_status het_image_load(const char *path, uint64_t max_pixels, het_image *out)
 {
     memset(out, 0, sizeof *out);
     FILE *f = fopen(path, "rb");
@@ -118,9 +145,9 @@ het_status het_image_load(const char *path, het_image *out)
     rewind(f);
     het_status st;
     if (n >= 3 && magic[0] == 0xFF && magic[1] == 0xD8 && magic[2] == 0xFF) {
-        st = load_jpeg(f, path, out);
+        st = load_jpeg(f, path, max_pixels, out);
     } else if (n == 8 && !memcmp(magic, "\x89PNG\r\n\x1a\n", 8)) {
-        st = load_png(f, path, out);
+        st = load_png(f, path, max_pixels, out);
     } else {
         het_log(HET_LOG_ERROR, "%s: not a JPEG or PNG image", path);
         st = HET_E_INVALID;

@@ -10,6 +10,21 @@
 #include <string.h>
 #include <unistd.h>
 
+// Where the value of 'key' starts in a .npy header dictionary (after the
+// colon and blanks), or NULL.
+static const char *dict_value(const char *hdr, const char *key)
+{
+    char quoted[32];
+    snprintf(quoted, sizeof quoted, "'%s'", key);
+    const char *k = strstr(hdr, quoted);
+    if (!k) return NULL;
+    k += strlen(quoted);
+    while (*k == ' ') k++;
+    if (*k++ != ':') return NULL;
+    while (*k == ' ') k++;
+    return k;
+}
+
 het_status het_npy_read(const char *path, het_npy *out)
 {
     memset(out, 0, sizeof *out);
@@ -41,18 +56,22 @@ het_status het_npy_read(const char *path, het_npy *out)
     if (!hdr) { st = HET_E_NOMEM; goto done; }
     if (fread(hdr, 1, hlen, f) != hlen) goto trunc;
     hdr[hlen] = 0;
-    if (!strstr(hdr, "'<f4'") && !strstr(hdr, "'float32'")) {
-        het_log(HET_LOG_ERROR, "%s: dtype is not little-endian float32 (header: %s); convert with x.astype('float32')",
-                path, hdr);
+    // The dictionary's values, not substrings of the header: a structured
+    // dtype such as [('a', '<f4'), ('b', '<i4')] holds '<f4' too.
+    const char *descr = dict_value(hdr, "descr"), *fortran = dict_value(hdr, "fortran_order");
+    if (!descr || !fortran) goto badhdr;
+    if (strncmp(descr, "'<f4'", 5) != 0) {
+        int n = (int)strcspn(descr, "\n");
+        het_log(HET_LOG_ERROR, "%s: dtype %.*s%s is not little-endian float32 ('<f4'); convert with "
+                "x.astype('<f4')", path, n > 60 ? 60 : n, descr, n > 60 ? "..." : "");
         goto done;
     }
-    if (strstr(hdr, "'fortran_order': True")) {
+    if (strncmp(fortran, "False", 5) != 0) {
         het_log(HET_LOG_ERROR, "%s: Fortran-order arrays are not supported; save with np.ascontiguousarray", path);
         goto done;
     }
-    const char *sp = strstr(hdr, "'shape'");
-    sp = sp ? strchr(sp, '(') : NULL;
-    if (!sp) goto badhdr;
+    const char *sp = dict_value(hdr, "shape");
+    if (!sp || *sp != '(') goto badhdr;
     sp++;
     size_t count = 1;
     while (*sp && *sp != ')') {

@@ -1,7 +1,10 @@
 // backend.c: what every backend shares: destruction, description, host
 // memory, the core-list parser, and the OpenCL entry point of builds without OpenCL.
+#define _GNU_SOURCE // sched_getaffinity
 #include "het/backend.h"
 
+#include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 void het_backend_destroy(het_backend *be)
@@ -51,12 +54,36 @@ int het_parse_core_list(const char *s, int *cores, int cap)
         }
         for (long c = a; c <= b; c++) {
             if (n == cap) goto bad;
+            for (int i = 0; i < n; i++)
+                if (cores[i] == (int)c) {
+                    het_log(HET_LOG_ERROR, "core list '%s' names core %ld twice", s, c);
+                    return -1;
+                }
             cores[n++] = (int)c;
         }
         if (*p == ',') p++;
         else if (*p) goto bad;
     }
     if (n == 0) goto bad;
+    // Only cores this process may run on: a thread pinned elsewhere would
+    // fail to pin, or crowd the cores there are.
+    cpu_set_t may;
+    if (sched_getaffinity(0, sizeof may, &may) == 0)
+        for (int i = 0; i < n; i++)
+            if (cores[i] >= CPU_SETSIZE || !CPU_ISSET(cores[i], &may)) {
+                char avail[256] = "";
+                size_t len = 0;
+                for (int c = 0; c < CPU_SETSIZE && len + 16 < sizeof avail; c++) {
+                    if (!CPU_ISSET(c, &may) || (c > 0 && CPU_ISSET(c - 1, &may))) continue;
+                    int e = c;
+                    while (e + 1 < CPU_SETSIZE && CPU_ISSET(e + 1, &may)) e++;
+                    if (e > c) len += (size_t)snprintf(avail + len, sizeof avail - len, "%s%d-%d", len ? "," : "", c, e);
+                    else len += (size_t)snprintf(avail + len, sizeof avail - len, "%s%d", len ? "," : "", c);
+                }
+                het_log(HET_LOG_ERROR, "core list '%s' names core %d, which this process cannot run on (it may use %s)",
+                        s, cores[i], avail);
+                return -1;
+            }
     return n;
 bad:
     het_log(HET_LOG_ERROR, "invalid core list '%s' (expected e.g. 0-3,6)", s);

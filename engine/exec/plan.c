@@ -103,7 +103,7 @@ static void unknown_layer(const char *path, const char *where, const het_graph *
         het_log(HET_LOG_ERROR, "%s: %slayer '%s' was folded into convolution '%s' (a plan for the unfolded graph "
                 "replays with --no-fold)", path, where, name, into);
     else
-        het_log(HET_LOG_ERROR, "%s: %slayer '%s' is not a compute layer of this model", path, where, name);
+        het_log(HET_LOG_ERROR, "%s: %slayer '%.200s' is not a compute layer of this model", path, where, name);
 }
 
 // Layers named by "layers": every layer of the graph exactly once.
@@ -120,9 +120,6 @@ static het_status read_layers(const char *path, const cJSON *layers, const het_g
         int li = het_graph_find_layer(g, it->string);
         if (li < 0) {
             unknown_layer(path, "", g, it->string);
-            st = HET_E_INVALID;
-        } else if (seen[li]) {
-            het_log(HET_LOG_ERROR, "%s: layer '%s' is mapped twice", path, it->string);
             st = HET_E_INVALID;
         } else {
             char what[300];
@@ -190,13 +187,49 @@ static het_status read_stages(const char *path, const cJSON *stages, const het_g
     return HET_OK;
 }
 
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+// The first key that an object holds twice, anywhere in the document, or
+// NULL (into *dup_out; false on running out of memory). JSON leaves a
+// repeated key's meaning open and cJSON would take the first: a plan must
+// say what it means once. Sorted per object, so a hostile plan of a million
+// keys costs n log n, not n^2.
+static bool find_duplicate_key(const cJSON *node, const char **dup_out)
+{
+    for (const cJSON *c = node ? node->child : NULL; c && !*dup_out; c = c->next)
+        if (!find_duplicate_key(c, dup_out)) return false;
+    if (*dup_out || !cJSON_IsObject(node)) return true;
+    int n = cJSON_GetArraySize(node);
+    if (n < 2) return true;
+    const char **keys = malloc((size_t)n * sizeof *keys);
+    if (!keys) return false;
+    int k = 0;
+    for (const cJSON *c = node->child; c; c = c->next) keys[k++] = c->string;
+    qsort(keys, (size_t)k, sizeof *keys, cmp_str);
+    for (int i = 1; i < k && !*dup_out; i++)
+        if (!strcmp(keys[i - 1], keys[i])) *dup_out = keys[i];
+    free(keys);
+    return true;
+}
+
+// A plan file is small (SqueezeNet's is 2 KB); anything near this size is
+// not one.
+#define PLAN_MAX_BYTES ((size_t)16 << 20)
+
 het_status het_plan_read(const char *path, const het_graph *g, het_plan **plan_out)
 {
     char *text;
     size_t len;
     het_status st = het_read_file(path, &text, &len);
     if (st != HET_OK) return st;
-    cJSON *root = cJSON_ParseWithLength(text, len);
+    if (len > PLAN_MAX_BYTES) {
+        het_log(HET_LOG_ERROR, "%s: %zu bytes is not a plan (at most %zu MiB)", path, len, PLAN_MAX_BYTES >> 20);
+        free(text);
+        return HET_E_INVALID;
+    }
+    // The terminating NUL is part of the buffer, so that anything after the
+    // object but blanks is an error rather than ignored.
+    cJSON *root = cJSON_ParseWithLengthOpts(text, len + 1, NULL, 1);
     het_plan *p = NULL;
     if (!root || !cJSON_IsObject(root)) {
         const char *where = cJSON_GetErrorPtr();
@@ -206,9 +239,18 @@ het_status het_plan_read(const char *path, const het_graph *g, het_plan **plan_o
         st = HET_E_INVALID;
         goto done;
     }
+    const char *dup = NULL;
+    if (!find_duplicate_key(root, &dup)) {
+        st = HET_E_NOMEM;
+        goto done;
+    }
     st = HET_E_INVALID;
+    if (dup) {
+        het_log(HET_LOG_ERROR, "%s: key \"%.80s\" appears twice in one object", path, dup);
+        goto done;
+    }
     const cJSON *ver = cJSON_GetObjectItemCaseSensitive(root, "het_plan");
-    if (!cJSON_IsNumber(ver) || ver->valueint != 1) {
+    if (!cJSON_IsNumber(ver) || ver->valuedouble != 1.0) {
         het_log(HET_LOG_ERROR, "%s: \"het_plan\": 1 is missing (or a version this het does not read)", path);
         goto done;
     }
@@ -223,8 +265,9 @@ het_status het_plan_read(const char *path, const het_graph *g, het_plan **plan_o
         bool bn = g->n_folded > 0;
         for (int i = 0; i < g->n_layers; i++)
             bn |= g->layers[i].kind == HET_LAYER_BATCHNORM || g->layers[i].kind == HET_LAYER_SCALE;
-        het_log(HET_LOG_ERROR, "%s: the plan is for model %s, but this model's hash is %s%s", path,
-                cJSON_IsString(mh) ? mh->valuestring : "(none given)", g->hash,
+        bool str = cJSON_IsString(mh);
+        het_log(HET_LOG_ERROR, "%s: the plan is for model %.40s%s, but this model's hash is %s%s", path,
+                str ? mh->valuestring : "(none given)", str && strlen(mh->valuestring) > 40 ? "..." : "", g->hash,
                 bn ? " (folding BatchNorm and Scale changes it: replay with --no-fold if and only if the plan was "
                      "made with it)" : "");
         goto done;

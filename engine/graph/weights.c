@@ -19,11 +19,15 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 
+// The last layer of that name: Caffe copies a .caffemodel's layers in
+// order, so where one is listed twice the later copy is the one it keeps.
+// (A prototxt's names are unique: the graph builder checks.)
 static const Caffe__LayerParameter *find_proto_layer(const Caffe__NetParameter *np, const char *name)
 {
-    for (size_t i = 0; i < np->n_layer; i++)
+    for (size_t i = np->n_layer; i-- > 0;)
         if (np->layer[i]->name && !strcmp(np->layer[i]->name, name)) return np->layer[i];
     return NULL;
 }
@@ -155,6 +159,8 @@ het_status het_graph_fill_params(graph_impl *gi, const Caffe__NetParameter *mode
     het_graph *g = &gi->g;
     het_rng rng;
     het_rng_seed(&rng, seed);
+    size_t nonfinite = 0;
+    const char *first = NULL;
     for (int i = 0; i < g->n_layers; i++) {
         het_layer *l = &g->layers[i];
         if (l->n_params == 0) continue;
@@ -166,11 +172,17 @@ het_status het_graph_fill_params(graph_impl *gi, const Caffe__NetParameter *mode
                 return HET_E_INVALID;
             }
             st = fill_from_model(mp, l, model_path);
+            for (int k = 0; st == HET_OK && k < l->n_params; k++)
+                for (size_t j = 0; j < l->params[k].count; j++)
+                    if (!isfinite(l->params[k].data[j]) && !nonfinite++) first = l->name;
         } else {
             st = fill_from_fillers(find_proto_layer(gi->proto, l->name), l, &rng);
         }
         if (st != HET_OK) return st;
     }
+    if (nonfinite)
+        het_log(HET_LOG_WARN, "%s: %zu weight%s NaN or infinite (the first in layer '%s'); the outputs they reach "
+                "will be too", model_path, nonfinite, nonfinite == 1 ? " is" : "s are", first);
     return HET_OK;
 }
 

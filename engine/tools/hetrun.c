@@ -64,6 +64,7 @@ static void usage(FILE *f)
         "  --input X.npy         a ready float32 tensor [N,C,H,W] (no preprocessing)\n"
         "  --mean B,G,R          per-channel mean subtracted from images (default 104,117,123)\n"
         "  --scale S             multiply after mean subtraction (default 1)\n"
+        "  --max-image-pixels N  refuse an image whose header declares more pixels (default 67108864)\n"
         "output:\n"
         "  --top K               classes printed per image (default 5; 0 prints none)\n"
         "  --labels FILE         synset list (one 'id label' per line) for the printed classes\n"
@@ -95,7 +96,7 @@ typedef struct opts {
     const char *model, *weights, *device, *images, *input, *labels, *save_output, *save_weights, *summary_json;
     const char *cpu_cores, *gpu_cores, *gpu, *cl_cache, *plan, *timeline, *db;
     int gpu_buffers;
-    unsigned long long seed;
+    unsigned long long seed, max_pixels;
     int threads, top, warmup, repeat, quiet, profile, no_fold, db_timeout_s;
     float mean[3], scale;
     save_blob saves[MAX_SAVE_BLOBS];
@@ -145,7 +146,7 @@ static int parse_args(int argc, char **argv, opts *o)
     enum { O_MODEL = 256, O_WEIGHTS, O_SEED, O_DEVICE, O_IMAGES, O_INPUT, O_TOP, O_LABELS, O_SAVE_OUT,
            O_SAVE_BLOB, O_SAVE_W, O_SUMMARY, O_THREADS, O_CORES, O_WARMUP, O_REPEAT, O_MEAN, O_SCALE,
            O_VERSION, O_PROFILE, O_GPU, O_LIST_GPUS, O_GPU_BUFFERS, O_CL_CACHE, O_PLAN, O_GPU_CORES, O_TIMELINE, O_DB,
-           O_NO_FOLD, O_DB_TIMEOUT };
+           O_NO_FOLD, O_DB_TIMEOUT, O_MAX_PIXELS };
     static const struct option lo[] = {
         {"model", required_argument, 0, O_MODEL}, {"weights", required_argument, 0, O_WEIGHTS},
         {"seed", required_argument, 0, O_SEED}, {"device", required_argument, 0, O_DEVICE},
@@ -156,12 +157,12 @@ static int parse_args(int argc, char **argv, opts *o)
         {"threads", required_argument, 0, O_THREADS}, {"cpu-cores", required_argument, 0, O_CORES},
         {"warmup", required_argument, 0, O_WARMUP}, {"repeat", required_argument, 0, O_REPEAT},
         {"mean", required_argument, 0, O_MEAN}, {"scale", required_argument, 0, O_SCALE},
-        {"plan", required_argument, 0, O_PLAN}, {"db", required_argument, 0, O_DB}, {"db-timeout", required_argument, 0, O_DB_TIMEOUT}, {"timeline", required_argument, 0, O_TIMELINE}, {"gpu-cores", required_argument, 0, O_GPU_CORES}, {"gpu", required_argument, 0, O_GPU}, {"list-gpus", no_argument, 0, O_LIST_GPUS},
+        {"plan", required_argument, 0, O_PLAN}, {"db", required_argument, 0, O_DB}, {"db-timeout", required_argument, 0, O_DB_TIMEOUT}, {"max-image-pixels", required_argument, 0, O_MAX_PIXELS}, {"timeline", required_argument, 0, O_TIMELINE}, {"gpu-cores", required_argument, 0, O_GPU_CORES}, {"gpu", required_argument, 0, O_GPU}, {"list-gpus", no_argument, 0, O_LIST_GPUS},
         {"gpu-buffers", required_argument, 0, O_GPU_BUFFERS}, {"cl-cache", required_argument, 0, O_CL_CACHE},
         {"profile", no_argument, 0, O_PROFILE}, {"quiet", no_argument, 0, 'q'}, {"verbose", no_argument, 0, 'v'}, {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, O_VERSION}, {0, 0, 0, 0}};
     *o = (opts){.device = "cpu", .gpu_buffers = -1, .seed = 1, .top = 5, .warmup = 1, .repeat = 1, .mean = {104, 117, 123},
-                .scale = 1.0f, .db_timeout_s = 10};
+                .scale = 1.0f, .db_timeout_s = 10, .max_pixels = HET_IMAGE_MAX_PIXELS};
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, ":qvh", lo, NULL)) != -1) {
@@ -173,6 +174,14 @@ static int parse_args(int argc, char **argv, opts *o)
             errno = 0;
             o->seed = strtoull(optarg, &end, 10);
             if (!*optarg || *end || errno || optarg[0] == '-') return fail("--seed needs a non-negative integer, got '%s'", optarg);
+            break;
+        }
+        case O_MAX_PIXELS: {
+            char *end;
+            errno = 0;
+            o->max_pixels = strtoull(optarg, &end, 10);
+            if (!*optarg || *end || errno || optarg[0] == '-' || !o->max_pixels)
+                return fail("--max-image-pixels needs a positive integer, got '%s'", optarg);
             break;
         }
         case O_DEVICE: o->device = optarg; break;
@@ -435,7 +444,7 @@ static het_status load_input(const opts *o, const het_npy *input, char **paths, 
         snprintf(what, what_cap, "%s[%d]", o->input, im);
     } else if (paths) {
         het_image img;
-        het_status st = het_image_load(paths[im], &img);
+        het_status st = het_image_load(paths[im], o->max_pixels, &img);
         if (st != HET_OK) return st;
         het_image_to_chw(&img, ishape->h, ishape->w, o->mean, o->scale, dst);
         het_image_free(&img);
@@ -739,6 +748,11 @@ int main(int argc, char **argv)
             fprintf(stderr, "hetrun: %s holds no images\n", o.input);
             goto done;
         }
+        size_t bad = 0, all = (size_t)n_images * in_count;
+        for (size_t i = 0; i < all; i++) bad += !isfinite(input.data[i]);
+        if (bad)
+            fprintf(stderr, "hetrun: warning: %s holds %zu NaN or infinite value%s; the outputs they reach will be "
+                    "too\n", o.input, bad, bad == 1 ? "" : "s");
     } else if (o.images) {
         struct stat sb;
         char *end;

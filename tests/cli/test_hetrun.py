@@ -224,6 +224,66 @@ for what, args, needle in [("NaN --mean", ["--mean", "nan,117,123"], "--mean"),
     check(r.returncode == 2 and len(errl) == 1 and needle in errl[0] and not os.path.exists(out("bad.npy")),
           "%s: rc %d, stderr %r" % (what, r.returncode, r.stderr))
 
+# Inputs that cannot be meant, or that are damaged.
+np.save(out("structured.npy"), np.zeros((1, 3, 227, 227), dtype=[("a", "<f4"), ("b", "<i4")])[..., 0])
+np.save(out("f64.npy"), np.zeros((1, 3, 227, 227), dtype="<f8"))
+for what, path in [("structured-dtype .npy", out("structured.npy")), ("float64 .npy", out("f64.npy"))]:
+    r = run("--model", SQ11, "--input", path, "--save-output", out("bad.npy"))
+    errl = [l for l in r.stderr.splitlines() if l.strip()]
+    check(r.returncode == 1 and len(errl) == 1 and "dtype" in errl[0] and not os.path.exists(out("bad.npy")),
+          "%s: rc %d, stderr %r" % (what, r.returncode, r.stderr))
+x = np.zeros((1, 3, 227, 227), dtype="<f4")
+x[0, 1, 5, 5] = np.nan
+np.save(out("nan.npy"), x)
+r = run("--model", SQ11, "--input", out("nan.npy"), "-q")
+check(r.returncode == 0 and "1 NaN or infinite value" in r.stderr, "a NaN input is warned about: %r" % r.stderr)
+# An image whose header declares 40000x40000 pixels in a few hundred bytes:
+# refused before decoding, in one line; raised with --max-image-pixels.
+import cv2  # noqa: E402
+ok, enc = cv2.imencode(".jpg", np.full((8, 8, 3), 128, np.uint8))
+jpg = bytearray(enc.tobytes())
+sof = jpg.index(b"\xff\xc0")
+jpg[sof + 5:sof + 9] = (40000).to_bytes(2, "big") + (40000).to_bytes(2, "big")
+w("huge.jpg", bytes(jpg), "wb")
+r = run("--model", SQ11, "--images", out("huge.jpg"), "--save-output", out("bad.npy"))
+errl = [l for l in r.stderr.splitlines() if l.strip()]
+check(r.returncode == 1 and len(errl) == 1 and "40000x40000" in errl[0] and "--max-image-pixels" in errl[0]
+      and not os.path.exists(out("bad.npy")), "an image declaring 40000x40000: rc %d %r" % (r.returncode, r.stderr))
+# Half of a real photo: decoded, grey where data is missing, with a warning.
+photo = sorted(f for f in os.listdir(IMAGES) if f.lower().endswith((".jpg", ".jpeg")))[0]
+data = open(os.path.join(IMAGES, photo), "rb").read()
+w("half.jpg", data[:len(data) // 2], "wb")
+r = run("--model", SQ11, "--images", out("half.jpg"), "-q")
+check(r.returncode == 0 and "damaged JPEG" in r.stderr and r.stderr.count("\n") == 1,
+      "a truncated JPEG decodes with one warning: rc %d %r" % (r.returncode, r.stderr))
+one_core_too_many = str(len(os.sched_getaffinity(0)) and max(os.sched_getaffinity(0)) + 1)
+r = run("--model", SQ11, "--cpu-cores", "0-" + one_core_too_many)
+check(r.returncode == 2 and "cannot run on" in r.stderr and r.stderr.count("\n") == 1,
+      "--cpu-cores beyond the machine's cores: rc %d %r" % (r.returncode, r.stderr))
+r = run("--model", SQ11, "--cpu-cores", "0,0")
+check(r.returncode == 2 and "twice" in r.stderr, "--cpu-cores naming a core twice: %r" % r.stderr)
+
+# A .caffemodel listing every layer twice (two files end to end: protobuf
+# merges them into one NetParameter): Caffe keeps the later copy, so must het.
+TINYM = w("tinym.prototxt", clitest.TINY_MODEL)
+for seed in (1, 2):
+    run("--model", TINYM, "--seed", seed, "--save-weights", out("s%d.caffemodel" % seed), "-q")
+w("twice.caffemodel", open(out("s1.caffemodel"), "rb").read() + open(out("s2.caffemodel"), "rb").read(), "wb")
+r1 = run("--model", TINYM, "--weights", out("twice.caffemodel"), "--save-output", out("twice.npy"), "-q")
+r2 = run("--model", TINYM, "--weights", out("s2.caffemodel"), "--save-output", out("s2.npy"), "-q")
+check(r1.returncode == 0 and r2.returncode == 0 and np.array_equal(np.load(out("twice.npy")), np.load(out("s2.npy"))),
+      "a layer listed twice in a .caffemodel: the later copy wins: %r" % r1.stderr)
+# NaN weights: one warning naming the first layer that has them.
+import struct  # noqa: E402
+halfnet = clitest.TINY_MODEL.replace("num_output: 16 kernel_size: 3 pad: 1",
+                                     "num_output: 16 kernel_size: 3 pad: 1 weight_filler { type: 'constant' value: 0.5 }")
+run("--model", w("half.prototxt", halfnet), "--save-weights", out("half.caffemodel"), "-q")
+blob = open(out("half.caffemodel"), "rb").read()
+w("nanw.caffemodel", blob.replace(struct.pack("<f", 0.5), struct.pack("<f", float("nan"))), "wb")
+r = run("--model", out("half.prototxt"), "--weights", out("nanw.caffemodel"), "-q")
+check(r.returncode == 0 and "432 weights are NaN" in r.stderr and "'conv1'" in r.stderr and r.stderr.count("\n") == 1,
+      "NaN weights are warned about once: %r" % r.stderr)
+
 # An output that cannot be written fails the run before it starts, and the
 # others are not left behind; an existing file keeps its content.
 w("keep.npy", "old", "w")
@@ -266,13 +326,21 @@ bad_plans = [
      "cover"),
     ("unknown mode", {"mode": "telepathy"}, "mode"),
     ("malformed JSON", '{"het_plan": 1, "mode": ', "JSON"),
+    ("version 1.5", '{"het_plan": 1.5, "model_hash": "%s", "mode": "single", "device": "cpu"}' % H, "het_plan"),
+    ("duplicated mode key", '{"het_plan": 1, "model_hash": "%s", "mode": "single", "mode": "mapping", "device": "cpu"}'
+     % H, '"mode" appears twice'),
+    ("trailing garbage", '{"het_plan": 1, "model_hash": "%s", "mode": "single", "device": "cpu"} and more' % H, "JSON"),
+    ("a 5 MB model_hash", {"model_hash": "f" * 5000000, "mode": "single", "device": "cpu"}, "fffff..."),
 ]
 for what, body, needle in bad_plans:
     p = plan_file("bad_plan.json", body)
     r = run("--model", SQ11, "--plan", p, "--images", 1, "--save-output", out("bad.npy"))
     errl = [l for l in r.stderr.splitlines() if l.strip()]
-    check(r.returncode > 0 and len(errl) == 1 and needle in errl[0] and not os.path.exists(out("bad.npy")),
-          "%s: rc %d, stderr %r" % (what, r.returncode, r.stderr))
+    check(r.returncode > 0 and len(errl) == 1 and needle in errl[0] and len(errl[0]) < 600
+          and not os.path.exists(out("bad.npy")), "%s: rc %d, stderr %r" % (what, r.returncode, r.stderr[:600]))
+r = run("--model", SQ11, "--plan", plan_file("ok_plan.json", '{"het_plan": 1.0, "model_hash": "%s", "mode": "single", '
+                                             '"device": "cpu"}\n\n' % H), "-q")
+check(r.returncode == 0, "a plan with version 1.0 and trailing blank lines is read: %r" % r.stderr)
 
 # --- folding: a plan for the unfolded graph names layers the folded one lacks,
 # and the two graphs' hashes differ; each error says what to do.

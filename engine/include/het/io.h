@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define HET_NPY_MAX_DIMS 8
 
@@ -47,8 +48,13 @@ typedef struct het_image {
 } het_image;
 
 /// Decodes a JPEG or PNG file (by content, not extension). A file that is
-/// neither, or a corrupt one, is HET_E_INVALID naming the file.
-het_status het_image_load(const char *path, het_image *out);
+/// neither, or a corrupt one, is HET_E_INVALID naming the file, and so is
+/// one whose header declares more than `max_pixels` pixels, refused before
+/// anything is decoded. A JPEG with damaged data decodes with a warning.
+het_status het_image_load(const char *path, uint64_t max_pixels, het_image *out);
+
+/// Default for het_image_load's max_pixels: 64 megapixels (192 MB decoded).
+#define HET_IMAGE_MAX_PIXELS ((uint64_t)64 << 20)
 void het_image_free(het_image *im);
 
 /// Caffe-style preprocessing: bilinear resize to (h, w) with OpenCV's pixel
