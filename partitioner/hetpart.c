@@ -29,6 +29,9 @@ static void usage(FILE *f)
         "  --objective O       latency or throughput (required)\n"
         "  --modes LIST        among mapping,split,pipeline,image-parallel (default all)\n"
         "  --max-stages K      pipeline stages at most (default 2, the thesis' layer groups)\n"
+        "  --search-memory MB  memory for the pipeline search's states (default 1024): it is\n"
+        "                      exact, and grows about tenfold with each stage allowed; where\n"
+        "                      K stages would pass this, the plan is the best of fewer, said so\n"
         "  --min-stages M      pipeline stages at least (default 1; 2 with --max-stages 2\n"
         "                      and --modes pipeline: exactly the thesis' two groups)\n"
         "  --no-corun          ignore co-run slowdowns (ablation)\n"
@@ -67,6 +70,7 @@ typedef struct opts {
     double net_ms[2]; // predict --cpu-ms, --gpu-ms
     double gpu_stream_ms; // predict --gpu-stream-ms
     int min_stages, max_stages;
+    long search_mb; // the pipeline search's state memory cap
     long long sweep;
 } opts;
 
@@ -99,7 +103,7 @@ static void add_corun(cJSON *obj, const hp_loaded *L)
 static int parse(int argc, char **argv, opts *o)
 {
     *o = (opts){.mapping = true, .split = true, .pipeline = true, .image_parallel = true, .corun = true,
-                .calibrate = true, .in_context = true, .issue = true, .min_stages = 1, .max_stages = 2, .sweep = -1};
+                .calibrate = true, .in_context = true, .issue = true, .min_stages = 1, .max_stages = 2, .search_mb = 1024, .sweep = -1};
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 1;
@@ -108,7 +112,7 @@ static int parse(int argc, char **argv, opts *o)
     if (strcmp(o->cmd, "solve") && strcmp(o->cmd, "explain") && strcmp(o->cmd, "predict"))
         return bad("unknown command '%s' (expected solve, predict or explain)", o->cmd);
     enum { O_DB = 256, O_MODEL, O_OBJ, O_MODES, O_K, O_KMIN, O_NOCORUN, O_MISSING, O_PLATFORM, O_SWEEP, O_OUT, O_NOCAL, O_W, O_S,
-           O_PLAN, O_CPUMS, O_GPUMS, O_STREAMMS, O_JSON, O_ISOLATED, O_NOISSUE, O_NOFOLD, O_CORUN_LAYER };
+           O_PLAN, O_CPUMS, O_GPUMS, O_STREAMMS, O_JSON, O_ISOLATED, O_NOISSUE, O_NOFOLD, O_CORUN_LAYER, O_SEARCH_MB };
     static const struct option lo[] = {
         {"db", 1, 0, O_DB}, {"model", 1, 0, O_MODEL}, {"objective", 1, 0, O_OBJ}, {"modes", 1, 0, O_MODES},
         {"max-stages", 1, 0, O_K}, {"min-stages", 1, 0, O_KMIN}, {"no-corun", 0, 0, O_NOCORUN}, {"allow-missing", 0, 0, O_MISSING},
@@ -117,7 +121,7 @@ static int parse(int argc, char **argv, opts *o)
         {"plan", 1, 0, O_PLAN}, {"cpu-ms", 1, 0, O_CPUMS}, {"gpu-ms", 1, 0, O_GPUMS},
         {"gpu-stream-ms", 1, 0, O_STREAMMS}, {"json", 0, 0, O_JSON},
         {"isolated", 0, 0, O_ISOLATED}, {"no-issue", 0, 0, O_NOISSUE}, {"no-fold", 0, 0, O_NOFOLD},
-        {"corun-per-layer", 0, 0, O_CORUN_LAYER}, {0, 0, 0, 0}};
+        {"corun-per-layer", 0, 0, O_CORUN_LAYER}, {"search-memory", 1, 0, O_SEARCH_MB}, {0, 0, 0, 0}};
     optind = 2;
     opterr = 0;
     int c;
@@ -147,6 +151,12 @@ static int parse(int argc, char **argv, opts *o)
                 return bad(c == O_K ? "--max-stages '%s': expected 1 to 64" : "--min-stages '%s': expected 1 to 64",
                            optarg);
             *(c == O_K ? &o->max_stages : &o->min_stages) = (int)k;
+            break;
+        }
+        case O_SEARCH_MB: {
+            long v = strtol(optarg, &end, 10);
+            if (!*optarg || *end || v < 16 || v > 1048576) return bad("--search-memory '%s': expected 16 to 1048576 (MiB)", optarg);
+            o->search_mb = v;
             break;
         }
         case O_NOCORUN: o->corun = false; break;
@@ -391,8 +401,28 @@ static int solve(const opts *o)
         }
     }
     if (thr && o->pipeline) {
-        hp_pipeline p;
-        double cyc = hp_solve_pipeline(m, o->min_stages, o->max_stages, o->split, &p);
+        // One more stage at a time, each search exact: the states grow
+        // about tenfold with each stage, so where K stages would pass the
+        // memory cap the best plan of fewer is kept, and said to be.
+        hp_pipeline p, q;
+        double cyc = INFINITY;
+        int solved = 0;
+        for (int k = o->min_stages; k <= o->max_stages; k++) {
+            bool capped;
+            double c = hp_solve_pipeline(m, o->min_stages, k, o->split, (size_t)o->search_mb << 20, &capped, &q);
+            if (capped) {
+                if (solved)
+                    fprintf(stderr, "hetpart: a pipeline of up to %d stages needs more than --search-memory %ld MiB "
+                            "to search; the pipeline is the best of up to %d\n", k, o->search_mb, solved);
+                else
+                    fprintf(stderr, "hetpart: a pipeline of %d stages needs more than --search-memory %ld MiB to "
+                            "search; no pipeline is solved\n", k, o->search_mb);
+                break;
+            }
+            solved = k;
+            cyc = c, p = q;
+            if (k >= m->n_units) break; // no more stages to cut
+        }
         if (isfinite(cyc) && 1e3 / cyc > best.images_per_s) {
             hp_pipeline_choices(m, &p, pipe_c);
             best = (result){.mode = "pipeline", .latency_ms = p.latency_ms, .images_per_s = 1e3 / cyc,

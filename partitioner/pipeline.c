@@ -227,14 +227,19 @@ static bool better(double cyc, int stages, double latency, const hp_pipeline *cu
     return stages < cur->n_stages || (stages == cur->n_stages && latency < cur->latency_ms);
 }
 
-double hp_solve_pipeline(const hp_model *m, int min_stages, int max_stages, bool allow_split, hp_pipeline *out)
+double hp_solve_pipeline(const hp_model *m, int min_stages, int max_stages, bool allow_split, size_t max_bytes,
+                         bool *capped, hp_pipeline *out)
 {
     int n = m->n_units, nb = m->n_blobs;
+    *capped = false;
     if (max_stages > 64) max_stages = 64;
     if (min_stages < 1) min_stages = 1;
     if (max_stages < min_stages || n == 0 || nb > HP_SIM_MAX_BLOBS) return NAN;
     int n_dev = 2 + (allow_split ? m->n_ratios : 0);
     size_t rbytes = sizeof(float) * 2 * (size_t)nb;
+    // What one kept state holds: the node, its residence, its index entry
+    // and its share of the hash map (at most half full).
+    size_t state_bytes = sizeof(node) + rbytes + sizeof(int) + 2 * sizeof(bucket);
     pool P = {0};
     res_map M = {0};
     node root = {.parent = -1};
@@ -326,6 +331,11 @@ double hp_solve_pipeline(const hp_model *m, int min_stages, int max_stages, bool
                             beaten = fewer_ok && dominates(o, &nd) && !memcmp(o->res, work, rbytes);
                         }
                         if (beaten) continue;
+                        if ((size_t)P.n * state_bytes > max_bytes) {
+                            *capped = true;
+                            found = false;
+                            goto done;
+                        }
                         if (!(nd.res = malloc(rbytes))) goto done;
                         memcpy(nd.res, work, rbytes);
                         int nid = push(&P, nd);

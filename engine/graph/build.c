@@ -455,7 +455,7 @@ static het_status expect_counts(builder *b, const Caffe__LayerParameter *lp, siz
                                 size_t max_bottom)
 {
     if (lp->n_bottom < min_bottom || lp->n_bottom > max_bottom || lp->n_top != 1) {
-        char need[48];
+        char need[64];
         if (max_bottom > min_bottom) snprintf(need, sizeof need, "%zu to %zu bottoms", min_bottom, max_bottom);
         else snprintf(need, sizeof need, "%zu bottom%s", min_bottom, min_bottom == 1 ? "" : "s");
         het_log(HET_LOG_ERROR, "%s: layer '%s' (%s) has %zu bottoms and %zu tops; it needs %s and 1 top", b->path,

@@ -253,6 +253,12 @@ one_line_error(run(HETPART, "solve", "--db", DB, "--model", OTHER, "--objective"
 check(not os.path.exists(out("x.json")), "no plan written for a model not in the database")
 one_line_error(run(HETPART, *base, "--objective", "latency", "--platform", "Cray-1"), "another platform", "Cray-1")
 one_line_error(run(HETPART, *base, "--objective", "throughput", "--max-stages", "0"), "K < 1", "--max-stages")
+one_line_error(run(HETPART, *base, "--objective", "throughput", "--search-memory", "1"), "--search-memory 1",
+               "--search-memory")
+# The documented range of stages: more stages than the model has units are
+# not searched for (test_partition checks the memory cap itself).
+r = run(HETPART, *base, "--objective", "throughput", "--modes", "pipeline", "--max-stages", 64, timeout=120)
+check(r.returncode == 0 and "plan: predicted" in r.stdout, "--max-stages 64: rc %d %r" % (r.returncode, r.stderr[-300:]))
 one_line_error(run(HETPART, *base, "--objective", "latency", "--modes", "pipeline"), "infeasible constraint",
                "needs mapping or split")
 one_line_error(run(HETPART, *base, "--objective", "latency", "--modes", "warp"), "unknown mode", "'warp'")

@@ -191,7 +191,8 @@ static void test_pipeline_exact(void)
         hp_pipeline p;
         int fewest;
         double bf = brute_pipeline(&m, K_min, K, 2 + R, &fewest);
-        double dp = hp_solve_pipeline(&m, K_min, K, true, &p);
+        bool capped;
+        double dp = hp_solve_pipeline(&m, K_min, K, true, (size_t)1 << 30, &capped, &p);
         cases++;
         // hetpart predict prices a plan read back from a file with
         // hp_pipeline_eval: the solver's answer must cost what it said.
@@ -206,6 +207,17 @@ static void test_pipeline_exact(void)
                     seed, n, R, K_min, K, dp, p.n_stages, bf, fewest, ev);
     }
     HET_CHECK(agree == cases, "pipeline solver = brute force on %d/%d random DAGs", agree, cases);
+    // Past its memory cap it stops and says so, with no plan; the same
+    // search within the cap is not capped.
+    bool capped = false, capped_big = true;
+    hp_pipeline p;
+    rng_state = 7;
+    random_model(&m, u, b, 7, 2);
+    double small = hp_solve_pipeline(&m, 1, 4, true, 1, &capped, &p);
+    double big = hp_solve_pipeline(&m, 1, 4, true, (size_t)1 << 30, &capped_big, &p);
+    HET_CHECK(capped && isinf(small) && !capped_big && isfinite(big),
+              "pipeline solver capped at 1 byte of states: capped %d (cycle %g); at 1 GiB: capped %d (cycle %g)", capped,
+              small, capped_big, big);
 }
 
 // A hand-made case whose answer is known without the solver: two
