@@ -492,13 +492,33 @@ static int record_run(const opts *o, const het_graph *g, const het_plan *plan, c
     return 0;
 }
 
-// Pipeline and image-parallel plans: all inputs are prepared first, the
-// first image runs untimed through every slot of every lane (--warmup
-// times) to pay the first-run costs, then the timed stream runs (--repeat
-// times, back to back: a stream of 100 images lasts 50 ms on the H100
-// machine, where the hypervisor's and other threads' interruptions then
-// moved single streams by up to 15%; throughput, latencies, busy times and
-// transfers are over all of them, the timeline the last one's).
+// Prepares images [first, first + n) into `dst`, their names into `what`.
+static het_status load_chunk(const opts *o, const het_npy *input, char **paths, int first, int n,
+                             const het_shape *ishape, float *dst, char (*what)[512])
+{
+    size_t in_count = het_shape_count(ishape);
+    for (int k = 0; k < n; k++) {
+        het_status st = load_input(o, input, paths, first + k, ishape, dst + (size_t)k * in_count, what[k],
+                                   sizeof what[k]);
+        if (st != HET_OK) return st;
+    }
+    return HET_OK;
+}
+
+// Images a stream prepares at a time: up to 128 MiB of inputs (212 of
+// SqueezeNet's 227x227 images), at least one.
+#define STREAM_CHUNK_BYTES ((size_t)128 << 20)
+
+// Pipeline and image-parallel plans: inputs are prepared first, the first
+// image runs untimed through every slot of every lane (--warmup times) to
+// pay the first-run costs, then the timed stream runs (--repeat times, back
+// to back: a stream of 100 images lasts 50 ms on the H100 machine, where
+// the hypervisor's and other threads' interruptions then moved single
+// streams by up to 15%; throughput, latencies, busy times and transfers are
+// over all of them, the timeline the last one's). A stream of more images
+// than STREAM_CHUNK_BYTES holds runs in chunks of that many, each prepared
+// untimed before it runs, so memory stays bounded by a chunk, not the
+// stream: the pipeline fills and drains once a chunk.
 // Prints throughput, latency p50/p90, each lane's busy and idle time and the
 // transfers; writes --timeline, --save-output and --summary-json.
 static int run_stream(const opts *o, const het_graph *g, const het_plan *plan, het_backend *cpu, het_backend *gpu,
@@ -506,24 +526,31 @@ static int run_stream(const opts *o, const het_graph *g, const het_plan *plan, h
                       char **labels, int n_labels, const char *desc)
 {
     size_t in_count = het_shape_count(ishape), out_count = het_shape_count(&g->blobs[out_blob].shape);
+    size_t per_chunk = STREAM_CHUNK_BYTES / (in_count * sizeof(float));
+    int chunk = per_chunk < 1 ? 1 : per_chunk < (size_t)n_images ? (int)per_chunk : n_images;
+    int n_chunks = (n_images + chunk - 1) / chunk;
     // In the GPU's host memory: the stream hands the layers each image where
     // it is (het_workspace_borrow), so this is where the GPU uploads from.
-    float *inputs = het_host_alloc(gpu, (size_t)n_images * in_count * sizeof(float));
-    float *outputs = malloc((size_t)n_images * out_count * sizeof(float));
-    char (*what)[512] = malloc((size_t)n_images * sizeof *what);
+    float *inputs = het_host_alloc(gpu, (size_t)chunk * in_count * sizeof(float));
+    // Every image's output where --save-output keeps them, else a chunk's.
+    bool keep = o->save_output != NULL;
+    float *outputs = malloc((size_t)(keep ? n_images : chunk) * out_count * sizeof(float));
+    char (*what)[512] = malloc((size_t)chunk * sizeof *what);
     int R = o->repeat, n_lat = n_images * R;
     double *lat = malloc((size_t)n_lat * sizeof *lat);
-    double *stream_ms = malloc((size_t)R * sizeof *stream_ms); // each stream's wall time
+    double *stream_ms = calloc((size_t)R, sizeof *stream_ms); // each stream's wall time
+    het_stream_event *tl = o->timeline ? malloc(((size_t)n_images * HET_PLAN_MAX_STAGES + 1) * sizeof *tl) : NULL;
+    int n_tl = 0;
     het_stream_report rep = {0};
     het_stream *stream = NULL;
     int rc = 1;
-    if (!inputs || !outputs || !what || !lat || !stream_ms) {
+    if (!inputs || !outputs || !what || !lat || !stream_ms || (o->timeline && !tl)) {
         fprintf(stderr, "hetrun: out of memory for %d images\n", n_images);
         goto out;
     }
-    for (int im = 0; im < n_images; im++)
-        if (load_input(o, input, paths, im, ishape, inputs + (size_t)im * in_count, what[im], sizeof what[im]) != HET_OK)
-            goto out;
+    int loaded = -1; // the chunk whose inputs are in `inputs`
+    if (load_chunk(o, input, paths, 0, chunk, ishape, inputs, what) != HET_OK) goto out;
+    loaded = 0;
     uint64_t t0 = het_now_ns();
     if (het_stream_create(g, plan, cpu, gpu, &stream) != HET_OK) goto out;
     for (int w = 0; w < o->warmup; w++)
@@ -534,17 +561,33 @@ static int run_stream(const opts *o, const het_graph *g, const het_plan *plan, h
     het_xfer_stats xs = {0};
     unsigned long waited[2] = {0, 0};
     for (int r = 0; r < R; r++) {
-        het_stream_report_free(&rep);
-        if (het_stream_run(stream, n_images, inputs, out_blob, outputs, &rep) != HET_OK) goto out;
-        wall += rep.wall_ms;
-        stream_ms[r] = rep.wall_ms;
-        memcpy(lat + (size_t)r * n_images, rep.latency_ms, (size_t)n_images * sizeof *lat);
-        for (int l = 0; l < rep.n_lanes; l++) busy[l] += rep.lane_busy_ms[l];
-        het_xfer_stats_add(&xs, &rep.xfer);
-        waited[0] += rep.lock_waited[0], waited[1] += rep.lock_waited[1];
+        n_tl = 0;
+        for (int c = 0; c < n_chunks; c++) {
+            int first = c * chunk, nc = first + chunk <= n_images ? chunk : n_images - first;
+            if (loaded != c) {
+                if (load_chunk(o, input, paths, first, nc, ishape, inputs, what) != HET_OK) goto out;
+                loaded = c;
+            }
+            float *outs = outputs + (keep ? (size_t)first * out_count : 0);
+            het_stream_report_free(&rep);
+            if (het_stream_run(stream, nc, inputs, out_blob, outs, &rep) != HET_OK) goto out;
+            for (int e = 0; tl && r == R - 1 && e < rep.n_events; e++) {
+                tl[n_tl] = rep.events[e];
+                tl[n_tl].image += first;
+                tl[n_tl].start_ms += stream_ms[r];
+                tl[n_tl++].end_ms += stream_ms[r];
+            }
+            wall += rep.wall_ms;
+            stream_ms[r] += rep.wall_ms;
+            memcpy(lat + (size_t)r * n_images + first, rep.latency_ms, (size_t)nc * sizeof *lat);
+            for (int l = 0; l < rep.n_lanes; l++) busy[l] += rep.lane_busy_ms[l];
+            het_xfer_stats_add(&xs, &rep.xfer);
+            waited[0] += rep.lock_waited[0], waited[1] += rep.lock_waited[1];
+            if (r == R - 1)
+                for (int im = 0; !o->quiet && o->top > 0 && im < nc; im++)
+                    print_top(what[im], outs + (size_t)im * out_count, out_count, o->top, labels, n_labels);
+        }
     }
-    for (int im = 0; !o->quiet && o->top > 0 && im < n_images; im++)
-        print_top(what[im], outputs + (size_t)im * out_count, out_count, o->top, labels, n_labels);
     qsort(lat, (size_t)n_lat, sizeof *lat, cmp_double);
     double ips = wall > 0 ? n_lat / (wall / 1e3) : 0;
     char streams[48] = "";
@@ -567,9 +610,9 @@ static int run_stream(const opts *o, const het_graph *g, const het_plan *plan, h
         FILE *f = out_open(&af, o->timeline);
         if (f) {
             fprintf(f, "lane,name,image,start_ms,end_ms\n");
-            for (int e = 0; e < rep.n_events; e++)
-                fprintf(f, "%d,%s,%d,%.4f,%.4f\n", rep.events[e].lane, rep.lane_name[rep.events[e].lane],
-                        rep.events[e].image, rep.events[e].start_ms, rep.events[e].end_ms);
+            for (int e = 0; e < n_tl; e++)
+                fprintf(f, "%d,%s,%d,%.4f,%.4f\n", tl[e].lane, rep.lane_name[tl[e].lane], tl[e].image,
+                        tl[e].start_ms, tl[e].end_ms);
         }
         if (out_close(&af, o->timeline)) rc = 1;
     }
@@ -615,6 +658,7 @@ static int run_stream(const opts *o, const het_graph *g, const het_plan *plan, h
 out:
     het_stream_report_free(&rep);
     het_stream_destroy(stream);
+    free(tl);
     het_host_free(gpu, inputs);
     free(outputs);
     free(what);

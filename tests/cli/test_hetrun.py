@@ -342,6 +342,32 @@ r = run("--model", SQ11, "--plan", plan_file("ok_plan.json", '{"het_plan": 1.0, 
                                              '"device": "cpu"}\n\n' % H), "-q")
 check(r.returncode == 0, "a plan with version 1.0 and trailing blank lines is read: %r" % r.stderr)
 
+# A stream holds a bounded chunk of prepared inputs, not all of them: 100
+# images of 12 MiB through an image-parallel plan (1.2 GiB of inputs) stay
+# far below that, and give what the CPU alone gives for the same images.
+if subprocess.run([HETRUN, "--list-gpus"], capture_output=True).returncode == 0:
+    WIDE = w("wide.prototxt", 'name: "wide"\ninput: "data"\ninput_shape { dim: 1 dim: 3 dim: 1024 dim: 1024 }\n'
+                              'layer { name: "pool" type: "Pooling" bottom: "data" top: "pool" pooling_param '
+                              '{ pool: AVE global_pooling: true } }\n')
+    run("--model", WIDE, "--summary-json", out("wide.json"), "-q")
+    WH = json.load(open(out("wide.json")))["model_hash"]
+    wp = plan_file("wide_plan.json", '{"het_plan": 1, "model_hash": "%s", "mode": "image-parallel", '
+                                     '"devices": ["cpu", "gpu"]}' % WH)
+    p = subprocess.Popen([HETRUN, "--model", WIDE, "--plan", wp, "--images", "100", "-q", "--save-output",
+                          out("wide_ip.npy"), "--timeline", out("wide_tl.csv")],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    err = p.stderr.read()
+    _, status, usage = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    r = run("--model", WIDE, "--images", 100, "--save-output", out("wide_cpu.npy"), "-q")
+    ok = p.returncode == 0 and r.returncode == 0
+    a = np.load(out("wide_ip.npy")) if ok else None
+    b = np.load(out("wide_cpu.npy")) if ok else None
+    tl = open(out("wide_tl.csv")).read().splitlines() if ok else []
+    check(ok and a.shape == (100, 3, 1, 1) and np.allclose(a, b, atol=1e-3) and len(tl) == 101
+          and usage.ru_maxrss < 600 * 1024, "a stream of 1.2 GiB of inputs runs in chunks: rc %d, peak RSS %d MiB, "
+          "%d timeline rows %r" % (p.returncode, usage.ru_maxrss // 1024, len(tl), err[-300:]))
+
 # --- folding: a plan for the unfolded graph names layers the folded one lacks,
 # and the two graphs' hashes differ; each error says what to do.
 MOBV1 = os.path.join(SHARED, "models", "mobilenet_v1", "deploy.prototxt")
