@@ -25,6 +25,7 @@ typedef enum het_status {
 const char *het_status_str(het_status s);
 
 typedef enum het_log_level {
+    HET_LOG_NONE = -1, // for het_log_set_level only: print nothing (a fuzzer's millions of bad inputs)
     HET_LOG_ERROR = 0,
     HET_LOG_WARN = 1,
     HET_LOG_INFO = 2,
