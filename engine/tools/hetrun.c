@@ -505,9 +505,10 @@ static het_status load_chunk(const opts *o, const het_npy *input, char **paths, 
     return HET_OK;
 }
 
-// Images a stream prepares at a time: up to 128 MiB of inputs (212 of
-// SqueezeNet's 227x227 images), at least one.
-#define STREAM_CHUNK_BYTES ((size_t)128 << 20)
+// Images a stream prepares at a time: up to 64 MiB of inputs (106 of
+// SqueezeNet's 227x227 images, so the study's 100 are one chunk), at least
+// one.
+#define STREAM_CHUNK_BYTES ((size_t)64 << 20)
 
 // Pipeline and image-parallel plans: inputs are prepared first, the first
 // image runs untimed through every slot of every lane (--warmup times) to
