@@ -27,7 +27,9 @@ static void usage(FILE *f)
         "model (docs/hetpart.md); prints it and writes it with --out.\n"
         "\n"
         "  --objective O       latency or throughput (required)\n"
-        "  --modes LIST        among mapping,split,pipeline,image-parallel (default all)\n"
+        "  --modes LIST        among mapping,split,pipeline,image-parallel (default all, and\n"
+        "                      each device alone at its best: the CPU on every core as the sweep\n"
+        "                      measured it, the GPU streaming; given, only these modes)\n"
         "  --max-stages K      pipeline stages at most (default 2, the thesis' layer groups)\n"
         "  --search-memory MB  memory for the pipeline search's states (default 1024): it is\n"
         "                      exact, and grows about tenfold with each stage allowed; where\n"
@@ -66,6 +68,7 @@ static void usage(FILE *f)
 
 typedef struct opts {
     const char *cmd, *db, *model, *objective, *out, *platform, *plan;
+    bool modes_given; // --modes: the plan space is the user's, baselines are only weighed against
     bool mapping, split, pipeline, image_parallel, corun, corun_per_layer, allow_missing, calibrate, in_context, issue, json, no_fold;
     double net_ms[2]; // predict --cpu-ms, --gpu-ms
     double gpu_stream_ms; // predict --gpu-stream-ms
@@ -132,6 +135,7 @@ static int parse(int argc, char **argv, opts *o)
         case O_MODEL: o->model = optarg; break;
         case O_OBJ: o->objective = optarg; break;
         case O_MODES: {
+            o->modes_given = true;
             o->mapping = o->split = o->pipeline = o->image_parallel = false;
             char buf[128];
             snprintf(buf, sizeof buf, "%s", optarg);
@@ -241,6 +245,9 @@ typedef struct result {
     hp_choice *choice;
     hp_pipeline pipe;
     hp_choice single_dev;
+    const char *cpu_cores; // single on the CPU: its cores (the baseline's), or NULL for the sweep's
+    bool gpu_only;         // image-parallel: the GPU's lane alone (its stream)
+    bool measured;         // a baseline: its figures were measured, not predicted
 } result;
 
 // Per unit: predicted time, and transfer time in (before it ran) and out
@@ -296,9 +303,14 @@ static int write_plan(const opts *o, const het_graph *g, const hp_loaded *L, con
     int *stage_of = calloc((size_t)m->n_units, sizeof *stage_of);
     if (!strcmp(r->mode, "single")) {
         cJSON_AddItemToObject(root, "device", dev_json(m, r->single_dev));
+        // The CPU on the cores it was priced on: the baseline's, or the
+        // sweep's (hetrun would otherwise take every core).
+        const char *cores = r->cpu_cores ? r->cpu_cores : L->sweep_cpu_cores;
+        if (r->single_dev == HP_CPU && cores[0])
+            cJSON_AddStringToObject(cJSON_AddObjectToObject(root, "platform"), "cpu_cores", cores);
     } else if (!strcmp(r->mode, "image-parallel")) {
         cJSON *d = cJSON_AddArrayToObject(root, "devices");
-        cJSON_AddItemToArray(d, cJSON_CreateString("cpu"));
+        if (!r->gpu_only) cJSON_AddItemToArray(d, cJSON_CreateString("cpu"));
         cJSON_AddItemToArray(d, cJSON_CreateString("gpu"));
     } else if (!strcmp(r->mode, "pipeline")) {
         cJSON *st = cJSON_AddArrayToObject(root, "stages");
@@ -320,6 +332,16 @@ static int write_plan(const opts *o, const het_graph *g, const hp_loaded *L, con
     cJSON_AddStringToObject(pr, "objective", o->objective);
     cJSON_AddNumberToObject(pr, "latency_ms", r->latency_ms);
     cJSON_AddNumberToObject(pr, "images_per_s", r->images_per_s);
+    if (r->measured) cJSON_AddStringToObject(pr, "measured", "by the sweep (baselines): the figures above are a run's");
+    if (isfinite(L->base_cpu_ms)) {
+        // The obvious run this plan was weighed against.
+        cJSON *b = cJSON_AddObjectToObject(pr, "cpu_alone");
+        cJSON_AddStringToObject(b, "cores", L->base_cpu_cores);
+        cJSON_AddNumberToObject(b, "latency_ms", L->base_cpu_ms);
+        cJSON_AddNumberToObject(b, "images_per_s", 1e3 / L->base_cpu_ms);
+        bool thr = !strcmp(o->objective, "throughput");
+        cJSON_AddNumberToObject(b, "speedup", thr ? r->images_per_s / (1e3 / L->base_cpu_ms) : L->base_cpu_ms / r->latency_ms);
+    }
     cJSON_AddStringToObject(pr, "from", L->desc);
     cJSON_AddNumberToObject(pr, "sweep", (double)L->sweep);
     add_corun(pr, L);
@@ -439,6 +461,25 @@ static int solve(const opts *o)
                             .images_per_s = rate, .choice = lat_c};
         }
     }
+    // The obvious runs are candidates unless --modes or --min-stages
+    // narrowed the plan space (the study solves each mode to replay it):
+    // the GPU streaming alone at the sweep's best in-flight count, and the
+    // CPU alone on every core as measured (baselines). A plan that is not
+    // predicted to beat them is no answer.
+    bool open_space = !o->modes_given && o->min_stages <= 1;
+    if (open_space && thr && m->stream[HP_GPU] > 0 && 1e3 / m->stream[HP_GPU] > best.images_per_s)
+        best = (result){.mode = "image-parallel", .latency_ms = m->net[HP_GPU], .images_per_s = 1e3 / m->stream[HP_GPU],
+                        .choice = lat_c, .gpu_only = true};
+    bool base_wins = false;
+    if (open_space && isfinite(L.base_cpu_ms)) {
+        double base_ips = 1e3 / L.base_cpu_ms;
+        base_wins = !best.mode || (thr ? base_ips >= best.images_per_s : L.base_cpu_ms <= best.latency_ms);
+        if (base_wins) {
+            for (int i = 0; i < n; i++) lat_c[i] = HP_CPU;
+            best = (result){.mode = "single", .latency_ms = L.base_cpu_ms, .images_per_s = base_ips, .choice = lat_c,
+                            .single_dev = HP_CPU, .cpu_cores = L.base_cpu_cores, .measured = true};
+        }
+    }
     double solve_ms = now_ms() - t0;
     if (!best.mode) {
         if (o->min_stages > n)
@@ -454,6 +495,16 @@ static int solve(const opts *o)
            "calibration cpu %.2f, gpu %.2f; co-run %s; %d CPU units timed in the network)\n",
            model_name(o, g), L.desc, o->objective, best.mode, best.latency_ms, best.images_per_s, solve_ms, L.calibration[0],
            L.calibration[1], corun, L.in_context[0]);
+    if (base_wins)
+        printf("  no plan is predicted to beat the CPU alone on cores %s (%.3f ms an image, measured by the sweep): "
+               "that run is the answer\n", L.base_cpu_cores, L.base_cpu_ms);
+    else if (isfinite(L.base_cpu_ms))
+        printf("  predicted %.2fx the CPU alone on cores %s (%.3f ms an image, measured by the sweep)\n",
+               thr ? best.images_per_s * L.base_cpu_ms / 1e3 : L.base_cpu_ms / best.latency_ms, L.base_cpu_cores,
+               L.base_cpu_ms);
+    else
+        printf("  the sweep has no CPU baseline on every core (it predates schema 7): sweep again to weigh the plan "
+               "against it\n");
     if (!strcmp(best.mode, "pipeline"))
         for (int s = 0; s < best.pipe.n_stages; s++) {
             char dev[32];
@@ -619,6 +670,13 @@ static int explain(const opts *o)
     printf("predicted: %.3f ms per image, %.1f images/s\n",
            cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(pr, "latency_ms")),
            cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(pr, "images_per_s")));
+    const cJSON *base = cJSON_GetObjectItemCaseSensitive(pr, "cpu_alone");
+    if (cJSON_IsObject(base))
+        printf("against the CPU alone on cores %s (%.3f ms an image, measured by the sweep): %.2fx%s\n",
+               cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(base, "cores")),
+               cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(base, "latency_ms")),
+               cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(base, "speedup")),
+               cJSON_IsString(cJSON_GetObjectItemCaseSensitive(pr, "measured")) ? " (this plan is that run)" : "");
     if (cJSON_IsArray(units)) {
         printf("%-44s %-10s %9s %9s %9s %5s\n", "layer", "device", "ms", "xfer in", "xfer out", "stage");
         const cJSON *u;

@@ -231,6 +231,29 @@ het_status hp_load(het_db *db, const char *db_path, const het_graph *g, const hp
         if (m->b[b].is_input) io_ms += m->x_lat[HP_GPU] + m->b[b].bytes * m->x_ms_per_byte[HP_GPU];
         if (m->b[b].is_output) io_ms += m->x_lat[HP_CPU] + m->b[b].bytes * m->x_ms_per_byte[HP_CPU];
     }
+    // The CPU alone on every core (schema 7; NaN before). As measured, not
+    // calibrated: it is a run of its own, not a sum of units.
+    out->base_cpu_ms = NAN;
+    out->base_cpu_cores[0] = 0;
+    sqlite3_stmt *bq = NULL;
+    if (sqlite3_prepare_v2(sq, "SELECT median_ms, cores FROM baselines WHERE sweep_id = ?1 AND device = 'cpu' "
+                               "AND status = 'ok' AND median_ms > 0", -1, &bq, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(bq, 1, out->sweep);
+        if (sqlite3_step(bq) == SQLITE_ROW && sqlite3_column_text(bq, 1)) {
+            out->base_cpu_ms = sqlite3_column_double(bq, 0);
+            snprintf(out->base_cpu_cores, sizeof out->base_cpu_cores, "%s", sqlite3_column_text(bq, 1));
+        }
+    }
+    sqlite3_finalize(bq);
+    bq = NULL;
+    out->sweep_cpu_cores[0] = 0;
+    if (sqlite3_prepare_v2(sq, "SELECT p.cpu_cores FROM sweeps s JOIN platforms p ON p.id = s.platform_id "
+                               "WHERE s.id = ?1", -1, &bq, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(bq, 1, out->sweep);
+        if (sqlite3_step(bq) == SQLITE_ROW && sqlite3_column_text(bq, 0))
+            snprintf(out->sweep_cpu_cores, sizeof out->sweep_cpu_cores, "%s", sqlite3_column_text(bq, 0));
+    }
+    sqlite3_finalize(bq);
     // Calibration: the whole network measured against the sum of its
     // layers measured one by one (launch gaps, caches). Unit times are
     // scaled so that a single-device plan predicts the measured network.

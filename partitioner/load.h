@@ -27,6 +27,11 @@ typedef struct hp_loaded {
     int in_context[2];    // units whose time is their time inside the running network, per device
     double net_slow[2];   // whole-network co-run slowdown applied to every unit, per device (NaN: per-layer rows)
     double stream_slow[2]; // the device's stream's co-run slowdown (NaN: not measured)
+    // The CPU backend alone on every core (baselines; NaN: the sweep has
+    // none): the obvious run any plan must beat, and the cores it had.
+    double base_cpu_ms;
+    char base_cpu_cores[128];
+    char sweep_cpu_cores[128]; // the cores the sweep's CPU backend had ("" where it was not pinned)
 } hp_loaded;
 
 /// Builds the cost model of `g` from the sweep: units (a convolution and

@@ -9,7 +9,7 @@
 
 #include <stdint.h>
 
-#define HET_DB_VERSION 6
+#define HET_DB_VERSION 7
 #define HET_DB_TIMEOUT_MS 10000 // how long a writer waits for another's lock
 
 typedef struct het_db het_db;
@@ -79,13 +79,21 @@ het_status het_db_sweep_begin(het_db *db, const het_db_sweep_info *in, int64_t *
 het_status het_db_sweep_finish(het_db *db, int64_t sweep, const char *counters_note);
 
 /// The kinds of measurement, one table each.
-enum het_db_kind { HET_DB_LAYER, HET_DB_SPLIT, HET_DB_TRANSFER, HET_DB_CORUN, HET_DB_NETWORK, HET_DB_NETWORK_CORUN };
+enum het_db_kind {
+    HET_DB_LAYER,
+    HET_DB_SPLIT,
+    HET_DB_TRANSFER,
+    HET_DB_CORUN,
+    HET_DB_NETWORK,
+    HET_DB_NETWORK_CORUN,
+    HET_DB_BASELINE, // a device alone at its best resources (baselines)
+};
 
 /// The key of one measurement within a sweep.
 typedef struct het_db_item {
     enum het_db_kind kind;
     int index;    // layer (layer, split, co-run) or blob (transfer)
-    int device;   // 0 cpu, 1 gpu (layer, co-run, network, network co-run: the device timed); transfer: 1 host->gpu, 0 gpu->host
+    int device;   // 0 cpu, 1 gpu (layer, co-run, network, network co-run, baseline: the device timed); transfer: 1 host->gpu, 0 gpu->host
     int fused;    // layer, split, co-run: a convolution with its ReLU
     double ratio; // split: GPU share of the output channels
     int channels; // transfer: channels [0, channels) of the blob
@@ -115,6 +123,8 @@ typedef struct het_db_result {
     const het_stats *issue; // layer on the GPU: the host's time to issue it (gpu_issue), or NULL
     const het_stats *stream; // network on the GPU: ms an image, streamed (network_streams), or NULL
     int stream_in_flight, stream_images; // its images in flight at once, and per timed stream
+    const char *cores;      // baseline: the cores its backend ran on ("0-15")
+    int threads;            // baseline: its threads
     int n_units;            // network: its units timed in the running network (may be 0)
     const het_db_unit *units;
     int n_counters;         // layer on the CPU: PAPI values (NaN: not available)

@@ -1,7 +1,7 @@
 // db_schema.h: the tables the profiler adds in schema version 2,
 // network_units of version 3, gpu_issue of version 4, network_streams of
-// version 5 and network_corun of version 6 (the runs tables
-// of version 1 are in db.c).
+// version 5, network_corun of version 6 and baselines of version 7 (the
+// runs tables of version 1 are in db.c).
 // Documented in docs/database.md;
 // a change here is a new schema version and a new section there.
 #ifndef HET_PROFILER_DB_SCHEMA_H
@@ -74,6 +74,10 @@
     " device TEXT NOT NULL CHECK (device IN ('cpu', 'gpu')), alone_ms REAL, slowdown REAL,"                 \
     " rounds INTEGER, busy_runs INTEGER, stream_alone_ms REAL, stream_slowdown REAL," HET_DB_STATS_COLUMNS    \
     " PRIMARY KEY (sweep_id, device))",                                                                     \
+    "CREATE TABLE IF NOT EXISTS baselines ("                                                                  \
+    " sweep_id INTEGER NOT NULL REFERENCES sweeps(id),"                                                      \
+    " device TEXT NOT NULL CHECK (device IN ('cpu', 'gpu')), cores TEXT, threads INTEGER,"                  \
+    HET_DB_STATS_COLUMNS " PRIMARY KEY (sweep_id, device))",                                                 \
     "CREATE TABLE IF NOT EXISTS gpu_issue ("                                                                  \
     " sweep_id INTEGER NOT NULL REFERENCES sweeps(id), layer_idx INTEGER NOT NULL, fused INTEGER NOT NULL," \
     HET_DB_STATS_COLUMNS " PRIMARY KEY (sweep_id, layer_idx, fused))",                                       \

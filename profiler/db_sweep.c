@@ -26,6 +26,7 @@ static const struct {
     [HET_DB_CORUN] = {"corun", "layer_idx = ?2 AND device = ?3 AND fused = ?4"},
     [HET_DB_NETWORK] = {"networks", "device = ?2"},
     [HET_DB_NETWORK_CORUN] = {"network_corun", "device = ?2"},
+    [HET_DB_BASELINE] = {"baselines", "device = ?2"},
 };
 
 static const char *dev_name(int d) { return d ? "gpu" : "cpu"; }
@@ -55,6 +56,7 @@ static void bind_key(sqlite3_stmt *q, const het_db_item *it)
         break;
     case HET_DB_NETWORK:
     case HET_DB_NETWORK_CORUN:
+    case HET_DB_BASELINE:
         sqlite3_bind_text(q, 2, dev_name(it->device), -1, SQLITE_STATIC);
         break;
     }
@@ -313,9 +315,11 @@ het_status het_db_put(het_db *db, int64_t sweep, const het_db_item *it, const he
         [HET_DB_CORUN] = "layer_idx, device, fused, alone_ms, slowdown, busy_runs",
         [HET_DB_NETWORK] = "device, layer_sum_ms",
         [HET_DB_NETWORK_CORUN] = "device, alone_ms, slowdown, rounds, busy_runs, stream_alone_ms, stream_slowdown",
+        [HET_DB_BASELINE] = "device, cores, threads",
     };
     static const int n_cols[] = {[HET_DB_LAYER] = 3, [HET_DB_SPLIT] = 6,   [HET_DB_TRANSFER] = 4,
-                                 [HET_DB_CORUN] = 6, [HET_DB_NETWORK] = 2, [HET_DB_NETWORK_CORUN] = 7};
+                                 [HET_DB_CORUN] = 6, [HET_DB_NETWORK] = 2, [HET_DB_NETWORK_CORUN] = 7,
+                                 [HET_DB_BASELINE] = 3};
     char sql[1024], marks[128] = "?1";
     int n = n_cols[it->kind] + STATS_N;
     for (int i = 2; i <= n + 1; i++) snprintf(marks + strlen(marks), sizeof marks - strlen(marks), ",?%d", i);
@@ -352,6 +356,10 @@ het_status het_db_put(het_db *db, int64_t sweep, const het_db_item *it, const he
         sqlite3_bind_int64(q, 6, r->busy_runs);
         het_db_bind_real(q, 7, r->stats ? r->stream_alone_ms : NAN);
         het_db_bind_real(q, 8, r->stats ? r->stream_slowdown : NAN);
+        break;
+    case HET_DB_BASELINE:
+        het_db_bind_text(q, 3, r->cores);
+        sqlite3_bind_int(q, 4, r->threads);
         break;
     case HET_DB_LAYER:
         break;

@@ -447,10 +447,17 @@ static int sweep(opts *o)
     devices d = {0};
     het_prof *p = NULL;
     het_counters *ctr = NULL;
+    het_backend *cpu_all = NULL;
     char note[512] = "";
     het_status st = HET_OK;
     // The core lists first: bad ones cost no work.
     if ((rc = parse_cores(o, &d)) != 0) return rc;
+    // The baseline: the CPU backend on every core this process may use, as
+    // `hetrun --device cpu` runs; a plan that does not beat it is no answer
+    // (hetpart returns it instead). Read before any backend pins this thread.
+    int all[MAX_CORES], n_all = het_available_cores(all, MAX_CORES);
+    char all_list[256];
+    het_format_core_list(all, n_all, all_list, sizeof all_list);
     // A database that exists is opened before the model and devices (a bad
     // one costs no work); a new one only once they are ready, so that a bad
     // model leaves no empty database behind.
@@ -462,6 +469,8 @@ static int sweep(opts *o)
         goto done;
     }
     rc = 1;
+    het_cpu_cfg all_cfg = {.n_threads = n_all, .cores = all, .n_cores = n_all};
+    if (o->dev[0] && het_cpu_backend_create(&all_cfg, &cpu_all) != HET_OK) goto done;
     het_graph *g = d.g;
     het_backend **be = d.be;
     bool **unsup = d.unsup;
@@ -518,7 +527,8 @@ static int sweep(opts *o)
     het_sweep_opts so = {.dev = {be[0] != NULL, be[1] != NULL}, .n_ratios = o->n_ratios, .corun = corun,
                          .force = o->force, .quiet = o->quiet, .n_events = o->n_events, .counters = ctr,
                          .unsupported = {unsup[0], unsup[1]}, .unsupported_why = {why_cpu, why_gpu},
-                         .gpu_unusable = gpu_unusable, .drift_limit = o->drift_limit, .stop = &stop_flag};
+                         .gpu_unusable = gpu_unusable, .drift_limit = o->drift_limit, .stop = &stop_flag,
+                         .cpu_all = cpu_all, .cpu_all_cores = all_list, .cpu_all_threads = n_all};
     memcpy(so.ratios, o->ratios, sizeof so.ratios);
     memcpy(so.events, o->events, sizeof so.events);
     het_sweep_summary sum;
@@ -543,6 +553,7 @@ static int sweep(opts *o)
 done:
     het_prof_destroy(p);
     het_counters_close(ctr);
+    het_backend_destroy(cpu_all);
     close_devices(&d);
     het_db_close(db);
     return rc;

@@ -366,6 +366,41 @@ static het_status rep_net(void *ctx, double *ms)
     return st;
 }
 
+typedef struct alone_job {
+    const het_graph *g;
+    het_backend *be;
+    het_workspace *ws;
+} alone_job;
+
+static het_status rep_alone(void *ctx, double *ms)
+{
+    alone_job *j = ctx;
+    uint64_t t0 = het_now_ns();
+    het_status st = het_exec_run_single(j->be, j->g, j->ws, NULL);
+    *ms = (het_now_ns() - t0) / 1e6;
+    return st;
+}
+
+het_status het_prof_network_alone(het_prof *p, het_backend *be, het_stats *out)
+{
+    const het_graph *g = p->g;
+    het_workspace *ws = NULL;
+    het_status st = het_workspace_create(g, &ws);
+    if (st == HET_OK) st = het_exec_prepare(be, g);
+    if (st == HET_OK) {
+        // The context's own image: its first blob values are the seeded ones.
+        for (int k = 0; k < g->n_inputs; k++)
+            memcpy(het_workspace_blob(ws, g->inputs[k]), het_workspace_blob(p->ws, g->inputs[k]),
+                   het_shape_count(&g->blobs[g->inputs[k]].shape) * sizeof(float));
+        if (be->ops->pin_thread) be->ops->pin_thread(be);
+        alone_job j = {g, be, ws};
+        st = het_measure(&p->policy, rep_alone, &j, p->stop, out);
+        het_prof_pin(p, HET_DEV_CPU); // back where the sweep's CPU work is driven from
+    }
+    het_workspace_destroy(ws);
+    return st;
+}
+
 #define STREAM_MAX_IMAGES 48
 #define STREAM_TARGET_MS 60.0
 #define STREAM_SAMPLES 3 // per burst

@@ -29,6 +29,12 @@ void het_prof_destroy(het_prof *p);
 /// Pins the calling thread where device `dev`'s work is driven from.
 void het_prof_pin(het_prof *p, int dev);
 
+/// The whole network on `be`, a backend of its own (the CPU backend on all
+/// the cores: the obvious run any plan must beat), one image at a time, on
+/// the context's seeded image, in a workspace of its own. Prepares every
+/// layer on `be`; leaves the calling thread pinned as for the CPU.
+het_status het_prof_network_alone(het_prof *p, het_backend *be, het_stats *out);
+
 /// Layer `layer` alone on `dev`, all output channels. `fused`: a
 /// convolution with the in-place ReLU that follows it, as the executors run
 /// them (het_exec_fusable_relu must be non-NULL). `issue` (may be NULL):

@@ -21,9 +21,9 @@
 // minute apart, GoogLeNet's splits at GPU share 0.1 took 0.80x of the CPU
 // alone on average on the build machine (at least 0.9x is possible), and
 // the solver picked 57 splits that measured slower than the CPU alone.
-enum phase { PH_LAYERS, PH_NETWORKS, PH_XFER, PH_CORUN_CPU, PH_CORUN_GPU, PH_NET_CORUN, PH_N };
+enum phase { PH_LAYERS, PH_NETWORKS, PH_BASELINES, PH_XFER, PH_CORUN_CPU, PH_CORUN_GPU, PH_NET_CORUN, PH_N };
 
-static const char *const phase_name[PH_N] = {"layers",     "networks",   "transfers",
+static const char *const phase_name[PH_N] = {"layers",     "networks",   "baselines", "transfers",
                                              "cpu co-run", "gpu co-run", "net co-run"};
 
 // Alone-then-busy rounds of a network co-run (het_prof_corun_network).
@@ -99,6 +99,8 @@ static int list_units(const het_graph *g, const het_sweep_opts *o, units *us)
     }
     for (int d = 0; d < 2; d++)
         if (o->dev[d]) err |= add(us, PH_NETWORKS, (het_db_item){.kind = HET_DB_NETWORK, .device = d});
+    if (o->dev[HET_DEV_CPU] && o->cpu_all)
+        err |= add(us, PH_BASELINES, (het_db_item){.kind = HET_DB_BASELINE, .device = HET_DEV_CPU});
     if (!both) return err;
     // Transfers: every blob whole, each way; and, for a sweep of sizes down
     // to one channel, the largest blob in power-of-two channel counts.
@@ -146,6 +148,7 @@ static const char *unsupported(const het_graph *g, const het_sweep_opts *o, cons
     case HET_DB_TRANSFER:
         return o->gpu_unusable;
     case HET_DB_NETWORK:
+    case HET_DB_BASELINE:
         return runs_all(g, o, d) ? NULL : o->unsupported_why[d];
     case HET_DB_NETWORK_CORUN:
         for (int k = 0; k < 2; k++)
@@ -178,6 +181,9 @@ static void describe(const het_graph *g, const unit *u, char *buf, size_t cap)
         break;
     case HET_DB_NETWORK_CORUN:
         snprintf(buf, cap, "whole network on %s, alone and %s busy", dev, it->device ? "cpu" : "gpu");
+        break;
+    case HET_DB_BASELINE:
+        snprintf(buf, cap, "whole network on %s, every core", dev);
         break;
     }
 }
@@ -315,6 +321,11 @@ static het_status measure(het_db *db, int64_t sweep, het_prof *p, const het_grap
         }
         break;
     }
+    case HET_DB_BASELINE:
+        st = het_prof_network_alone(p, o->cpu_all, s);
+        r->cores = o->cpu_all_cores;
+        r->threads = o->cpu_all_threads;
+        break;
     case HET_DB_NETWORK: {
         // The CPU's units are timed inside the network too (free there; a
         // GPU would pay a synchronisation per unit).

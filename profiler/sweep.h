@@ -25,6 +25,12 @@ typedef struct het_sweep_opts {
     const char *unsupported_why[2];// the reason recorded with those rows
     const char *gpu_unusable;      // why the GPU holds no blobs (transfers unsupported), or NULL
     double drift_limit;            // warn when a network's bursts spread this much (0: HET_NET_DRIFT)
+    // The CPU backend on every core this process may use, and those cores:
+    // the whole network on it is the baseline any plan must beat (NULL:
+    // not measured).
+    het_backend *cpu_all;
+    const char *cpu_all_cores;
+    int cpu_all_threads;
     const volatile sig_atomic_t *stop;
 } het_sweep_opts;
 

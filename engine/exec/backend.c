@@ -6,6 +6,7 @@
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 void het_backend_destroy(het_backend *be)
 {
@@ -33,6 +34,33 @@ void het_default_core_sets(int online, int *cpu, int *n_cpu, int *gpu, int *n_gp
         } else if (*n_gpu < cap) {
             gpu[(*n_gpu)++] = c;
         }
+    }
+}
+
+int het_available_cores(int *cores, int cap)
+{
+    cpu_set_t may;
+    int n = 0;
+    if (sched_getaffinity(0, sizeof may, &may) != 0) {
+        long online = sysconf(_SC_NPROCESSORS_ONLN);
+        for (int c = 0; c < online && n < cap; c++) cores[n++] = c;
+        return n;
+    }
+    for (int c = 0; c < CPU_SETSIZE && n < cap; c++)
+        if (CPU_ISSET(c, &may)) cores[n++] = c;
+    return n;
+}
+
+void het_format_core_list(const int *cores, int n, char *buf, size_t cap)
+{
+    size_t len = 0;
+    buf[0] = 0;
+    for (int i = 0; i < n && len + 24 < cap; i++) {
+        int e = i;
+        while (e + 1 < n && cores[e + 1] == cores[e] + 1) e++;
+        if (e > i) len += (size_t)snprintf(buf + len, cap - len, "%s%d-%d", len ? "," : "", cores[i], cores[e]);
+        else len += (size_t)snprintf(buf + len, cap - len, "%s%d", len ? "," : "", cores[i]);
+        i = e;
     }
 }
 
@@ -71,17 +99,11 @@ int het_parse_core_list(const char *s, int *cores, int cap)
     if (sched_getaffinity(0, sizeof may, &may) == 0)
         for (int i = 0; i < n; i++)
             if (cores[i] >= CPU_SETSIZE || !CPU_ISSET(cores[i], &may)) {
-                char avail[256] = "";
-                size_t len = 0;
-                for (int c = 0; c < CPU_SETSIZE && len + 16 < sizeof avail; c++) {
-                    if (!CPU_ISSET(c, &may) || (c > 0 && CPU_ISSET(c - 1, &may))) continue;
-                    int e = c;
-                    while (e + 1 < CPU_SETSIZE && CPU_ISSET(e + 1, &may)) e++;
-                    if (e > c) len += (size_t)snprintf(avail + len, sizeof avail - len, "%s%d-%d", len ? "," : "", c, e);
-                    else len += (size_t)snprintf(avail + len, sizeof avail - len, "%s%d", len ? "," : "", c);
-                }
+                int avail[CPU_SETSIZE];
+                char list[256];
+                het_format_core_list(avail, het_available_cores(avail, CPU_SETSIZE), list, sizeof list);
                 het_log(HET_LOG_ERROR, "core list '%s' names core %d, which this process cannot run on (it may use %s)",
-                        s, cores[i], avail);
+                        s, cores[i], list);
                 return -1;
             }
     return n;

@@ -52,6 +52,40 @@ for obj in ("latency", "throughput"):
     check(r.returncode == 0 and "predicted" in r.stdout, "explain %s: %s" % (obj, r.stderr))
     if p.get("mode") != "image-parallel":
         check(all(n in r.stdout for n in ("conv1+relu1", "cat", "prob")), "explain lists the layers: %s" % r.stdout)
+# The obvious run is a candidate: where the CPU alone on every core (the
+# sweep's baseline) is faster than every plan, it is the answer, as a plan
+# on those cores; else the answer says by how much it is predicted to beat it.
+ALLC = sorted(os.sched_getaffinity(0))
+con = sqlite3.connect(DB)
+real = con.execute("SELECT median_ms FROM baselines WHERE device = 'cpu'").fetchone()[0]
+for fake, wins in ((1e-6, True), (1e6, False)):
+    con.execute("UPDATE baselines SET median_ms = ? WHERE device = 'cpu'", (fake,))
+    con.commit()
+    for obj in ("latency", "throughput"):
+        plan = out("base_%s.json" % obj)
+        r = run(HETPART, "solve", "--db", DB, "--model", MODEL, "--objective", obj, "--out", plan)
+        p = json.load(open(plan)) if r.returncode == 0 else {}
+        cores = p.get("platform", {}).get("cpu_cores", "")
+        named = [int(c) for part in cores.split(",") if part for c in
+                 (range(int(part.split("-")[0]), int(part.split("-")[-1]) + 1))]
+        ex = run(HETPART, "explain", plan).stdout
+        if wins:
+            check(p.get("mode") == "single" and p.get("device") == "cpu" and named == ALLC
+                  and "no plan is predicted to beat the CPU alone" in r.stdout and "this plan is that run" in ex,
+                  "%s: the CPU alone on every core wins when it is fastest: %r %s %s" % (obj, p.get("platform"),
+                                                                                        r.stdout, ex))
+        else:
+            check(r.returncode == 0 and p.get("predicted", {}).get("cpu_alone", {}).get("speedup", 0) > 1e3
+                  and "x the CPU alone on cores" in r.stdout, "%s: the margin over the CPU alone is said: %s"
+                  % (obj, r.stdout))
+    # A narrowed plan space (--modes) keeps its mode; the baseline is only weighed.
+    r = run(HETPART, "solve", "--db", DB, "--model", MODEL, "--objective", "throughput", "--modes", "pipeline")
+    check(r.returncode == 0 and ("pipeline plan" in r.stdout or "single plan" in r.stdout) and "no plan is" not in r.stdout,
+          "--modes pipeline is answered within pipelines: %s" % r.stdout)
+con.execute("UPDATE baselines SET median_ms = ? WHERE device = 'cpu'", (real,))
+con.commit()
+con.close()
+
 # Exactly two stages (the thesis' two layer groups), even if fewer were better.
 plan = out("plan_two.json")
 r = run(HETPART, "solve", "--db", DB, "--model", MODEL, "--objective", "throughput", "--modes", "pipeline",

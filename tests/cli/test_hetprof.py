@@ -140,7 +140,7 @@ DB = fresh("tiny.db")
 r = run("sweep", "--model", TINY, "--db", DB, "--ratios", ",".join(map(str, RATIOS)), "--events", ",".join(EVENTS), *FAST)
 check(r.returncode == 0, "tiny sweep runs: rc %d %s" % (r.returncode, r.stderr[-800:]))
 check("hetprof: [" in r.stderr, "progress lines on stderr when it is not a terminal")
-check(q(DB, "PRAGMA user_version")[0][0] == 6 and q(DB, "PRAGMA journal_mode")[0][0] == "wal", "schema v6, WAL")
+check(q(DB, "PRAGMA user_version")[0][0] == 7 and q(DB, "PRAGMA journal_mode")[0][0] == "wal", "schema v7, WAL")
 sweeps = q(DB, "SELECT id, finished_at, git_rev, counters_note, platform_id, model_id, weights FROM sweeps")
 check(len(sweeps) == 1 and sweeps[0][1] and sweeps[0][2] and sweeps[0][6] == "seed:1", "one finished sweep: %r" % sweeps)
 SW = sweeps[0][0]
@@ -155,6 +155,23 @@ check({i for i, *_, f in rows if f is not None} == FUSED, "layers: fused ReLUs")
 blobs = q(DB, "SELECT name, c, h, w, bytes FROM blobs WHERE model_id = ?", sweeps[0][5])
 check({b[0]: tuple(b[1:4]) for b in blobs} == SHAPES and all(b[4] == 4 * b[1] * b[2] * b[3] for b in blobs),
       "blobs: shapes and bytes: %r" % blobs)
+
+# The baseline: the CPU backend alone on every core this process may use,
+# named as a core list (as Python reads the affinity, not as het does).
+def core_list(cores):
+    cores, runs = sorted(cores), []
+    for c in cores:
+        if runs and runs[-1][1] == c - 1:
+            runs[-1][1] = c
+        else:
+            runs.append([c, c])
+    return ",".join("%d-%d" % (a, b) if b > a else "%d" % a for a, b in runs)
+
+
+ALL = os.sched_getaffinity(0)
+base = q(DB, "SELECT device, cores, threads, status, median_ms, reps FROM baselines WHERE sweep_id = ?", SW)
+check(len(base) == 1 and base[0][:4] == ("cpu", core_list(ALL), len(ALL), "ok") and base[0][4] > 0 and base[0][5] >= 3,
+      "baselines: the CPU alone on every core: %r (want cores %s)" % (base, core_list(ALL)))
 
 meas = q(DB, "SELECT layer_idx, device, fused, status, reps, median_ms, min_ms, p10_ms, p90_ms, cv, ci_rel, first_ms "
              "FROM measurements WHERE sweep_id = ?", SW)
@@ -273,7 +290,7 @@ check(sorted(float(m["median_ms"]) for m in m_csv) == sorted(float("%.9g" % m[5]
 
 # ---- resume, duplicates, --force, the no-counter path ------------------------
 r = run("sweep", "--model", TINY, "--db", DB, "--ratios", ",".join(map(str, RATIOS)), "--events", ",".join(EVENTS), *FAST)
-total = 2 * N_LAYER_ROWS * 2 + len(SPLITS) + N_TRANSFERS + 2 + 2
+total = 2 * N_LAYER_ROWS * 2 + len(SPLITS) + N_TRANSFERS + 2 + 2 + 1  # the last: the baseline
 check(r.returncode == 0 and "0 measurements taken" in r.stdout and "(%d already stored)" % total in r.stdout,
       "a second identical sweep measures nothing: %r" % r.stdout)
 before = q(DB, "SELECT measured_at, median_ms FROM measurements ORDER BY layer_idx, device, fused")
@@ -438,7 +455,7 @@ con.executescript("CREATE TABLE platforms (id INTEGER PRIMARY KEY, cpu_model TEX
                   " VALUES (1, 't', 'v', 'g', 1, 1, 'single-cpu', 1); PRAGMA user_version = 1;")
 con.close()
 r = run("sweep", "--model", TINY, "--db", OLD, "--devices", "cpu", *FAST)
-check(r.returncode == 0 and q(OLD, "PRAGMA user_version")[0][0] == 6 and q(OLD, "SELECT count(*) FROM runs")[0][0] == 1
+check(r.returncode == 0 and q(OLD, "PRAGMA user_version")[0][0] == 7 and q(OLD, "SELECT count(*) FROM runs")[0][0] == 1
       and q(OLD, "SELECT count(*) FROM measurements")[0][0] == N_LAYER_ROWS, "a v1 database is upgraded, runs kept: %s" % r.stderr)
 
 # Locked by another writer past --db-timeout: one clear line, after waiting.

@@ -436,7 +436,7 @@ rows = con.execute("SELECT r.mode, r.images, r.images_per_s > 0, r.latency_p50_m
 version = con.execute("PRAGMA user_version").fetchone()[0]
 con.close()
 check(r1.returncode == 0 and r2.returncode == 0 and len(rows) == 2 and rows[1][:4] == ("single-cpu", 3, 1, 1)
-      and rows[0][4] == H and rows[0][5] == "SqueezeNet_v1.1" and rows[0][6] and version == 6,
+      and rows[0][4] == H and rows[0][5] == "SqueezeNet_v1.1" and rows[0][6] and version == 7,
       "runs recorded: %r %r %r" % (rows, r1.stderr, r2.stderr))
 r = run("--model", SQ11, "--plan", plan_file("bad_plan.json", {"mode": "telepathy"}), "--db", db)
 con = sqlite3.connect(db)

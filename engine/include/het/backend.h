@@ -200,8 +200,16 @@ void het_backend_destroy(het_backend *be);
 /// With fewer than 2 cores both counts are 0 (no pinning).
 void het_default_core_sets(int online, int *cpu, int *n_cpu, int *gpu, int *n_gpu, int cap);
 
-/// Parses a core list such as "0-3,6" into ids (at most `cap`). Returns
-/// the count, or -1 (and logs) if the list is malformed.
+/// The cores this process may run on, ascending, at most `cap`: the calling
+/// thread's affinity, so ask before a backend pins it. Returns the count.
+int het_available_cores(int *cores, int cap);
+
+/// Writes ascending core ids as a core list ("0-3,6"), cut short to fit.
+void het_format_core_list(const int *cores, int n, char *buf, size_t cap);
+
+/// Parses a core list such as "0-3,6" into ids (at most `cap`): each core
+/// once, and one this process may run on. Returns the count, or -1 (and
+/// logs) if the list is malformed.
 int het_parse_core_list(const char *s, int *cores, int cap);
 
 #endif
