@@ -21,6 +21,7 @@ static void usage(FILE *f)
         "usage: hetpart solve --db DB --model M.prototxt --objective latency|throughput [options]\n"
         "       hetpart predict --db DB --model M.prototxt --plan PLAN.json [options]\n"
         "       hetpart explain PLAN.json\n"
+        "       hetpart --version\n"
         "\n"
         "solve: reads the model's latest CPU+GPU sweep (hetprof sweep) and finds the\n"
         "plan that minimises latency, or maximises throughput, exactly for het's cost\n"
@@ -110,6 +111,10 @@ static int parse(int argc, char **argv, opts *o)
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 1;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("hetpart %s\n", HET_VERSION);
+        return 1;
     }
     o->cmd = argv[1];
     if (strcmp(o->cmd, "solve") && strcmp(o->cmd, "explain") && strcmp(o->cmd, "predict"))
@@ -473,7 +478,12 @@ static int solve(const opts *o)
     bool base_wins = false;
     if (open_space && isfinite(L.base_cpu_ms)) {
         double base_ips = 1e3 / L.base_cpu_ms;
-        base_wins = !best.mode || (thr ? base_ips >= best.images_per_s : L.base_cpu_ms <= best.latency_ms);
+        // The CPU alone on the sweep's cores, where those are the
+        // baseline's, is the baseline: priced as measured.
+        bool same_run = best.mode && !strcmp(best.mode, "single") && best.single_dev == HP_CPU &&
+                        !strcmp(L.sweep_cpu_cores, L.base_cpu_cores);
+        base_wins = !best.mode || same_run ||
+                    (thr ? base_ips >= best.images_per_s : L.base_cpu_ms <= best.latency_ms);
         if (base_wins) {
             for (int i = 0; i < n; i++) lat_c[i] = HP_CPU;
             best = (result){.mode = "single", .latency_ms = L.base_cpu_ms, .images_per_s = base_ips, .choice = lat_c,
@@ -563,7 +573,18 @@ static int predict(const opts *o)
     if (!(c = malloc(sizeof *c * (size_t)m->n_units)) || plan_choices(m, g, p, c)) goto done;
     hp_pipeline pipe = {0};
     double lat, ips;
-    if (p->mode == HET_MODE_IMAGE_PARALLEL) {
+    // The obvious runs solve may answer are priced as solve priced them:
+    // the CPU alone on the baseline's cores as the sweep measured it, the
+    // GPU's lane alone as its stream.
+    bool base = p->mode == HET_MODE_SINGLE && !p->uses_gpu && isfinite(L.base_cpu_ms) && p->cpu_cores &&
+                !strcmp(p->cpu_cores, L.base_cpu_cores);
+    if (base) {
+        lat = L.base_cpu_ms;
+        ips = 1e3 / lat;
+    } else if (p->mode == HET_MODE_IMAGE_PARALLEL && !p->uses_cpu) {
+        lat = m->net[HP_GPU];
+        ips = 1e3 / (m->stream[HP_GPU] > 0 ? m->stream[HP_GPU] : m->net[HP_GPU]);
+    } else if (p->mode == HET_MODE_IMAGE_PARALLEL) {
         ips = hp_image_parallel_rate(m);
         lat = (m->net[0] + m->net[1]) / 2; // as solve reports it: the mean image
     } else if (p->mode == HET_MODE_PIPELINE) {

@@ -24,6 +24,7 @@ static void usage(FILE *f)
         "       hetprof show --db DB [--model M.prototxt] [--sweep ID]\n"
         "       hetprof export --db DB --csv DIR\n"
         "       hetprof parts --model M.prototxt [--layer NAME[,NAME...]] [options]\n"
+        "       hetprof --version\n"
         "\n"
         "sweep: time every layer of the model on each device alone (inputs already\n"
         "resident), fused with its ReLU where executors fuse, split between CPU and GPU\n"
@@ -168,6 +169,10 @@ static int parse(int argc, char **argv, opts *o)
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 1;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("hetprof %s\n", HET_VERSION);
+        return 1;
     }
     o->cmd = argv[1];
     if (strcmp(o->cmd, "sweep") && strcmp(o->cmd, "show") && strcmp(o->cmd, "export") && strcmp(o->cmd, "parts"))

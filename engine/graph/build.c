@@ -163,7 +163,9 @@ static het_status shape_from_dims(builder *b, const char *what, const int64_t *d
             het_log(HET_LOG_ERROR, "%s: input %s has an invalid dimension %lld", b->path, what, (long long)dims[i]);
             return HET_E_INVALID;
         }
-    // Batch is always 1 (see graph.h), whatever the deploy file declares.
+    // Batch is always 1 (see graph.h), whatever the deploy file declares;
+    // the tools say so where it declared more.
+    if (dims[0] > b->gi->g.declared_batch) b->gi->g.declared_batch = dims[0];
     *out = (het_shape){.ndim = (int)n, .n = 1, .c = (int)dims[1], .h = n == 4 ? (int)dims[2] : 1,
                        .w = n == 4 ? (int)dims[3] : 1};
     if ((uint64_t)out->c * (uint64_t)out->h * (uint64_t)out->w > HET_MAX_TENSOR_FLOATS) {

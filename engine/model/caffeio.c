@@ -49,8 +49,16 @@ het_status het_model_read_prototxt(const char *path, Caffe__NetParameter **net_o
     size_t len;
     het_status st = het_read_file(path, &text, &len);
     if (st != HET_OK) return st;
+    size_t plen = strlen(path);
+    if (plen >= 5 && !strcmp(path + plen - 5, ".onnx")) {
+        het_log(HET_LOG_ERROR, "%s: an ONNX file; het reads Caffe models (a .prototxt, with --weights for its "
+                "trained .caffemodel)", path);
+        free(text);
+        return HET_E_UNSUPPORTED;
+    }
     if (memchr(text, 0, len)) {
-        het_log(HET_LOG_ERROR, "%s: contains NUL bytes: is it a binary .caffemodel rather than a .prototxt?", path);
+        het_log(HET_LOG_ERROR, "%s: contains NUL bytes: is it a binary .caffemodel (or an ONNX file) rather than a "
+                ".prototxt?", path);
         free(text);
         return HET_E_INVALID;
     }

@@ -412,8 +412,18 @@ static int write_summary(const char *path, const opts *o, const het_graph *g, co
     return out_close(&af, path);
 }
 
+// Classes printed from weights that no training made (the prototxt's
+// fillers) are meaningless: said once, before the first, and on each line.
+static bool untrained;
+
 static void print_top(const char *what, const float *v, size_t n, int k, char **labels, int n_labels)
 {
+    static bool said;
+    if (untrained && !said) {
+        printf("note: the weights come from the prototxt's fillers, not from training: the classes below mean "
+               "nothing (--weights W.caffemodel gives a trained net's)\n");
+        said = true;
+    }
     if (k > (int)n) k = (int)n;
     printf("%s:", what);
     int idx[64];
@@ -430,7 +440,7 @@ static void print_top(const char *what, const float *v, size_t n, int k, char **
         else printf("  %d %.4f", best, v[best]);
         printf(r + 1 < k ? ";" : "");
     }
-    printf("\n");
+    printf(untrained ? "  [untrained]\n" : "\n");
 }
 
 // Fills `dst` with input image `im`: from the --input tensor, a decoded and
@@ -742,6 +752,10 @@ int main(int argc, char **argv)
 
     het_status st = het_net_load(o.model, o.weights, o.seed, &g);
     if (st != HET_OK) goto done;
+    untrained = !o.weights;
+    if (g->declared_batch > 1)
+        printf("note: %s declares a batch of %lld; het runs one image at a time (batch 1)\n", o.model,
+               (long long)g->declared_batch);
     if (o.db && (st = het_db_check(o.db)) != HET_OK) goto done; // before any work
     // --save-weights writes the weights as the prototxt has them, at the end
     // (nothing is written for a run that fails): keep an unfolded copy.

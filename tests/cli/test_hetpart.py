@@ -278,6 +278,9 @@ rows = con.execute("SELECT predicted_latency_ms, predicted_images_per_s, images_
 con.close()
 check(len(rows) == 2 and all(a > 0 and b > 0 and c > 0 for a, b, c in rows), "runs record predicted next to measured: %r" % rows)
 
+r = run(HETPART, "--version")
+check(r.returncode == 0 and r.stdout.startswith("hetpart "), "--version: %r" % r.stdout)
+
 # Bad input: one line, non-zero exit, no plan written.
 base = ["solve", "--db", DB, "--model", MODEL]
 one_line_error(run(HETPART, *base, "--objective", "speed"), "unknown objective", "unknown objective 'speed'")

@@ -62,6 +62,15 @@ r = run("--model", SQ11, "--images", IMAGES, "--labels", LABELS, "--top", 5, "--
 check(r.returncode == 0, "default-style run succeeds: " + r.stderr)
 lines = [l for l in r.stdout.splitlines() if "cat.jpg" in l]
 check(len(lines) == 1 and lines[0].count(";") == 4 and "(" in lines[0], "top-5 with labels per image: %r" % lines)
+# Weights from the fillers: the classes are said to mean nothing, once and on
+# every line; a trained .caffemodel's are not.
+check(r.stdout.count("not from training") == 1 and lines and lines[0].endswith("[untrained]"),
+      "untrained weights are said to be: %r" % r.stdout[:400])
+SHARED_SQ11 = os.path.join(SHARED, "models", "squeezenet_v1.1", "deploy.prototxt")
+if os.path.exists(SHARED_SQ11):
+    r = run("--model", SHARED_SQ11, "--top", 0, "-q")
+    check(r.returncode == 0 and "declares a batch of 10; het runs one image at a time" in r.stdout,
+          "a deploy file's batch of 10 is said to run as 1: %r" % r.stdout[:300])
 check("median" in r.stdout and "images/s" in r.stdout and "peak RSS" in r.stdout, "summary line")
 s = json.load(open(summ)) if os.path.exists(summ) else {}
 check(s.get("images") == 2 and s.get("runs") == 6 and s["latency_ms"]["median"] > 0 and s["peak_rss_kb"] > 0
@@ -273,6 +282,13 @@ r1 = run("--model", TINYM, "--weights", out("twice.caffemodel"), "--save-output"
 r2 = run("--model", TINYM, "--weights", out("s2.caffemodel"), "--save-output", out("s2.npy"), "-q")
 check(r1.returncode == 0 and r2.returncode == 0 and np.array_equal(np.load(out("twice.npy")), np.load(out("s2.npy"))),
       "a layer listed twice in a .caffemodel: the later copy wins: %r" % r1.stderr)
+r = run("--model", TINYM, "--weights", out("s2.caffemodel"), "--top", 3)
+check(r.returncode == 0 and "[untrained]" not in r.stdout and "not from training" not in r.stdout,
+      "weights from a .caffemodel are not said to be untrained: %r" % r.stdout[:300])
+w("model.onnx", b"\x08\x07\x12\x07pytorch", "wb")
+r = run("--model", out("model.onnx"))
+check(r.returncode == 1 and r.stderr.count("\n") == 1 and "ONNX" in r.stderr, "an ONNX file is named as one: %r"
+      % r.stderr)
 # NaN weights: one warning naming the first layer that has them.
 import struct  # noqa: E402
 halfnet = clitest.TINY_MODEL.replace("num_output: 16 kernel_size: 3 pad: 1",

@@ -123,6 +123,7 @@ typedef struct het_graph {
     const int *outputs; // blob ids consumed by no layer
     char hash[17];      // content hash of the structure (not the weights), hex
     int n_folded;       // layers het_graph_fold removed (0: the graph is as the prototxt says)
+    int64_t declared_batch; // the largest batch its inputs declare (a deploy file's 10): het runs 1
 } het_graph;
 
 /// Reads `prototxt` and builds the graph. Weights come from `caffemodel`
