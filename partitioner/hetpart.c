@@ -2,6 +2,7 @@
 // (docs/hetpart.md): exact solvers (part.h) over the cost model of a sweep
 // (load.h), written as a plan hetrun replays, with the prediction inside.
 #define _POSIX_C_SOURCE 200809L
+#include "het/io.h"
 #include "het/plan.h"
 #include "load.h"
 #include "sim.h"
@@ -364,17 +365,9 @@ static int write_plan(const opts *o, const het_graph *g, const hp_loaded *L, con
     if (!text) return 1;
     int rc = 0;
     if (o->out) {
-        // Written whole or not at all.
-        char tmp[4200];
-        snprintf(tmp, sizeof tmp, "%s.tmp.%ld", o->out, (long)getpid());
-        FILE *f = fopen(tmp, "w");
-        if (!f || fputs(text, f) < 0 || fputc('\n', f) < 0 || fclose(f) != 0 || rename(tmp, o->out) != 0) {
-            fprintf(stderr, "hetpart: cannot write %s\n", o->out);
-            remove(tmp);
-            rc = 1;
-        } else {
-            printf("plan written to %s\n", o->out);
-        }
+        het_chunk parts[2] = {{text, strlen(text)}, {"\n", 1}};
+        if (het_write_file(o->out, parts, 2, false) != HET_OK) rc = 1;
+        else printf("plan written to %s\n", o->out);
     }
     free(text);
     return rc;

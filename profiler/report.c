@@ -1,6 +1,7 @@
 // report.c: `hetprof show` and `hetprof export`.
 #define _POSIX_C_SOURCE 200809L
 #include "report.h"
+#include "het/io.h"
 
 #include "db_impl.h"
 
@@ -248,18 +249,20 @@ static void csv_field(FILE *f, const char *s)
 
 static int export_table(het_db *db, const char *table, const char *dir)
 {
-    char path[4096], tmp[4200], sql[128];
+    char path[4096], sql[128];
     snprintf(path, sizeof path, "%s/%s.csv", dir, table);
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
     snprintf(sql, sizeof sql, "SELECT * FROM %s", table);
     sqlite3_stmt *q = NULL;
     if (sqlite3_prepare_v2(db->sq, sql, -1, &q, NULL) != SQLITE_OK) {
         fprintf(stderr, "hetprof: database %s: cannot read %s: %s\n", db->path, table, sqlite3_errmsg(db->sq));
         return 1;
     }
-    FILE *f = fopen(tmp, "w");
+    // Built in memory, then written whole (het_write_file).
+    char *text = NULL;
+    size_t text_len = 0;
+    FILE *f = open_memstream(&text, &text_len);
     if (!f) {
-        fprintf(stderr, "hetprof: cannot write %s: %s\n", tmp, strerror(errno));
+        fprintf(stderr, "hetprof: out of memory for %s\n", path);
         sqlite3_finalize(q);
         return 1;
     }
@@ -279,15 +282,15 @@ static int export_table(het_db *db, const char *table, const char *dir)
         fputc('\n', f);
         rows++;
     }
+    bool read = rc == SQLITE_DONE;
+    if (!read) fprintf(stderr, "hetprof: database %s: cannot read %s: %s\n", db->path, table, sqlite3_errmsg(db->sq));
     sqlite3_finalize(q);
-    bool ok = rc == SQLITE_DONE && !ferror(f);
-    if (fclose(f) != 0) ok = false;
-    if (!ok || rename(tmp, path) != 0) {
-        fprintf(stderr, "hetprof: cannot write %s (%s)\n", path, rc != SQLITE_DONE ? sqlite3_errmsg(db->sq)
-                                                                                    : strerror(errno));
-        remove(tmp);
-        return 1;
-    }
+    bool ok = !ferror(f);
+    ok &= fclose(f) == 0;
+    if (read && !ok) fprintf(stderr, "hetprof: out of memory for %s\n", path);
+    ok = ok && read && het_write_file(path, &(het_chunk){text, text_len}, 1, false) == HET_OK;
+    free(text);
+    if (!ok) return 1;
     printf("%-20s %6d rows -> %s\n", table, rows, path);
     return 0;
 }

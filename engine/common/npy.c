@@ -125,25 +125,7 @@ het_status het_npy_write(const char *path, const float *data, int ndim, const lo
     memset(hdr + n, ' ', (size_t)pad);
     hdr[n + pad] = '\n';
     int hlen = n + pad + 1;
-    char *tmp = malloc(strlen(path) + 32);
-    if (!tmp) return HET_E_NOMEM;
-    sprintf(tmp, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        het_log(HET_LOG_ERROR, "cannot create '%s': %s", tmp, strerror(errno));
-        free(tmp);
-        return HET_E_IO;
-    }
     unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hlen & 0xff), (unsigned char)(hlen >> 8)};
-    int bad = fwrite(pre, 1, 10, f) != 10 || fwrite(hdr, 1, (size_t)hlen, f) != (size_t)hlen ||
-              fwrite(data, sizeof(float), count, f) != count;
-    bad |= fclose(f) != 0;
-    if (bad || rename(tmp, path) != 0) {
-        het_log(HET_LOG_ERROR, "failed to write '%s': %s", path, strerror(errno));
-        remove(tmp);
-        free(tmp);
-        return HET_E_IO;
-    }
-    free(tmp);
-    return HET_OK;
+    het_chunk parts[3] = {{pre, 10}, {hdr, (size_t)hlen}, {data, count * sizeof(float)}};
+    return het_write_file(path, parts, 3, false);
 }

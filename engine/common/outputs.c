@@ -1,4 +1,5 @@
-// outputs.c: a command's output files, written as one (het_outputs in io.h).
+// outputs.c: writing files whole or not at all: one (het_write_file) or a
+// command's set of them (het_outputs), both in io.h.
 #define _POSIX_C_SOURCE 200809L // strdup
 #include "het/io.h"
 
@@ -89,4 +90,30 @@ void het_outputs_destroy(het_outputs *o)
     free(o->tmp);
     free(o->done);
     free(o);
+}
+
+het_status het_write_file(const char *path, const het_chunk *chunks, int n, bool quiet)
+{
+    size_t len = strlen(path) + 32;
+    char *tmp = malloc(len);
+    if (!tmp) return HET_E_NOMEM;
+    snprintf(tmp, len, "%s.tmp.%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "wb");
+    bool ok = f != NULL;
+    for (int i = 0; ok && i < n; i++) ok = fwrite(chunks[i].data, 1, chunks[i].len, f) == chunks[i].len;
+    if (f) {
+        ok &= fflush(f) == 0 && fsync(fileno(f)) == 0;
+        ok &= fclose(f) == 0;
+    }
+    int err = errno;
+    if (ok && rename(tmp, path) != 0) {
+        ok = false;
+        err = errno;
+    }
+    if (!ok) {
+        remove(tmp);
+        if (!quiet) het_log(HET_LOG_ERROR, "cannot write '%s': %s", path, strerror(err));
+    }
+    free(tmp);
+    return ok ? HET_OK : HET_E_IO;
 }

@@ -1,6 +1,7 @@
 // caffeio.c: reading .prototxt and .caffemodel files, writing .caffemodel.
 #define _POSIX_C_SOURCE 200809L
 #include "model.h"
+#include "het/io.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -92,32 +93,7 @@ het_status het_model_write_caffemodel(const char *path, const Caffe__NetParamete
     uint8_t *buf = malloc(len ? len : 1);
     if (!buf) return HET_E_NOMEM;
     caffe__net_parameter__pack(net, buf);
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 32);
-    if (!tmp) {
-        free(buf);
-        return HET_E_NOMEM;
-    }
-    snprintf(tmp, plen + 32, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    het_status st = HET_OK;
-    if (!f) {
-        het_log(HET_LOG_ERROR, "cannot create '%s': %s", tmp, strerror(errno));
-        st = HET_E_IO;
-    } else {
-        size_t put = fwrite(buf, 1, len, f);
-        int bad = put != len || fflush(f) != 0 || fsync(fileno(f)) != 0;
-        bad |= fclose(f) != 0;
-        if (bad) {
-            het_log(HET_LOG_ERROR, "failed to write '%s' (%zu bytes): %s", path, len, strerror(errno));
-            st = HET_E_IO;
-        } else if (rename(tmp, path) != 0) {
-            het_log(HET_LOG_ERROR, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
-            st = HET_E_IO;
-        }
-        if (st != HET_OK) remove(tmp);
-    }
-    free(tmp);
+    het_status st = het_write_file(path, &(het_chunk){buf, len}, 1, false);
     free(buf);
     return st;
 }

@@ -8,6 +8,7 @@
 // entry is rebuilt and rewritten (atomically), never trusted.
 #define _POSIX_C_SOURCE 200809L
 #include "cl_impl.h"
+#include "het/io.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -146,19 +147,10 @@ static void cache_store(const char *dir, const char *path, uint64_t key, cl_prog
         return;
     }
     mkdirs(dir);
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (f) {
-        uint64_t l = len, sum = het_fnv1a(HET_FNV_BASIS, bin, len);
-        int ok = fwrite(MAGIC, 1, 8, f) == 8 && fwrite(&key, 8, 1, f) == 1 && fwrite(&l, 8, 1, f) == 1 &&
-                 fwrite(&sum, 8, 1, f) == 1 && fwrite(bin, 1, len, f) == len;
-        ok &= fclose(f) == 0;
-        if (!ok || rename(tmp, path) != 0) {
-            remove(tmp);
-            het_log(HET_LOG_WARN, "could not write the OpenCL program cache '%s' (continuing without it)", path);
-        }
-    }
+    uint64_t l = len, sum = het_fnv1a(HET_FNV_BASIS, bin, len);
+    het_chunk parts[5] = {{MAGIC, 8}, {&key, 8}, {&l, 8}, {&sum, 8}, {bin, len}};
+    if (het_write_file(path, parts, 5, true) != HET_OK)
+        het_log(HET_LOG_WARN, "could not write the OpenCL program cache '%s' (continuing without it)", path);
     free(bin);
 }
 

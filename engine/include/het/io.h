@@ -41,6 +41,18 @@ const char *het_outputs_add(het_outputs *o, const char *path);
 het_status het_outputs_commit(het_outputs *o);
 void het_outputs_destroy(het_outputs *o);
 
+/// One piece of a file het_write_file writes.
+typedef struct het_chunk {
+    const void *data;
+    size_t len;
+} het_chunk;
+
+/// Writes the chunks, in order, as the file at `path`, atomically: into a
+/// temporary beside it, flushed to disk, then renamed over `path`, so that
+/// a reader sees the old file or the whole new one and a failure leaves
+/// nothing. HET_E_IO on failure, after one message unless `quiet`.
+het_status het_write_file(const char *path, const het_chunk *chunks, int n, bool quiet);
+
 /// A decoded 8-bit RGB image.
 typedef struct het_image {
     int w, h;
