@@ -246,10 +246,14 @@ r = run(HETPART, "predict", "--db", DB, "--model", MODEL, "--json", "--cpu-ms", 
 got = json.loads(r.stdout) if r.returncode == 0 else {}
 check(abs(got.get("latency_ms", 0) - 7.25) < 1e-9 and abs(got.get("images_per_s", 0) - 1000 / 7.25) < 1e-6,
       "predict --cpu-ms 7.25 on the all-CPU plan: %r %s" % (got, r.stderr))
-r = run(HETPART, "predict", "--db", DB, "--model", MODEL, "--json", "--gpu-ms", "5", "--plan", out("all_gpu.json"))
+# A network time at least four times the fitted transfers, so that the fit
+# holds them inside it (under load PoCL's hand-off was once fitted at 3 ms).
+gms = max(5.0, 4 * io)
+r = run(HETPART, "predict", "--db", DB, "--model", MODEL, "--json", "--gpu-ms", "%.17g" % gms, "--plan",
+        out("all_gpu.json"))
 got = json.loads(r.stdout) if r.returncode == 0 else {}
-check(abs(got.get("latency_ms", 0) - 5) < 1e-9, "predict --gpu-ms 5 on the all-GPU plan: 5 ms, its transfers "
-      "inside: %r %s" % (got, r.stderr))
+check(abs(got.get("latency_ms", 0) - gms) < 1e-9 * gms, "predict --gpu-ms %g on the all-GPU plan: %g ms, its transfers "
+      "(%g ms) inside: %r %s" % (gms, gms, io, got, r.stderr))
 # Uncalibrated, the all-CPU plan is the sum of its units: their times inside
 # the running network (network_units) by default, their times alone with
 # --isolated; read here from the database.
