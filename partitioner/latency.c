@@ -44,13 +44,6 @@ typedef struct dp {
     int *root_last;     // per root: the last use of any blob stored there
 } dp;
 
-static uint64_t fnv1a(const unsigned char *p, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ull;
-    return h;
-}
-
 // The key of state s after unit `step`, in that step's layout.
 static void pack(const dp *d, const hp_sim *s, unsigned char *key, int step)
 {
@@ -185,7 +178,7 @@ double hp_solve_latency(const hp_model *m, bool allow_split, hp_choice *choice)
                 if (!hp_sim_step(m, &s, i, c, false)) continue;
                 unsigned char *k = keys + n_groups * len; // kept only if it starts a group
                 pack(&d, &s, k, i);
-                uint64_t h = fnv1a(k, len);
+                uint64_t h = het_fnv1a(HET_FNV_BASIS, k, len);
                 size_t slot = (size_t)h & (tcap - 1);
                 int g = -1;
                 for (; table[slot] >= 0; slot = (slot + 1) & (tcap - 1)) {

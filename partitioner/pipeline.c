@@ -194,14 +194,6 @@ done:
     return cyc;
 }
 
-static uint64_t hash_res(const float *res, size_t bytes)
-{
-    const unsigned char *p = (const unsigned char *)res;
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < bytes; i++) h = (h ^ p[i]) * 1099511628211ull;
-    return h;
-}
-
 // Whether node a is no worse than b on both totals (same boundary state).
 static bool dominates(const node *a, const node *b)
 {
@@ -323,7 +315,7 @@ double hp_solve_pipeline(const hp_model *m, int min_stages, int max_stages, bool
                         // least one more stage) still reaches the minimum.
                         bool beaten = false;
                         // Only nodes in this (boundary, hash) chain can hold the same residence.
-                        size_t slot = map_slot(&M, end, hash_res(work, rbytes));
+                        size_t slot = map_slot(&M, end, het_fnv1a(HET_FNV_BASIS, work, rbytes));
                         if (slot == SIZE_MAX) goto done;
                         for (int q = M.v[slot].head; q >= 0 && !beaten; q = P.v[q].next_same) {
                             node *o = &P.v[q];
