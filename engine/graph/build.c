@@ -123,31 +123,46 @@ typedef struct builder {
     int cap_blobs;
 } builder;
 
-static int add_blob(builder *b, const char *name, het_shape shape, int producer)
+static int find_blob_upto(const het_graph *g, const char *name)
+{
+    for (int i = g->n_blobs - 1; i >= 0; i--)
+        if (!strcmp(g->blobs[i].name, name)) return i;
+    return -1;
+}
+
+// Adds a blob that an input (producer -1) or a layer produces, into *id.
+// Caffe's rule: a blob has one producer (an in-place layer updates it
+// without adding one); a second would silently replace what earlier
+// readers saw, so it is refused here, for inputs and tops alike.
+static het_status add_blob(builder *b, const char *name, het_shape shape, int producer, int *id)
 {
     het_graph *g = &b->gi->g;
+    if (find_blob_upto(g, name) >= 0) {
+        if (producer < 0)
+            het_log(HET_LOG_ERROR, "%s: input '%s' is declared twice", b->path, name);
+        else
+            het_log(HET_LOG_ERROR, "%s: layer '%s' writes top '%s', which an earlier layer or input already produces "
+                    "(only an in-place layer, top == bottom, may write it again)", b->path, g->layers[producer].name,
+                    name);
+        return HET_E_INVALID;
+    }
     if (g->n_blobs == b->cap_blobs) {
         int ncap = b->cap_blobs ? b->cap_blobs * 2 : 64;
         het_blob *nb = arena_alloc(b->gi, (size_t)ncap * sizeof *nb);
-        if (!nb) return -1;
+        if (!nb) return HET_E_NOMEM;
         if (g->n_blobs) memcpy(nb, g->blobs, (size_t)g->n_blobs * sizeof *nb);
         g->blobs = nb;
         b->cap_blobs = ncap;
     }
     het_blob *bl = &g->blobs[g->n_blobs];
     bl->name = arena_strdup(b->gi, name);
-    if (!bl->name) return -1;
+    if (!bl->name) return HET_E_NOMEM;
     bl->shape = shape;
     bl->producer = producer;
     bl->last_use = producer;
-    return g->n_blobs++;
-}
-
-static int find_blob_upto(const het_graph *g, const char *name)
-{
-    for (int i = g->n_blobs - 1; i >= 0; i--)
-        if (!strcmp(g->blobs[i].name, name)) return i;
-    return -1;
+    bl->is_input = producer < 0;
+    *id = g->n_blobs++;
+    return HET_OK;
 }
 
 static het_status shape_from_dims(builder *b, const char *what, const int64_t *dims, size_t n,
@@ -205,13 +220,9 @@ static het_status add_net_inputs(builder *b, const Caffe__NetParameter *np)
             for (int k = 0; k < 4; k++) d[k] = np->input_dim[4 * i + (size_t)k];
             st = shape_from_dims(b, np->input[i], d, 4, &s);
         }
+        int id;
+        if (st == HET_OK) st = add_blob(b, np->input[i], s, -1, &id);
         if (st != HET_OK) return st;
-        if (find_blob_upto(&b->gi->g, np->input[i]) >= 0) {
-            het_log(HET_LOG_ERROR, "%s: input '%s' is declared twice", b->path, np->input[i]);
-            return HET_E_INVALID;
-        }
-        if (add_blob(b, np->input[i], s, -1) < 0) return HET_E_NOMEM;
-        b->gi->g.blobs[b->gi->g.n_blobs - 1].is_input = true;
     }
     return HET_OK;
 }
@@ -485,15 +496,9 @@ static het_status add_layer(builder *b, const Caffe__LayerParameter *lp, int *ca
             const Caffe__BlobShape *bs = ip->shape[ip->n_shape == 1 ? 0 : t];
             het_shape s;
             het_status st = shape_from_dims(b, lp->top[t], bs->dim, bs->n_dim, &s);
+            int id;
+            if (st == HET_OK) st = add_blob(b, lp->top[t], s, -1, &id);
             if (st != HET_OK) return st;
-            if (find_blob_upto(g, lp->top[t]) >= 0) {
-                het_log(HET_LOG_ERROR, "%s: Input layer '%s' declares '%s', which is already declared", b->path,
-                        lp->name, lp->top[t]);
-                return HET_E_INVALID;
-            }
-            int id = add_blob(b, lp->top[t], s, -1);
-            if (id < 0) return HET_E_NOMEM;
-            g->blobs[id].is_input = true;
         }
         return HET_OK;
     }
@@ -559,15 +564,8 @@ static het_status add_layer(builder *b, const Caffe__LayerParameter *lp, int *ca
                         "may run in place", b->path, lp->name, i + 1);
                 return HET_E_INVALID;
             }
-        // Caffe's rule: a blob has one producer (an in-place layer updates
-        // it); a second would silently replace what earlier readers saw.
-        if (find_blob_upto(g, lp->top[0]) >= 0) {
-            het_log(HET_LOG_ERROR, "%s: layer '%s' writes top '%s', which an earlier layer or input already produces "
-                    "(only an in-place layer, top == bottom, may write it again)", b->path, lp->name, lp->top[0]);
-            return HET_E_INVALID;
-        }
-        top[0] = add_blob(b, lp->top[0], (het_shape){0}, l->id);
-        if (top[0] < 0) return HET_E_NOMEM;
+        st = add_blob(b, lp->top[0], (het_shape){0}, l->id, &top[0]);
+        if (st != HET_OK) return st;
     }
     return het_graph_infer_layer(g, l);
 }
