@@ -356,22 +356,18 @@ static void json_str(FILE *f, const char *s)
 }
 
 // Text outputs, written into their staged temporaries (stage_outputs).
-typedef struct out_file {
-    FILE *f;
-} out_file;
-
-static FILE *out_open(out_file *af, const char *tmp)
+static FILE *out_open(const char *tmp)
 {
-    af->f = fopen(tmp, "w");
-    if (!af->f) fprintf(stderr, "hetrun: cannot create '%s': %s\n", tmp, strerror(errno));
-    return af->f;
+    FILE *f = fopen(tmp, "w");
+    if (!f) fprintf(stderr, "hetrun: cannot create '%s': %s\n", tmp, strerror(errno));
+    return f;
 }
 
-// Closes; returns 0, or 1 after one message.
-static int out_close(out_file *af, const char *tmp)
+// Closes what out_open gave (NULL: it failed); 0, or 1 after one message.
+static int out_close(FILE *f, const char *tmp)
 {
-    if (!af->f) return 1;
-    if (fclose(af->f) != 0) {
+    if (!f) return 1;
+    if (fclose(f) != 0) {
         fprintf(stderr, "hetrun: failed to write '%s': %s\n", tmp, strerror(errno));
         return 1;
     }
@@ -382,8 +378,7 @@ static int write_summary(const char *path, const opts *o, const het_graph *g, co
                          const het_xfer_stats *xs, int n_images, int n_threads, const double *sorted_ms, int n_runs,
                          double total_s, long rss_kb, double first_run_ms, double setup_ms)
 {
-    out_file af;
-    FILE *f = out_open(&af, path);
+    FILE *f = out_open(path);
     if (!f) return 1;
     fprintf(f, "{\n  \"model\": ");
     json_str(f, o->model);
@@ -409,7 +404,7 @@ static int write_summary(const char *path, const opts *o, const het_graph *g, co
             percentile(sorted_ms, n_runs, 0.9), n_runs ? sorted_ms[0] : 0.0);
     fprintf(f, "  \"gflop_per_image\": %.6f,\n", total_flops(g) / 1e9);
     fprintf(f, "  \"images_per_s\": %.3f,\n  \"peak_rss_kb\": %ld\n}\n", total_s > 0 ? n_runs / total_s : 0.0, rss_kb);
-    return out_close(&af, path);
+    return out_close(f, path);
 }
 
 // Classes printed from weights that no training made (the prototxt's
@@ -515,18 +510,17 @@ static het_status load_chunk(const opts *o, const het_npy *input, char **paths, 
     return HET_OK;
 }
 
-// Images a stream prepares at a time: up to 64 MiB of inputs (106 of
-// SqueezeNet's 227x227 images, so the study's 100 are one chunk), at least
-// one.
+// Images a stream prepares at a time: up to 64 MiB of inputs, at least one.
+// The study's 100 SqueezeNet images (600 KB each) are one chunk, so its
+// streams run as one.
 #define STREAM_CHUNK_BYTES ((size_t)64 << 20)
 
 // Pipeline and image-parallel plans: inputs are prepared first, the first
 // image runs untimed through every slot of every lane (--warmup times) to
-// pay the first-run costs, then the timed stream runs (--repeat times, back
-// to back: a stream of 100 images lasts 50 ms on the H100 machine, where
-// the hypervisor's and other threads' interruptions then moved single
-// streams by up to 15%; throughput, latencies, busy times and transfers are
-// over all of them, the timeline the last one's). A stream of more images
+// pay the first-run costs, then the timed stream runs --repeat times, back
+// to back: a short stream is moved by any interruption of the machine, so
+// throughput, latencies, busy times and transfers are over all of them, the
+// timeline the last one's. A stream of more images
 // than STREAM_CHUNK_BYTES holds runs in chunks of that many, each prepared
 // untimed before it runs, so memory stays bounded by a chunk, not the
 // stream: the pipeline fills and drains once a chunk.
@@ -559,9 +553,8 @@ static int run_stream(const opts *o, const het_graph *g, const het_plan *plan, h
         fprintf(stderr, "hetrun: out of memory for %d images\n", n_images);
         goto out;
     }
-    int loaded = -1; // the chunk whose inputs are in `inputs`
     if (load_chunk(o, input, paths, 0, chunk, ishape, inputs, what) != HET_OK) goto out;
-    loaded = 0;
+    int loaded = 0; // the chunk whose inputs are in `inputs`
     uint64_t t0 = het_now_ns();
     if (het_stream_create(g, plan, cpu, gpu, &stream) != HET_OK) goto out;
     for (int w = 0; w < o->warmup; w++)
@@ -617,15 +610,14 @@ static int run_stream(const opts *o, const het_graph *g, const het_plan *plan, h
     const char *names[HET_PLAN_MAX_STAGES];
     for (int l = 0; l < rep.n_lanes; l++) names[l] = rep.lane_name[l];
     if (o->timeline) {
-        out_file af;
-        FILE *f = out_open(&af, o->timeline);
+        FILE *f = out_open(o->timeline);
         if (f) {
             fprintf(f, "lane,name,image,start_ms,end_ms\n");
             for (int e = 0; e < n_tl; e++)
                 fprintf(f, "%d,%s,%d,%.4f,%.4f\n", tl[e].lane, rep.lane_name[tl[e].lane], tl[e].image,
                         tl[e].start_ms, tl[e].end_ms);
         }
-        if (out_close(&af, o->timeline)) rc = 1;
+        if (out_close(f, o->timeline)) rc = 1;
     }
     if (o->save_output) {
         const het_shape *s = &g->blobs[out_blob].shape;
@@ -633,8 +625,7 @@ static int run_stream(const opts *o, const het_graph *g, const het_plan *plan, h
         if (het_npy_write(o->save_output, outputs, s->ndim == 4 ? 4 : 2, dims) != HET_OK) rc = 1;
     }
     if (o->summary_json) {
-        out_file af;
-        FILE *f = out_open(&af, o->summary_json);
+        FILE *f = out_open(o->summary_json);
         if (f) {
             fprintf(f, "{\n  \"model\": ");
             json_str(f, o->model);
@@ -660,7 +651,7 @@ static int run_stream(const opts *o, const het_graph *g, const het_plan *plan, h
                     (unsigned long long)xs.h2d_bytes, xs.h2d_ns / 1e6, (unsigned long long)xs.h2d_count,
                     (unsigned long long)xs.d2h_bytes, xs.d2h_ns / 1e6, (unsigned long long)xs.d2h_count);
         }
-        if (out_close(&af, o->summary_json)) rc = 1;
+        if (out_close(f, o->summary_json)) rc = 1;
     }
     // The database row last, once every output is written.
     if (rc == 0 && record_run(o, g, plan, desc, gpu, n_images, wall, ips, percentile(lat, n_lat, 0.5),
