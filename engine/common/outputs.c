@@ -15,6 +15,16 @@ struct het_outputs {
     bool *done;         // renamed into place
 };
 
+// PATH.tmp.PID, malloc'd: beside the file (same folder, so the rename is
+// atomic), and apart from another process's writing the same file.
+static char *temp_path(const char *path)
+{
+    size_t len = strlen(path) + 32;
+    char *tmp = malloc(len);
+    if (tmp) snprintf(tmp, len, "%s.tmp.%ld", path, (long)getpid());
+    return tmp;
+}
+
 het_status het_outputs_create(het_outputs **out)
 {
     *out = calloc(1, sizeof **out);
@@ -39,14 +49,12 @@ const char *het_outputs_add(het_outputs *o, const char *path)
         if (!p || !t || !d) goto oom;
         o->cap = cap;
     }
-    size_t len = strlen(path) + 32;
-    char *tmp = malloc(len), *copy = strdup(path);
+    char *tmp = temp_path(path), *copy = strdup(path);
     if (!tmp || !copy) {
         free(tmp);
         free(copy);
         goto oom;
     }
-    snprintf(tmp, len, "%s.tmp.%ld", path, (long)getpid());
     // Created now, so that a path that cannot be written fails before the
     // work whose result it would hold.
     FILE *f = fopen(tmp, "wb");
@@ -94,10 +102,8 @@ void het_outputs_destroy(het_outputs *o)
 
 het_status het_write_file(const char *path, const het_chunk *chunks, int n, bool quiet)
 {
-    size_t len = strlen(path) + 32;
-    char *tmp = malloc(len);
+    char *tmp = temp_path(path);
     if (!tmp) return HET_E_NOMEM;
-    snprintf(tmp, len, "%s.tmp.%ld", path, (long)getpid());
     FILE *f = fopen(tmp, "wb");
     bool ok = f != NULL;
     for (int i = 0; ok && i < n; i++) ok = fwrite(chunks[i].data, 1, chunks[i].len, f) == chunks[i].len;
