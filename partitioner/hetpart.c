@@ -299,6 +299,14 @@ done:
     free(res), free(touched), free(by_blob), free(in), free(own);
 }
 
+// How many times the CPU alone on every core (the sweep's baseline) the
+// plan is predicted to be, for the objective: its rate over the baseline's,
+// or the baseline's latency over its own.
+static double vs_cpu_alone(const hp_loaded *L, const result *r, bool thr)
+{
+    return thr ? r->images_per_s * L->base_cpu_ms / 1e3 : L->base_cpu_ms / r->latency_ms;
+}
+
 static int write_plan(const opts *o, const het_graph *g, const hp_loaded *L, const result *r, double solve_ms)
 {
     const hp_model *m = &L->m;
@@ -345,8 +353,7 @@ static int write_plan(const opts *o, const het_graph *g, const hp_loaded *L, con
         cJSON_AddStringToObject(b, "cores", L->base_cpu_cores);
         cJSON_AddNumberToObject(b, "latency_ms", L->base_cpu_ms);
         cJSON_AddNumberToObject(b, "images_per_s", 1e3 / L->base_cpu_ms);
-        bool thr = !strcmp(o->objective, "throughput");
-        cJSON_AddNumberToObject(b, "speedup", thr ? r->images_per_s / (1e3 / L->base_cpu_ms) : L->base_cpu_ms / r->latency_ms);
+        cJSON_AddNumberToObject(b, "speedup", vs_cpu_alone(L, r, !strcmp(o->objective, "throughput")));
     }
     cJSON_AddStringToObject(pr, "from", L->desc);
     cJSON_AddNumberToObject(pr, "sweep", (double)L->sweep);
@@ -503,8 +510,7 @@ static int solve(const opts *o)
                "that run is the answer\n", L.base_cpu_cores, L.base_cpu_ms);
     else if (isfinite(L.base_cpu_ms))
         printf("  predicted %.2fx the CPU alone on cores %s (%.3f ms an image, measured by the sweep)\n",
-               thr ? best.images_per_s * L.base_cpu_ms / 1e3 : L.base_cpu_ms / best.latency_ms, L.base_cpu_cores,
-               L.base_cpu_ms);
+               vs_cpu_alone(&L, &best, thr), L.base_cpu_cores, L.base_cpu_ms);
     else
         printf("  the sweep has no CPU baseline on every core (it predates schema 7): sweep again to weigh the plan "
                "against it\n");
