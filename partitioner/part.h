@@ -105,10 +105,10 @@ typedef struct hp_pipeline {
 /// Among equal cycles (within 1e-9, relative) it returns the fewest stages,
 /// then the lowest latency of the plans its pruning keeps. Returns the cycle time (ms), INFINITY when no
 /// division is feasible.
-/// The states it keeps grow about tenfold with each stage allowed
-/// (SqueezeNet v1.1 with splits: 3 stages 0.3 s, 4 stages 3 s and 0.3 GB,
-/// 5 stages 44 s and 3.8 GB): past `max_bytes` of them it stops, sets
-/// *capped and returns INFINITY.
+/// The states it keeps grow with each stage allowed, with no polynomial
+/// bound (stages free to alternate make balancing the two devices' loads a
+/// partition problem): past `max_bytes` of them it stops, sets *capped and
+/// returns INFINITY.
 double hp_solve_pipeline(const hp_model *m, int min_stages, int max_stages, bool allow_split, size_t max_bytes,
                          bool *capped, hp_pipeline *out);
 

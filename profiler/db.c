@@ -79,9 +79,9 @@ void het_db_close(het_db *db)
     free(db);
 }
 
-// PRAGMA quick_check: whether every page of the file is sound (a few
-// milliseconds on a sweep's database); one message naming the first fault
-// where it is not.
+// PRAGMA quick_check: whether every page of the file is sound (it reads
+// each page once, without the index cross-checks of integrity_check); one
+// message naming the first fault where it is not.
 static bool structure_ok(het_db *db)
 {
     sqlite3_stmt *q = NULL;

@@ -128,8 +128,8 @@ check(not os.path.exists(out("missing.db")), "show does not create a database")
 one_line_error(run("sweep", "--model", out("nope.prototxt"), "--db", fresh("nomodel.db"), *FAST),
                "missing model file", "nope.prototxt")
 check(not os.path.exists(out("nomodel.db")), "a sweep of a missing model creates no database")
-# A model whose input passes 2 GiB: once a division by zero in the weight
-# filler (SIGFPE), and an empty database left behind.
+# A model whose input passes 2 GiB: refused in one line, with no
+# database left behind.
 HUGE = out("huge.prototxt")
 open(HUGE, "w").write('input: "data"\ninput_shape { dim: 1 dim: 1 dim: 65536 dim: 65536 }\nlayer { name: "fc" '
                       'type: "InnerProduct" bottom: "data" top: "fc" inner_product_param { num_output: 1 } }\n')

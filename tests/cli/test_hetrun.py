@@ -201,12 +201,12 @@ def conv(extra, name="c", bottom="data", top="c"):
 
 
 hostile = [
-    # an element count past 32 bits once truncated to 0 and divided by in the filler (SIGFPE)
+    # element counts past 32 bits: every count must stay 64-bit until the 2 GiB check
     ("input past 2 GiB", tiny_net('layer { name: "fc" type: "InnerProduct" bottom: "data" top: "fc" '
                                   'inner_product_param { num_output: 1 } }\n', (1, 1, 65536, 65536)), "2 GiB"),
     ("weights past 2 GiB", tiny_net('layer { name: "fc" type: "InnerProduct" bottom: "data" top: "fc" '
                                     'inner_product_param { num_output: 4 } }\n', (1, 1, 16384, 16384)), "2 GiB"),
-    # uint32 fields once cast to int: -1 passed the "> 4096" check (SIGSEGV), 2^31 overflowed
+    # uint32 fields at the top of their range: cast to int they would wrap past the "> 4096" checks
     ("conv pad 2^32-1", tiny_net(conv("pad: 4294967295")), "pad"),
     ("conv pad 2^31", tiny_net(conv("pad: 2147483648")), "pad"),
     ("conv pad_h 2^32-1", tiny_net(conv("pad_h: 4294967295 pad_w: 0")), "pad"),

@@ -36,8 +36,8 @@
 #define HANG_SECONDS 20
 
 // A mutant declaring a huge tensor must exercise het's out-of-memory path,
-// not spend the machine's memory and time (filling a 1.6 GB weight with
-// random numbers took 25 s, past the hang limit). Under ASan allocations
+// not spend the machine's memory, and the time to fill gigabytes of weights
+// with random numbers, which would pass for a hang. Under ASan allocations
 // over 256 MiB fail (NULL) instead of aborting; elsewhere the address
 // space is held to 1 GiB (ASan's shadow needs far more, so not there).
 const char *__asan_default_options(void);
