@@ -4,11 +4,13 @@
 #define _POSIX_C_SOURCE 200809L
 #include "het/io.h"
 #include "het/plan.h"
+#include "cli.h"
 #include "load.h"
 #include "sim.h"
 
 #include <cjson/cJSON.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,14 +18,41 @@
 #include <time.h>
 #include <unistd.h>
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-        "usage: hetpart solve --db DB --model M.prototxt --objective latency|throughput [options]\n"
+// The help: the synopsis and each command's options; `hetpart CMD --help`
+// prints that command's alone.
+static const char *const synopsis =
+        "usage: hetpart tune --model M.prototxt [--objective latency|throughput] [options]\n"
+        "       hetpart solve --db DB --model M.prototxt --objective latency|throughput [options]\n"
         "       hetpart predict --db DB --model M.prototxt --plan PLAN.json [options]\n"
         "       hetpart explain PLAN.json\n"
-        "       hetpart --version\n"
+        "       hetpart --version\n";
+
+static const struct { const char *cmd, *text; } help[] = {
+    {"tune",
+        "tune: the fastest way to run the model on this machine, and how much faster it is\n"
+        "than each device alone, in one command. Sweeps what the database lacks (hetprof\n"
+        "sweep, resumable), solves each mode, replays each mode's plan and each device alone\n"
+        "at its best (hetrun), the candidates alternating round by round, and prints one\n"
+        "table: predicted, measured (median, min-max), against the best device alone. The\n"
+        "answer is the plan that measured best; one that uses both devices must beat the\n"
+        "best device alone by 2%, else that device alone is the answer.\n"
         "\n"
+        "  --objective O       latency (default) or throughput\n"
+        "  --db DB             the measurements (default het.db, created if missing)\n"
+        "  --out PLAN.json     the answer's plan (default NAME.OBJECTIVE.plan.json here)\n"
+        "  --json              print the table as one JSON object\n"
+        "  --repeat R          rounds of replays (default 3)\n"
+        "  --images N          synthetic images a replay runs (default 30)\n"
+        "  --warmup N          hetrun's untimed runs before each replay (default 2)\n"
+        "  --allow-busy        tune even when others use the machine (by default tune\n"
+        "                      measures its load for 1 s first and refuses above 10% busy\n"
+        "                      or 5% stolen by a hypervisor)\n"
+        "  --keep-plans DIR    keep every candidate's plan there (default: a temporary folder)\n"
+        "  --gpu DEV           OpenCL device: index or name substring (hetrun --list-gpus)\n"
+        "  --weights, --seed, --no-fold   the model, as for hetrun and hetprof\n"
+        "  --modes, --max-stages, --search-memory and the cost-model options as for solve\n"
+        "  -q, --quiet         no progress\n"},
+    {"solve",
         "solve: reads the model's latest CPU+GPU sweep (hetprof sweep) and finds the\n"
         "plan that minimises latency, or maximises throughput, exactly for het's cost\n"
         "model (docs/hetpart.md); prints it and writes it with --out.\n"
@@ -51,8 +80,8 @@ static void usage(FILE *f)
         "  --out PLAN.json     write the plan (hetrun --plan replays it)\n"
         "  --weights, --seed   only for loading the model (its hash selects the sweep)\n"
         "  --no-fold           the model with BatchNorm and Scale as layers of their own, for\n"
-        "                      a sweep made with hetprof sweep --no-fold (also for predict)\n"
-        "\n"
+        "                      a sweep made with hetprof sweep --no-fold (also for predict)\n"},
+    {"predict",
         "predict: what the cost model says of any plan (hand-written or solved):\n"
         "latency, images/s and, for pipelines, each stage's time. Takes --no-corun,\n"
         "--corun-per-layer, --platform, --sweep, --no-calibration, --isolated, --no-issue, and:\n"
@@ -62,29 +91,36 @@ static void usage(FILE *f)
         "  --gpu-ms X          the same for the GPU\n"
         "  --gpu-stream-ms X   the GPU streaming images (an image-parallel plan on the GPU\n"
         "                      alone) measured now, ms an image, instead of the sweep's\n"
-        "  --json              print one JSON object instead of text\n"
-        "\n"
+        "  --json              print one JSON object instead of text\n"},
+    {"explain",
         "explain: the plan's predicted table: layer, device or ratio, predicted time,\n"
-        "transfers in and out, stage.\n");
+        "transfers in and out, stage.\n"},
+};
+
+static void usage(FILE *f, const char *cmd)
+{
+    fputs(synopsis, f);
+    for (size_t i = 0; i < sizeof help / sizeof help[0]; i++)
+        if (!cmd || !strcmp(cmd, help[i].cmd)) fprintf(f, "\n%s", help[i].text);
 }
 
-typedef struct opts {
-    const char *cmd, *db, *model, *objective, *out, *platform, *plan;
-    bool modes_given; // --modes: the plan space is the user's, baselines are only weighed against
-    bool mapping, split, pipeline, image_parallel, corun, corun_per_layer, allow_missing, calibrate, in_context, issue, json, no_fold;
-    double net_ms[2]; // predict --cpu-ms, --gpu-ms
-    double gpu_stream_ms; // predict --gpu-stream-ms
-    int min_stages, max_stages;
-    long search_mb; // the pipeline search's state memory cap
-    long long sweep;
-} opts;
-
-static int bad(const char *fmt, const char *a)
+static int bad(const char *fmt, ...)
 {
-    fprintf(stderr, "hetpart: ");
-    fprintf(stderr, fmt, a);
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "hetpart: error: ");
+    vfprintf(stderr, fmt, ap);
     fprintf(stderr, " (see hetpart --help)\n");
+    va_end(ap);
     return 2;
+}
+
+// The long option whose value is `c`, for messages.
+static const char *opt_name(const struct option *lo, int c)
+{
+    for (; lo->name; lo++)
+        if (lo->val == c) return lo->name;
+    return "?";
 }
 
 // How many units the cost model timed inside the running network, per
@@ -105,12 +141,12 @@ static void add_corun(cJSON *obj, const hp_loaded *L)
     for (int d = 0; d < 2; d++) cJSON_AddItemToArray(a, cJSON_CreateNumber(L->net_slow[d]));
 }
 
-static int parse(int argc, char **argv, opts *o)
+static int parse(int argc, char **argv, hp_opts *o)
 {
-    *o = (opts){.mapping = true, .split = true, .pipeline = true, .image_parallel = true, .corun = true,
+    *o = (hp_opts){.mapping = true, .split = true, .pipeline = true, .image_parallel = true, .corun = true,
                 .calibrate = true, .in_context = true, .issue = true, .min_stages = 1, .max_stages = 2, .search_mb = 1024, .sweep = -1};
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        usage(argc < 2 ? stderr : stdout);
+        usage(argc < 2 ? stderr : stdout, NULL);
         return argc < 2 ? 2 : 1;
     }
     if (!strcmp(argv[1], "--version")) {
@@ -118,10 +154,13 @@ static int parse(int argc, char **argv, opts *o)
         return 1;
     }
     o->cmd = argv[1];
-    if (strcmp(o->cmd, "solve") && strcmp(o->cmd, "explain") && strcmp(o->cmd, "predict"))
-        return bad("unknown command '%s' (expected solve, predict or explain)", o->cmd);
+    if (strcmp(o->cmd, "tune") && strcmp(o->cmd, "solve") && strcmp(o->cmd, "explain") && strcmp(o->cmd, "predict"))
+        return bad("unknown command '%s' (expected tune, solve, predict or explain)", o->cmd);
+    bool tune = !strcmp(o->cmd, "tune");
+    if (tune) o->repeat = 3, o->images = 30, o->warmup = 2, o->db = "het.db", o->objective = "latency";
     enum { O_DB = 256, O_MODEL, O_OBJ, O_MODES, O_K, O_KMIN, O_NOCORUN, O_MISSING, O_PLATFORM, O_SWEEP, O_OUT, O_NOCAL, O_W, O_S,
-           O_PLAN, O_CPUMS, O_GPUMS, O_STREAMMS, O_JSON, O_ISOLATED, O_NOISSUE, O_NOFOLD, O_CORUN_LAYER, O_SEARCH_MB };
+           O_PLAN, O_CPUMS, O_GPUMS, O_STREAMMS, O_JSON, O_ISOLATED, O_NOISSUE, O_NOFOLD, O_CORUN_LAYER, O_SEARCH_MB,
+           O_REPEAT, O_IMAGES, O_WARMUP, O_ALLOW_BUSY, O_KEEP, O_GPU };
     static const struct option lo[] = {
         {"db", 1, 0, O_DB}, {"model", 1, 0, O_MODEL}, {"objective", 1, 0, O_OBJ}, {"modes", 1, 0, O_MODES},
         {"max-stages", 1, 0, O_K}, {"min-stages", 1, 0, O_KMIN}, {"no-corun", 0, 0, O_NOCORUN}, {"allow-missing", 0, 0, O_MISSING},
@@ -130,12 +169,17 @@ static int parse(int argc, char **argv, opts *o)
         {"plan", 1, 0, O_PLAN}, {"cpu-ms", 1, 0, O_CPUMS}, {"gpu-ms", 1, 0, O_GPUMS},
         {"gpu-stream-ms", 1, 0, O_STREAMMS}, {"json", 0, 0, O_JSON},
         {"isolated", 0, 0, O_ISOLATED}, {"no-issue", 0, 0, O_NOISSUE}, {"no-fold", 0, 0, O_NOFOLD},
-        {"corun-per-layer", 0, 0, O_CORUN_LAYER}, {"search-memory", 1, 0, O_SEARCH_MB}, {0, 0, 0, 0}};
+        {"corun-per-layer", 0, 0, O_CORUN_LAYER}, {"search-memory", 1, 0, O_SEARCH_MB},
+        {"repeat", 1, 0, O_REPEAT}, {"images", 1, 0, O_IMAGES}, {"warmup", 1, 0, O_WARMUP}, {"allow-busy", 0, 0, O_ALLOW_BUSY},
+        {"keep-plans", 1, 0, O_KEEP}, {"gpu", 1, 0, O_GPU}, {"quiet", 0, 0, 'q'}, {0, 0, 0, 0}};
     optind = 2;
     opterr = 0;
     int c;
     char *end;
-    while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+    const char *tune_only = NULL; // an option only tune takes, as given
+    while ((c = getopt_long(argc, argv, ":hq", lo, NULL)) != -1) {
+        if (c == O_REPEAT || c == O_IMAGES || c == O_WARMUP || c == O_ALLOW_BUSY || c == O_KEEP || c == O_GPU || c == 'q')
+            tune_only = c == 'q' ? "q" : opt_name(lo, c);
         switch (c) {
         case O_DB: o->db = optarg; break;
         case O_MODEL: o->model = optarg; break;
@@ -198,9 +242,23 @@ static int parse(int argc, char **argv, opts *o)
             else o->net_ms[c == O_GPUMS] = v;
             break;
         }
-        case O_W:
-        case O_S: break; // the structure alone selects the sweep
-        case 'h': usage(stdout); return 1;
+        case O_W: o->weights = optarg; break; // solve and predict: the structure alone selects the sweep
+        case O_S: o->seed = optarg; break;
+        case O_REPEAT:
+        case O_IMAGES:
+        case O_WARMUP: {
+            long v = strtol(optarg, &end, 10);
+            long lo_v = c == O_WARMUP ? 0 : 1, hi_v = c == O_IMAGES ? 100000 : 1000;
+            if (!*optarg || *end || v < lo_v || v > hi_v)
+                return bad("--%s '%s': expected %ld to %ld", opt_name(lo, c), optarg, lo_v, hi_v);
+            *(c == O_REPEAT ? &o->repeat : c == O_IMAGES ? &o->images : &o->warmup) = (int)v;
+            break;
+        }
+        case O_ALLOW_BUSY: o->allow_busy = true; break;
+        case O_KEEP: o->keep_plans = optarg; break;
+        case O_GPU: o->gpu = optarg; break;
+        case 'q': o->quiet = true; break;
+        case 'h': usage(stdout, o->cmd); return 1;
         case ':': return bad("%s needs a value", argv[optind - 1]);
         default: return bad("unknown option '%s'", argv[optind - 1]);
         }
@@ -215,8 +273,10 @@ static int parse(int argc, char **argv, opts *o)
     if (!o->model) return bad("%s needs --model M.prototxt", o->cmd);
     bool predict = !strcmp(o->cmd, "predict");
     if (predict != (o->plan != NULL)) return bad("%s", predict ? "predict needs --plan PLAN.json" : "--plan is for predict");
-    if (!predict && (o->json || o->net_ms[0] > 0 || o->net_ms[1] > 0 || o->gpu_stream_ms > 0))
-        return bad("%s", "--json, --cpu-ms, --gpu-ms and --gpu-stream-ms are for predict");
+    if (!predict && (o->net_ms[0] > 0 || o->net_ms[1] > 0 || o->gpu_stream_ms > 0))
+        return bad("%s", "--cpu-ms, --gpu-ms and --gpu-stream-ms are for predict");
+    if (!predict && !tune && o->json) return bad("%s", "--json is for tune and predict");
+    if (!tune && tune_only) return bad("-%s%s is for tune", tune_only[1] ? "-" : "", tune_only);
     if ((o->net_ms[0] > 0 || o->net_ms[1] > 0) && !o->calibrate)
         return bad("%s", "--cpu-ms and --gpu-ms calibrate: they cannot go with --no-calibration");
     if (predict) return 0;
@@ -245,20 +305,10 @@ static void dev_text(const hp_model *m, hp_choice c, char *buf, size_t cap)
     else snprintf(buf, cap, "split %.2f", m->ratio[c - 2]);
 }
 
-typedef struct result {
-    const char *mode; // plan mode
-    double latency_ms, images_per_s;
-    hp_choice *choice;
-    hp_pipeline pipe;
-    hp_choice single_dev;
-    const char *cpu_cores; // single on the CPU: its cores (the baseline's), or NULL for the sweep's
-    bool gpu_only;         // image-parallel: the GPU's lane alone (its stream)
-    bool measured;         // a baseline: its figures were measured, not predicted
-} result;
 
 // Per unit: predicted time, and transfer time in (before it ran) and out
 // (moving its output), replaying the choice; for pipelines stage by stage.
-static void explain_units(const hp_model *m, const result *r, cJSON *arr, const het_graph *g, const int *stage_of)
+static void explain_units(const hp_model *m, const hp_result *r, cJSON *arr, const het_graph *g, const int *stage_of)
 {
     float *res = malloc(sizeof(float) * 2 * (size_t)m->n_blobs);
     unsigned char *touched = calloc((size_t)m->n_blobs, 1);
@@ -302,12 +352,38 @@ done:
 // How many times the CPU alone on every core (the sweep's baseline) the
 // plan is predicted to be, for the objective: its rate over the baseline's,
 // or the baseline's latency over its own.
-static double vs_cpu_alone(const hp_loaded *L, const result *r, bool thr)
+double hp_cli_vs_cpu_alone(const hp_loaded *L, const hp_result *r, bool thr)
 {
     return thr ? r->images_per_s * L->base_cpu_ms / 1e3 : L->base_cpu_ms / r->latency_ms;
 }
 
-static int write_plan(const opts *o, const het_graph *g, const hp_loaded *L, const result *r, double solve_ms)
+void hp_cli_plan_words(const hp_loaded *L, const hp_result *r, char *buf, size_t cap)
+{
+    const hp_model *m = &L->m;
+    if (!strcmp(r->mode, "single")) {
+        if (r->single_dev == HP_CPU)
+            snprintf(buf, cap, "cpu, cores %s", r->cpu_cores ? r->cpu_cores : L->sweep_cpu_cores[0] ? L->sweep_cpu_cores : "all");
+        else snprintf(buf, cap, "gpu, one image at a time");
+    } else if (!strcmp(r->mode, "image-parallel")) {
+        snprintf(buf, cap, r->gpu_only ? "gpu streaming, its images in flight" : "cpu and gpu, an image each");
+    } else if (!strcmp(r->mode, "pipeline")) {
+        size_t n = (size_t)snprintf(buf, cap, "%d stage%s:", r->pipe.n_stages, r->pipe.n_stages > 1 ? "s" : "");
+        for (int s = 0; s < r->pipe.n_stages && n < cap; s++) {
+            char dev[32];
+            dev_text(m, r->pipe.dev[s], dev, sizeof dev);
+            n += (size_t)snprintf(buf + n, cap - n, "%s %s (%d units)", s ? " |" : "", dev,
+                                  r->pipe.first[s + 1] - r->pipe.first[s]);
+        }
+    } else {
+        int gpu = 0, split = 0;
+        for (int i = 0; i < m->n_units; i++) gpu += r->choice[i] == HP_GPU, split += r->choice[i] >= 2;
+        if (split) snprintf(buf, cap, "%d of %d units split, %d on the gpu", split, m->n_units, gpu);
+        else snprintf(buf, cap, "%d of %d units on the gpu", gpu, m->n_units);
+    }
+}
+
+cJSON *hp_cli_plan_json(const hp_opts *o, const het_graph *g, const hp_loaded *L, const hp_result *r, double solve_ms,
+                        char **key)
 {
     const hp_model *m = &L->m;
     cJSON *root = cJSON_CreateObject();
@@ -342,6 +418,7 @@ static int write_plan(const opts *o, const het_graph *g, const hp_loaded *L, con
             for (int l = m->u[i].first; l <= m->u[i].last; l++)
                 cJSON_AddItemToObject(ly, g->layers[l].name, dev_json(m, r->choice[i]));
     }
+    if (key) *key = cJSON_PrintUnformatted(root);
     cJSON *pr = cJSON_AddObjectToObject(root, "predicted");
     cJSON_AddStringToObject(pr, "objective", o->objective);
     cJSON_AddNumberToObject(pr, "latency_ms", r->latency_ms);
@@ -353,7 +430,7 @@ static int write_plan(const opts *o, const het_graph *g, const hp_loaded *L, con
         cJSON_AddStringToObject(b, "cores", L->base_cpu_cores);
         cJSON_AddNumberToObject(b, "latency_ms", L->base_cpu_ms);
         cJSON_AddNumberToObject(b, "images_per_s", 1e3 / L->base_cpu_ms);
-        cJSON_AddNumberToObject(b, "speedup", vs_cpu_alone(L, r, !strcmp(o->objective, "throughput")));
+        cJSON_AddNumberToObject(b, "speedup", hp_cli_vs_cpu_alone(L, r, !strcmp(o->objective, "throughput")));
     }
     cJSON_AddStringToObject(pr, "from", L->desc);
     cJSON_AddNumberToObject(pr, "sweep", (double)L->sweep);
@@ -367,7 +444,13 @@ static int write_plan(const opts *o, const het_graph *g, const hp_loaded *L, con
     if (strcmp(r->mode, "image-parallel") != 0 && stage_of)
         explain_units(m, r, cJSON_AddArrayToObject(pr, "units"), g, stage_of);
     free(stage_of);
-    char *text = cJSON_Print(root);
+    return root;
+}
+
+static int write_plan(const hp_opts *o, const het_graph *g, const hp_loaded *L, const hp_result *r, double solve_ms)
+{
+    cJSON *root = hp_cli_plan_json(o, g, L, r, solve_ms, NULL);
+    char *text = root ? cJSON_Print(root) : NULL;
     cJSON_Delete(root);
     if (!text) return 1;
     int rc = 0;
@@ -382,45 +465,50 @@ static int write_plan(const opts *o, const het_graph *g, const hp_loaded *L, con
 
 static double now_ms(void) { return het_now_ns() / 1e6; }
 
-// The model's name for messages: its prototxt's name, else the file.
-static const char *model_name(const opts *o, const het_graph *g) { return g->name[0] ? g->name : o->model; }
+const char *hp_cli_model_name(const hp_opts *o, const het_graph *g) { return g->name[0] ? g->name : o->model; }
 
-// The model's structure as the sweep took it: folded unless --no-fold
-// (weights do not matter here; the hash selects the sweep).
-static het_status load_model(const opts *o, het_graph **g)
+// Weights do not matter here: the structure's hash selects the sweep.
+het_status hp_cli_load_model(const hp_opts *o, het_graph **g)
 {
     het_status st = het_graph_load(o->model, NULL, 1, g);
     if (st == HET_OK && !o->no_fold) st = het_graph_fold(*g, NULL);
     return st;
 }
 
-static int solve(const opts *o)
+hp_result hp_cli_cpu_alone(const hp_loaded *L, hp_choice *choice)
 {
-    het_graph *g = NULL;
-    het_db *db = NULL;
-    hp_loaded L = {0};
-    int rc = 1;
-    if (het_db_open_existing(o->db, &db) != HET_OK) return 1;
-    if (load_model(o, &g) != HET_OK) goto done;
-    hp_load_opts lo = {.platform = o->platform, .sweep_id = o->sweep, .corun = o->corun,
-                       .corun_per_layer = o->corun_per_layer, .allow_missing = o->allow_missing,
-                       .calibrate = o->calibrate, .in_context = o->in_context, .issue = o->issue};
-    if (hp_load(db, o->db, g, &lo, &L) != HET_OK) goto done;
-    hp_model *m = &L.m;
+    const hp_model *m = &L->m;
+    for (int i = 0; i < m->n_units; i++) choice[i] = HP_CPU;
+    if (isfinite(L->base_cpu_ms))
+        return (hp_result){.mode = "single", .latency_ms = L->base_cpu_ms, .images_per_s = 1e3 / L->base_cpu_ms,
+                           .choice = choice, .single_dev = HP_CPU, .cpu_cores = L->base_cpu_cores, .measured = true};
+    return (hp_result){.mode = "single", .latency_ms = m->net[HP_CPU], .images_per_s = 1e3 / m->net[HP_CPU],
+                       .choice = choice, .single_dev = HP_CPU};
+}
+
+hp_result hp_cli_gpu_alone(const hp_loaded *L, bool throughput, hp_choice *choice)
+{
+    const hp_model *m = &L->m;
+    for (int i = 0; i < m->n_units; i++) choice[i] = HP_GPU;
+    if (throughput && m->stream[HP_GPU] > 0 && m->stream[HP_GPU] < m->net[HP_GPU])
+        return (hp_result){.mode = "image-parallel", .latency_ms = m->net[HP_GPU], .images_per_s = 1e3 / m->stream[HP_GPU],
+                           .choice = choice, .gpu_only = true};
+    return (hp_result){.mode = "single", .latency_ms = m->net[HP_GPU], .images_per_s = 1e3 / m->net[HP_GPU],
+                       .choice = choice, .single_dev = HP_GPU};
+}
+
+bool hp_cli_best(const hp_opts *o, const het_graph *g, const hp_loaded *L, hp_choice *lat_c, hp_choice *pipe_c,
+                 hp_result *out, bool *base_wins)
+{
+    const hp_model *m = &L->m;
     int n = m->n_units;
-    hp_choice *lat_c = malloc(sizeof *lat_c * (size_t)n), *pipe_c = malloc(sizeof *pipe_c * (size_t)n);
-    if (!lat_c || !pipe_c) {
-        free(lat_c), free(pipe_c);
-        goto done;
-    }
-    double t0 = now_ms();
     bool thr = !strcmp(o->objective, "throughput");
-    result best = {.latency_ms = INFINITY, .images_per_s = 0};
+    hp_result best = {.latency_ms = INFINITY, .images_per_s = 0};
     // One image at a time: mapping (and split) by the latency solver.
     if (o->mapping || o->split) {
         double lat = hp_solve_latency(m, o->split, lat_c);
         if (isfinite(lat)) {
-            best = (result){.latency_ms = lat, .images_per_s = 1e3 / lat, .choice = lat_c};
+            best = (hp_result){.latency_ms = lat, .images_per_s = 1e3 / lat, .choice = lat_c};
             bool any_split = false, all_same = true;
             for (int i = 0; i < n; i++) any_split |= lat_c[i] >= 2, all_same &= lat_c[i] == lat_c[0];
             best.mode = any_split ? "split" : all_same ? "single" : "mapping";
@@ -452,8 +540,8 @@ static int solve(const opts *o)
         }
         if (isfinite(cyc) && 1e3 / cyc > best.images_per_s) {
             hp_pipeline_choices(m, &p, pipe_c);
-            best = (result){.mode = "pipeline", .latency_ms = p.latency_ms, .images_per_s = 1e3 / cyc,
-                            .choice = pipe_c, .pipe = p};
+            best = (hp_result){.mode = "pipeline", .latency_ms = p.latency_ms, .images_per_s = 1e3 / cyc,
+                               .choice = pipe_c, .pipe = p};
             if (p.n_stages == 1 && p.dev[0] < 2) best.mode = "single", best.single_dev = p.dev[0];
         }
     }
@@ -462,8 +550,8 @@ static int solve(const opts *o)
         if (rate > best.images_per_s) {
             // Each image runs on one device: its latency is that device's
             // network; the mean of the two is what is reported.
-            best = (result){.mode = "image-parallel", .latency_ms = (m->net[0] + m->net[1]) / 2,
-                            .images_per_s = rate, .choice = lat_c};
+            best = (hp_result){.mode = "image-parallel", .latency_ms = (m->net[0] + m->net[1]) / 2,
+                               .images_per_s = rate, .choice = lat_c};
         }
     }
     // The obvious runs are candidates unless --modes or --min-stages
@@ -473,44 +561,64 @@ static int solve(const opts *o)
     // predicted to beat them is no answer.
     bool open_space = !o->modes_given && o->min_stages <= 1;
     if (open_space && thr && m->stream[HP_GPU] > 0 && 1e3 / m->stream[HP_GPU] > best.images_per_s)
-        best = (result){.mode = "image-parallel", .latency_ms = m->net[HP_GPU], .images_per_s = 1e3 / m->stream[HP_GPU],
-                        .choice = lat_c, .gpu_only = true};
-    bool base_wins = false;
-    if (open_space && isfinite(L.base_cpu_ms)) {
-        double base_ips = 1e3 / L.base_cpu_ms;
+        best = (hp_result){.mode = "image-parallel", .latency_ms = m->net[HP_GPU], .images_per_s = 1e3 / m->stream[HP_GPU],
+                           .choice = lat_c, .gpu_only = true};
+    *base_wins = false;
+    if (open_space && isfinite(L->base_cpu_ms)) {
+        double base_ips = 1e3 / L->base_cpu_ms;
         // The CPU alone on the sweep's cores, where those are the
         // baseline's, is the baseline: priced as measured.
         bool same_run = best.mode && !strcmp(best.mode, "single") && best.single_dev == HP_CPU &&
-                        !strcmp(L.sweep_cpu_cores, L.base_cpu_cores);
-        base_wins = !best.mode || same_run ||
-                    (thr ? base_ips >= best.images_per_s : L.base_cpu_ms <= best.latency_ms);
-        if (base_wins) {
-            for (int i = 0; i < n; i++) lat_c[i] = HP_CPU;
-            best = (result){.mode = "single", .latency_ms = L.base_cpu_ms, .images_per_s = base_ips, .choice = lat_c,
-                            .single_dev = HP_CPU, .cpu_cores = L.base_cpu_cores, .measured = true};
-        }
+                        !strcmp(L->sweep_cpu_cores, L->base_cpu_cores);
+        *base_wins = !best.mode || same_run ||
+                     (thr ? base_ips >= best.images_per_s : L->base_cpu_ms <= best.latency_ms);
+        if (*base_wins) best = hp_cli_cpu_alone(L, lat_c);
     }
-    double solve_ms = now_ms() - t0;
     if (!best.mode) {
         if (o->min_stages > n)
             fprintf(stderr, "hetpart: no plan of %d or more stages: %s has %d units (a conv and its ReLU are one)\n",
-                    o->min_stages, model_name(o, g), n);
+                    o->min_stages, hp_cli_model_name(o, g), n);
         else
-            fprintf(stderr, "hetpart: no feasible plan: some layer can run on neither device in %s\n", L.desc);
-        goto done_c;
+            fprintf(stderr, "hetpart: no feasible plan: some layer can run on neither device in %s\n", L->desc);
+        return false;
     }
+    *out = best;
+    return true;
+}
+
+static int solve(const hp_opts *o)
+{
+    het_graph *g = NULL;
+    het_db *db = NULL;
+    hp_loaded L = {0};
+    int rc = 1;
+    hp_choice *lat_c = NULL, *pipe_c = NULL;
+    if (het_db_open_existing(o->db, &db) != HET_OK) return 1;
+    if (hp_cli_load_model(o, &g) != HET_OK) goto done;
+    hp_load_opts lo = {.platform = o->platform, .sweep_id = o->sweep, .corun = o->corun,
+                       .corun_per_layer = o->corun_per_layer, .allow_missing = o->allow_missing,
+                       .calibrate = o->calibrate, .in_context = o->in_context, .issue = o->issue};
+    if (hp_load(db, o->db, g, &lo, &L) != HET_OK) goto done;
+    const hp_model *m = &L.m;
+    lat_c = malloc(sizeof *lat_c * (size_t)m->n_units), pipe_c = malloc(sizeof *pipe_c * (size_t)m->n_units);
+    if (!lat_c || !pipe_c) goto done;
+    bool thr = !strcmp(o->objective, "throughput"), base_wins;
+    hp_result best;
+    double t0 = now_ms();
+    if (!hp_cli_best(o, g, &L, lat_c, pipe_c, &best, &base_wins)) goto done;
+    double solve_ms = now_ms() - t0;
     char corun[96];
     hp_corun_text(&L, corun, sizeof corun);
     printf("%s, %s: objective %s -> %s plan: predicted %.3f ms per image, %.1f images/s (solved in %.1f ms; "
            "calibration cpu %.2f, gpu %.2f; co-run %s; %d CPU units timed in the network)\n",
-           model_name(o, g), L.desc, o->objective, best.mode, best.latency_ms, best.images_per_s, solve_ms, L.calibration[0],
-           L.calibration[1], corun, L.in_context[0]);
+           hp_cli_model_name(o, g), L.desc, o->objective, best.mode, best.latency_ms, best.images_per_s, solve_ms,
+           L.calibration[0], L.calibration[1], corun, L.in_context[0]);
     if (base_wins)
         printf("  no plan is predicted to beat the CPU alone on cores %s (%.3f ms an image, measured by the sweep): "
                "that run is the answer\n", L.base_cpu_cores, L.base_cpu_ms);
     else if (isfinite(L.base_cpu_ms))
         printf("  predicted %.2fx the CPU alone on cores %s (%.3f ms an image, measured by the sweep)\n",
-               vs_cpu_alone(&L, &best, thr), L.base_cpu_cores, L.base_cpu_ms);
+               hp_cli_vs_cpu_alone(&L, &best, thr), L.base_cpu_cores, L.base_cpu_ms);
     else
         printf("  the sweep has no CPU baseline on every core (it predates schema 7): sweep again to weigh the plan "
                "against it\n");
@@ -522,9 +630,8 @@ static int solve(const opts *o)
                    g->layers[m->u[best.pipe.first[s + 1] - 1].last].name, dev, best.pipe.stage_ms[s]);
         }
     rc = write_plan(o, g, &L, &best, solve_ms);
-done_c:
-    free(lat_c), free(pipe_c);
 done:
+    free(lat_c), free(pipe_c);
     hp_loaded_free(&L);
     het_db_close(db);
     het_graph_destroy(g);
@@ -553,7 +660,7 @@ static int plan_choices(const hp_model *m, const het_graph *g, const het_plan *p
     return 0;
 }
 
-static int predict(const opts *o)
+static int predict(const hp_opts *o)
 {
     het_graph *g = NULL;
     het_db *db = NULL;
@@ -562,7 +669,7 @@ static int predict(const opts *o)
     hp_choice *c = NULL;
     int rc = 1;
     if (het_db_open_existing(o->db, &db) != HET_OK) return 1;
-    if (load_model(o, &g) != HET_OK || het_plan_read(o->plan, g, &p) != HET_OK) goto done;
+    if (hp_cli_load_model(o, &g) != HET_OK || het_plan_read(o->plan, g, &p) != HET_OK) goto done;
     hp_load_opts lo = {.platform = o->platform, .sweep_id = o->sweep, .corun = o->corun,
                        .corun_per_layer = o->corun_per_layer, .calibrate = o->calibrate, .in_context = o->in_context,
                        .issue = o->issue, .net_ms = {o->net_ms[0], o->net_ms[1]},
@@ -642,7 +749,7 @@ static int predict(const opts *o)
         hp_corun_text(&L, corun, sizeof corun);
         printf("%s, %s: %s plan %s: predicted %.3f ms per image, %.1f images/s (calibration cpu %.2f, gpu %.2f; "
                "co-run %s; %d CPU units timed in the network)\n",
-               model_name(o, g), L.desc, mode, o->plan, lat, ips, L.calibration[0], L.calibration[1], corun,
+               hp_cli_model_name(o, g), L.desc, mode, o->plan, lat, ips, L.calibration[0], L.calibration[1], corun,
                L.in_context[0]);
         for (int s = 0; p->mode == HET_MODE_PIPELINE && s < pipe.n_stages; s++)
             printf("  stage %d: %s .. %s: %.3f ms\n", s + 1, g->layers[m->u[pipe.first[s]].first].name,
@@ -658,7 +765,7 @@ done:
     return rc;
 }
 
-static int explain(const opts *o)
+static int explain(const hp_opts *o)
 {
     FILE *f = fopen(o->plan, "rb");
     if (!f) {
@@ -723,8 +830,11 @@ static int explain(const opts *o)
 
 int main(int argc, char **argv)
 {
-    opts o;
+    hp_opts o;
     int rc = parse(argc, argv, &o);
     if (rc) return rc == 1 ? 0 : rc;
-    return !strcmp(o.cmd, "solve") ? solve(&o) : !strcmp(o.cmd, "predict") ? predict(&o) : explain(&o);
+    return !strcmp(o.cmd, "tune")      ? hp_tune(&o)
+           : !strcmp(o.cmd, "solve")   ? solve(&o)
+           : !strcmp(o.cmd, "predict") ? predict(&o)
+                                       : explain(&o);
 }

@@ -17,15 +17,17 @@
 
 #define MAX_CORES 1024
 
-static void usage(FILE *f)
-{
-    fprintf(f,
+// The help: the synopsis and each command's options; `hetprof CMD --help`
+// prints that command's alone.
+static const char *const synopsis =
         "usage: hetprof sweep --model M.prototxt --db DB [options]\n"
         "       hetprof show --db DB [--model M.prototxt] [--sweep ID]\n"
         "       hetprof export --db DB --csv DIR\n"
         "       hetprof parts --model M.prototxt [--layer NAME[,NAME...]] [options]\n"
-        "       hetprof --version\n"
-        "\n"
+        "       hetprof --version\n";
+
+static const struct { const char *cmd, *text; } help[] = {
+    {"sweep",
         "sweep: time every layer of the model on each device alone (inputs already\n"
         "resident), fused with its ReLU where executors fuse, split between CPU and GPU\n"
         "at each ratio, every blob's transfer each way (and a fitted latency + bandwidth\n"
@@ -40,10 +42,11 @@ static void usage(FILE *f)
         "  --devices LIST      cpu, gpu or cpu,gpu (default cpu,gpu)\n"
         "  --ratios LIST       GPU shares of the output channels for splits\n"
         "                      (default 0.1,0.2,...,0.9)\n"
-        "  --reps N            at most N timed repetitions per measurement (default 50)\n"
+        "  --repeat N          at most N timed repetitions per measurement (default 50;\n"
+        "                      --reps is the same)\n"
         "  --min-reps N        at least N (default 5)\n"
         "  --warmup N          untimed repetitions after the first run (default 2)\n"
-        "  --ci X              stop once the median's 95%% confidence interval is within\n"
+        "  --ci X              stop once the median's 95% confidence interval is within\n"
         "                      X of it (default 0.02)\n"
         "  --max-time S        or once a measurement took S seconds (default 1)\n"
         "  --events LIST       PAPI events per CPU layer (default PAPI_TOT_CYC,PAPI_TOT_INS;\n"
@@ -63,14 +66,16 @@ static void usage(FILE *f)
         "  --gpu-buffers MODE  auto, copy or zero-copy (default auto)\n"
         "  --cl-cache DIR      OpenCL program cache ('' disables)\n"
         "  --db-timeout S      wait up to S seconds for another writer's lock (default 10)\n"
-        "  -q, --quiet         no progress\n"
-        "\n"
+        "  --json              print the sweep's summary as one JSON object (sweep id,\n"
+        "                      measurements taken and stored, median CV)\n"
+        "  -q, --quiet         no progress\n"},
+    {"show",
         "show: the per-layer table of each sweep of the database (or of one model or\n"
         "sweep): CPU and GPU medians, the faster device, the best split and its time,\n"
-        "the speedup of the best choice over the faster device, co-run slowdowns.\n"
-        "\n"
-        "export: one CSV file per table into DIR.\n"
-        "\n"
+        "the speedup of the best choice over the faster device, co-run slowdowns.\n"},
+    {"export",
+        "export: one CSV file per table into DIR.\n"},
+    {"parts",
         "parts: each part of an intra-layer split alone, for a range of channel counts k:\n"
         "the CPU on output channels [0, k), the GPU on [k, C), printed as measured (no\n"
         "database). Shows what each device's share costs: what stays the same whatever the\n"
@@ -82,9 +87,16 @@ static void usage(FILE *f)
         "                      devices alone, k = 0 and C, always)\n"
         "  --step N            channel step (default: a multiple of 8, about 32 rows)\n"
         "  --format F          table or csv (default table)\n"
-        "  and --model, --weights, --seed, --devices, --reps, --min-reps, --warmup, --ci,\n"
+        "  and --model, --weights, --seed, --devices, --repeat, --min-reps, --warmup, --ci,\n"
         "  --max-time, --no-fold, the core options, --gpu, --gpu-buffers, --cl-cache, -q\n"
-        "  as for sweep.\n");
+        "  as for sweep.\n"},
+};
+
+static void usage(FILE *f, const char *cmd)
+{
+    fputs(synopsis, f);
+    for (size_t i = 0; i < sizeof help / sizeof help[0]; i++)
+        if (!cmd || !strcmp(cmd, help[i].cmd)) fprintf(f, "\n%s", help[i].text);
 }
 
 static volatile sig_atomic_t stop_flag;
@@ -109,7 +121,7 @@ typedef struct opts {
     const char *cmd, *model, *weights, *db, *csv, *cpu_cores, *gpu_cores, *gpu, *cl_cache;
     unsigned long long seed;
     long long sweep_id;
-    bool dev[2], corun, force, quiet, no_fold;
+    bool dev[2], corun, force, quiet, no_fold, json;
     double drift_limit; // 0: HET_NET_DRIFT
     int gpu_buffers, threads;
     double ratios[HET_MAX_RATIOS];
@@ -167,7 +179,7 @@ static int parse(int argc, char **argv, opts *o)
     static char default_events[] = "PAPI_TOT_CYC,PAPI_TOT_INS";
     char *events = default_events;
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        usage(argc < 2 ? stderr : stdout);
+        usage(argc < 2 ? stderr : stdout, NULL);
         return argc < 2 ? 2 : 1;
     }
     if (!strcmp(argv[1], "--version")) {
@@ -179,7 +191,7 @@ static int parse(int argc, char **argv, opts *o)
         return bad("unknown command '%s' (expected sweep, show, export or parts)", o->cmd);
     enum { O_MODEL = 256, O_WEIGHTS, O_SEED, O_DB, O_DEVICES, O_RATIOS, O_REPS, O_MINREPS, O_WARMUP, O_CI, O_MAXTIME,
            O_EVENTS, O_NOCORUN, O_DRIFT, O_FORCE, O_CPUCORES, O_GPUCORES, O_THREADS, O_GPU, O_GPUBUF, O_CLCACHE, O_TIMEOUT,
-           O_CSV, O_SWEEP, O_NOFOLD, O_LAYER, O_CHANNELS, O_STEP, O_FORMAT };
+           O_CSV, O_SWEEP, O_NOFOLD, O_LAYER, O_CHANNELS, O_STEP, O_FORMAT, O_JSON };
     static const struct option lo[] = {
         {"model", 1, 0, O_MODEL}, {"weights", 1, 0, O_WEIGHTS}, {"seed", 1, 0, O_SEED}, {"db", 1, 0, O_DB},
         {"devices", 1, 0, O_DEVICES}, {"ratios", 1, 0, O_RATIOS}, {"reps", 1, 0, O_REPS},
@@ -189,7 +201,7 @@ static int parse(int argc, char **argv, opts *o)
         {"gpu", 1, 0, O_GPU}, {"gpu-buffers", 1, 0, O_GPUBUF}, {"cl-cache", 1, 0, O_CLCACHE},
         {"db-timeout", 1, 0, O_TIMEOUT}, {"csv", 1, 0, O_CSV}, {"sweep", 1, 0, O_SWEEP}, {"quiet", 0, 0, 'q'},
         {"layer", 1, 0, O_LAYER}, {"channels", 1, 0, O_CHANNELS}, {"step", 1, 0, O_STEP}, {"format", 1, 0, O_FORMAT},
-        {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+        {"json", 0, 0, O_JSON}, {"repeat", 1, 0, O_REPS}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     optind = 2;
     opterr = 0;
     int c;
@@ -310,8 +322,9 @@ static int parse(int argc, char **argv, opts *o)
             else if (!strcmp(optarg, "table")) o->format_csv = false;
             else return bad("--format '%s': expected table or csv", optarg);
             break;
+        case O_JSON: o->json = true; break;
         case 'q': o->quiet = true; break;
-        case 'h': usage(stdout); return 1;
+        case 'h': usage(stdout, o->cmd); return 1;
         case ':': return bad("%s needs a value", argv[optind - 1]);
         default: return bad("unknown option '%s'", argv[optind - 1]);
         }
@@ -323,6 +336,7 @@ static int parse(int argc, char **argv, opts *o)
     if (!is_parts && (o->layers_buf || o->n_channels || o->step || o->format_given))
         return bad("--layer, --channels, --step and --format are options of parts, not of %s", o->cmd);
     if (!strcmp(o->cmd, "export") && !o->csv) return bad("%s needs --csv DIR", o->cmd);
+    if (o->json && strcmp(o->cmd, "sweep")) return bad("--json is an option of sweep, not of %s", o->cmd);
     if (o->policy.min_reps > o->policy.max_reps) o->policy.max_reps = o->policy.min_reps;
     if (strcmp(events, "none") != 0) {
         if (!(o->events_buf = strdup(events))) return 1;
@@ -548,10 +562,19 @@ static int sweep(opts *o)
     if ((st = het_db_sweep_finish(db, sweep_id, o->n_events ? (ctr ? NULL : note) : "no events requested")) != HET_OK)
         goto done;
     char cv[64] = "";
-    if (!isnan(sum.median_cv)) snprintf(cv, sizeof cv, "; median CV of the layer timings %.1f%%", sum.median_cv * 100);
-    printf("sweep %lld: %d measurement%s taken in %.1f s (%d already stored), %d unsupported, %d failed%s\n",
-           (long long)sweep_id, sum.done, sum.done == 1 ? "" : "s", sum.seconds, sum.skipped, sum.unsupported,
-           sum.failed, cv);
+    char cv_num[32] = "null";
+    if (!isnan(sum.median_cv)) {
+        snprintf(cv, sizeof cv, "; median CV of the layer timings %.1f%%", sum.median_cv * 100);
+        snprintf(cv_num, sizeof cv_num, "%.6f", sum.median_cv);
+    }
+    if (o->json)
+        printf("{\"sweep\": %lld, \"measurements\": %d, \"already_stored\": %d, \"unsupported\": %d, "
+               "\"failed\": %d, \"seconds\": %.3f, \"median_cv\": %s}\n", (long long)sweep_id, sum.done, sum.skipped,
+               sum.unsupported, sum.failed, sum.seconds, cv_num);
+    else
+        printf("sweep %lld: %d measurement%s taken in %.1f s (%d already stored), %d unsupported, %d failed%s\n",
+               (long long)sweep_id, sum.done, sum.done == 1 ? "" : "s", sum.seconds, sum.skipped, sum.unsupported,
+               sum.failed, cv);
     rc = sum.failed ? 1 : 0;
     if (sum.failed) fprintf(stderr, "hetprof: %d measurement%s failed; run again to retry them\n", sum.failed,
                             sum.failed == 1 ? "" : "s");

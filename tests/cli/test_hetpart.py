@@ -355,4 +355,63 @@ for v in ([], ["--no-fold"]):
     one_line_error(run(HETPART, "solve", "--db", db, "--model", BN, "--objective", "latency", *([] if v else ["--no-fold"])),
                    "solve %s a sweep made %s" % ("folded, of" if v else "--no-fold, of", "--no-fold" if v else "folded"),
                    "--no-fold" if v else "no CPU+GPU sweep")
+# tune: the question in one command. A fresh database: it sweeps, solves,
+# replays every candidate and each device alone, and answers with the one
+# that measured best, never slower than the best device alone in its own
+# table. (--allow-busy: other tests may run beside this one.)
+TDB, TPLAN = out("tune.db"), out("tuned.json")
+r = run(HETPART, "tune", "--model", MODEL, "--db", TDB, "--out", TPLAN, "--repeat", 2, "--images", 5, "--json",
+        "--allow-busy", "-q")
+rep = {}
+try:
+    rep = json.loads(r.stdout)
+except ValueError:
+    pass
+check(r.returncode == 0 and rep.get("objective") == "latency", "tune --json: %s %s" % (r.stdout[-300:], r.stderr[-500:]))
+cands = {c["name"]: c for c in rep.get("candidates", [])}
+check({"cpu alone", "gpu alone", "mapping", "split"} <= set(cands), "tune's candidates: %r" % sorted(cands))
+alone = [c for c in cands.values() if c.get("device_alone") and c.get("measured")]
+ans = rep.get("answer", {})
+check(len(alone) == 2 and all(len([v for v in c["runs"] if v]) == 2 for c in alone),
+      "each device alone replayed in each round: %r" % alone)
+best_alone = min(c["measured"] for c in alone) if alone else 0
+check(ans.get("measured", 1e9) <= best_alone and ans.get("vs_best_single", 0) >= 1.0,
+      "tune's answer is no slower than the best device alone: %r against %r" % (ans, best_alone))
+check(sum(1 for c in cands.values() if c.get("answer")) == 1 and cands.get(ans.get("name"), {}).get("answer"),
+      "one candidate is the answer: %r" % ans)
+p = json.load(open(TPLAN)) if os.path.exists(TPLAN) else {}
+check(p.get("measured", {}).get("by") == "hetpart tune" and p["measured"].get("median") == ans.get("measured"),
+      "the answer's plan carries what tune measured: %r" % p.get("measured"))
+r = run(HETRUN, "--model", MODEL, "--plan", TPLAN, "--images", 3, "-q")
+check(r.returncode == 0, "hetrun replays tune's answer: %s" % r.stderr[-300:])
+# Again, for throughput, on the same database: the sweep is resumed, not
+# taken again, and the table is text.
+n_sweeps = sqlite3.connect(TDB).execute("SELECT COUNT(*) FROM sweeps").fetchone()[0]
+r = run(HETPART, "tune", "--model", MODEL, "--db", TDB, "--out", out("tuned_thr.json"), "--objective", "throughput",
+        "--repeat", 1, "--images", 5, "--allow-busy")
+check(r.returncode == 0 and "answer: " in r.stdout and "images/s" in r.stdout and "pipeline" in r.stdout
+      and "image-parallel" in r.stdout, "tune throughput's table: %s %s" % (r.stdout, r.stderr[-500:]))
+check(sqlite3.connect(TDB).execute("SELECT COUNT(*) FROM sweeps").fetchone()[0] == n_sweeps == 1,
+      "tune resumes the model's sweep")
+# A busy machine: one spinning process per core, and tune refuses before it
+# measures anything (no database, no plan).
+import subprocess  # noqa: E402
+spin = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in ALLC]
+try:
+    r = run(HETPART, "tune", "--model", MODEL, "--db", out("busy.db"), "--out", out("busy.json"))
+finally:
+    for q in spin:
+        q.kill()
+        q.wait()
+one_line_error(r, "tune on a busy machine", "the machine is busy")
+check(not os.path.exists(out("busy.db")) and not os.path.exists(out("busy.json")), "a refused tune writes nothing")
+# Bad input: one line, nothing written.
+one_line_error(run(HETPART, "tune", "--model", out("missing.prototxt"), "--db", out("bad.db")), "tune, no model",
+               "missing.prototxt")
+check(not os.path.exists(out("bad.db")), "tune of a missing model makes no database")
+one_line_error(run(HETPART, "tune", "--model", MODEL, "--objective", "speed"), "tune, unknown objective", "speed")
+one_line_error(run(HETPART, "tune", "--model", MODEL, "--repeat", 0), "tune --repeat 0", "--repeat")
+one_line_error(run(HETPART, "solve", "--db", DB, "--model", MODEL, "--objective", "latency", "--repeat", 3),
+               "solve --repeat", "--repeat is for tune")
+
 finish("test_hetpart")
