@@ -25,7 +25,8 @@ static const char *const synopsis =
         "       hetpart solve --db DB --model M.prototxt --objective latency|throughput [options]\n"
         "       hetpart predict --db DB --model M.prototxt --plan PLAN.json [options]\n"
         "       hetpart explain PLAN.json\n"
-        "       hetpart --version\n";
+        "       hetpart --version\n"
+        "every command: -h/--help (its options), -v/--verbose (log more)\n";
 
 static const struct { const char *cmd, *text; } help[] = {
     {"tune",
@@ -78,6 +79,7 @@ static const struct { const char *cmd, *text; } help[] = {
         "                      timed it inside the running network (ablation)\n"
         "  --no-issue          GPU layers cost the host nothing to issue (ablation)\n"
         "  --out PLAN.json     write the plan (hetrun --plan replays it)\n"
+        "  --json              print the plan (as --out writes it) instead of text\n"
         "  --weights, --seed   only for loading the model (its hash selects the sweep)\n"
         "  --no-fold           the model with BatchNorm and Scale as layers of their own, for\n"
         "                      a sweep made with hetprof sweep --no-fold (also for predict)\n"},
@@ -171,13 +173,13 @@ static int parse(int argc, char **argv, hp_opts *o)
         {"isolated", 0, 0, O_ISOLATED}, {"no-issue", 0, 0, O_NOISSUE}, {"no-fold", 0, 0, O_NOFOLD},
         {"corun-per-layer", 0, 0, O_CORUN_LAYER}, {"search-memory", 1, 0, O_SEARCH_MB},
         {"repeat", 1, 0, O_REPEAT}, {"images", 1, 0, O_IMAGES}, {"warmup", 1, 0, O_WARMUP}, {"allow-busy", 0, 0, O_ALLOW_BUSY},
-        {"keep-plans", 1, 0, O_KEEP}, {"gpu", 1, 0, O_GPU}, {"quiet", 0, 0, 'q'}, {0, 0, 0, 0}};
+        {"keep-plans", 1, 0, O_KEEP}, {"gpu", 1, 0, O_GPU}, {"quiet", 0, 0, 'q'}, {"verbose", 0, 0, 'v'}, {0, 0, 0, 0}};
     optind = 2;
     opterr = 0;
     int c;
     char *end;
     const char *tune_only = NULL; // an option only tune takes, as given
-    while ((c = getopt_long(argc, argv, ":hq", lo, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":hqv", lo, NULL)) != -1) {
         if (c == O_REPEAT || c == O_IMAGES || c == O_WARMUP || c == O_ALLOW_BUSY || c == O_KEEP || c == O_GPU || c == 'q')
             tune_only = c == 'q' ? "q" : opt_name(lo, c);
         switch (c) {
@@ -258,12 +260,14 @@ static int parse(int argc, char **argv, hp_opts *o)
         case O_KEEP: o->keep_plans = optarg; break;
         case O_GPU: o->gpu = optarg; break;
         case 'q': o->quiet = true; break;
+        case 'v': het_log_set_level(HET_LOG_DEBUG); break;
         case 'h': usage(stdout, o->cmd); return 1;
         case ':': return bad("%s needs a value", argv[optind - 1]);
         default: return bad("unknown option '%s'", argv[optind - 1]);
         }
     }
     if (!strcmp(o->cmd, "explain")) {
+        if (tune_only) return bad("-%s%s is for tune", tune_only[1] ? "-" : "", tune_only);
         if (optind != argc - 1) return bad("%s", "explain needs exactly one PLAN.json");
         o->plan = argv[optind];
         return 0;
@@ -275,7 +279,6 @@ static int parse(int argc, char **argv, hp_opts *o)
     if (predict != (o->plan != NULL)) return bad("%s", predict ? "predict needs --plan PLAN.json" : "--plan is for predict");
     if (!predict && (o->net_ms[0] > 0 || o->net_ms[1] > 0 || o->gpu_stream_ms > 0))
         return bad("%s", "--cpu-ms, --gpu-ms and --gpu-stream-ms are for predict");
-    if (!predict && !tune && o->json) return bad("%s", "--json is for tune and predict");
     if (!tune && tune_only) return bad("-%s%s is for tune", tune_only[1] ? "-" : "", tune_only);
     if ((o->net_ms[0] > 0 || o->net_ms[1] > 0) && !o->calibrate)
         return bad("%s", "--cpu-ms and --gpu-ms calibrate: they cannot go with --no-calibration");
@@ -457,8 +460,9 @@ static int write_plan(const hp_opts *o, const het_graph *g, const hp_loaded *L, 
     if (o->out) {
         het_chunk parts[2] = {{text, strlen(text)}, {"\n", 1}};
         if (het_write_file(o->out, parts, 2, false) != HET_OK) rc = 1;
-        else printf("plan written to %s\n", o->out);
+        else fprintf(o->json ? stderr : stdout, "plan written to %s\n", o->out);
     }
+    if (rc == 0 && o->json) puts(text);
     free(text);
     return rc;
 }
@@ -527,10 +531,10 @@ bool hp_cli_best(const hp_opts *o, const het_graph *g, const hp_loaded *L, hp_ch
             double c = hp_solve_pipeline(m, o->min_stages, k, o->split, (size_t)o->search_mb << 20, &capped, &q);
             if (capped) {
                 if (solved)
-                    fprintf(stderr, "hetpart: a pipeline of up to %d stages needs more than --search-memory %ld MiB "
+                    fprintf(stderr, "hetpart: warning: a pipeline of up to %d stages needs more than --search-memory %ld MiB "
                             "to search; the pipeline is the best of up to %d\n", k, o->search_mb, solved);
                 else
-                    fprintf(stderr, "hetpart: a pipeline of %d stages needs more than --search-memory %ld MiB to "
+                    fprintf(stderr, "hetpart: warning: a pipeline of %d stages needs more than --search-memory %ld MiB to "
                             "search; no pipeline is solved\n", k, o->search_mb);
                 break;
             }
@@ -576,10 +580,10 @@ bool hp_cli_best(const hp_opts *o, const het_graph *g, const hp_loaded *L, hp_ch
     }
     if (!best.mode) {
         if (o->min_stages > n)
-            fprintf(stderr, "hetpart: no plan of %d or more stages: %s has %d units (a conv and its ReLU are one)\n",
+            fprintf(stderr, "hetpart: error: no plan of %d or more stages: %s has %d units (a conv and its ReLU are one)\n",
                     o->min_stages, hp_cli_model_name(o, g), n);
         else
-            fprintf(stderr, "hetpart: no feasible plan: some layer can run on neither device in %s\n", L->desc);
+            fprintf(stderr, "hetpart: error: no feasible plan: some layer can run on neither device in %s\n", L->desc);
         return false;
     }
     *out = best;
@@ -607,28 +611,30 @@ static int solve(const hp_opts *o)
     double t0 = now_ms();
     if (!hp_cli_best(o, g, &L, lat_c, pipe_c, &best, &base_wins)) goto done;
     double solve_ms = now_ms() - t0;
-    char corun[96];
-    hp_corun_text(&L, corun, sizeof corun);
-    printf("%s, %s: objective %s -> %s plan: predicted %.3f ms per image, %.1f images/s (solved in %.1f ms; "
-           "calibration cpu %.2f, gpu %.2f; co-run %s; %d CPU units timed in the network)\n",
-           hp_cli_model_name(o, g), L.desc, o->objective, best.mode, best.latency_ms, best.images_per_s, solve_ms,
-           L.calibration[0], L.calibration[1], corun, L.in_context[0]);
-    if (base_wins)
-        printf("  no plan is predicted to beat the CPU alone on cores %s (%.3f ms an image, measured by the sweep): "
-               "that run is the answer\n", L.base_cpu_cores, L.base_cpu_ms);
-    else if (isfinite(L.base_cpu_ms))
-        printf("  predicted %.2fx the CPU alone on cores %s (%.3f ms an image, measured by the sweep)\n",
-               hp_cli_vs_cpu_alone(&L, &best, thr), L.base_cpu_cores, L.base_cpu_ms);
-    else
-        printf("  the sweep has no CPU baseline on every core (it predates schema 7): sweep again to weigh the plan "
-               "against it\n");
-    if (!strcmp(best.mode, "pipeline"))
-        for (int s = 0; s < best.pipe.n_stages; s++) {
-            char dev[32];
-            dev_text(m, best.pipe.dev[s], dev, sizeof dev);
-            printf("  stage %d: %s .. %s on %s: %.3f ms\n", s + 1, g->layers[m->u[best.pipe.first[s]].first].name,
-                   g->layers[m->u[best.pipe.first[s + 1] - 1].last].name, dev, best.pipe.stage_ms[s]);
-        }
+    if (!o->json) {
+        char corun[96];
+        hp_corun_text(&L, corun, sizeof corun);
+        printf("%s, %s: objective %s -> %s plan: predicted %.3f ms per image, %.1f images/s (solved in %.1f ms; "
+               "calibration cpu %.2f, gpu %.2f; co-run %s; %d CPU units timed in the network)\n",
+               hp_cli_model_name(o, g), L.desc, o->objective, best.mode, best.latency_ms, best.images_per_s, solve_ms,
+               L.calibration[0], L.calibration[1], corun, L.in_context[0]);
+        if (base_wins)
+            printf("  no plan is predicted to beat the CPU alone on cores %s (%.3f ms an image, measured by the sweep): "
+                   "that run is the answer\n", L.base_cpu_cores, L.base_cpu_ms);
+        else if (isfinite(L.base_cpu_ms))
+            printf("  predicted %.2fx the CPU alone on cores %s (%.3f ms an image, measured by the sweep)\n",
+                   hp_cli_vs_cpu_alone(&L, &best, thr), L.base_cpu_cores, L.base_cpu_ms);
+        else
+            printf("  the sweep has no CPU baseline on every core (it predates schema 7): sweep again to weigh the plan "
+                   "against it\n");
+        if (!strcmp(best.mode, "pipeline"))
+            for (int s = 0; s < best.pipe.n_stages; s++) {
+                char dev[32];
+                dev_text(m, best.pipe.dev[s], dev, sizeof dev);
+                printf("  stage %d: %s .. %s on %s: %.3f ms\n", s + 1, g->layers[m->u[best.pipe.first[s]].first].name,
+                       g->layers[m->u[best.pipe.first[s + 1] - 1].last].name, dev, best.pipe.stage_ms[s]);
+            }
+    }
     rc = write_plan(o, g, &L, &best, solve_ms);
 done:
     free(lat_c), free(pipe_c);
@@ -646,12 +652,12 @@ static int plan_choices(const hp_model *m, const het_graph *g, const het_plan *p
         const hp_unit *u = &m->u[i];
         double r = p->gpu_ratio[u->first];
         if (p->gpu_ratio[u->last] != p->gpu_ratio[u->first]) {
-            fprintf(stderr, "hetpart: %s and %s run fused as one unit; give them the same device or ratio\n",
+            fprintf(stderr, "hetpart: error: %s and %s run fused as one unit; give them the same device or ratio\n",
                     g->layers[u->first].name, g->layers[u->last].name);
             return 1;
         }
         if ((c[i] = hp_choice_of_share(m, i, r)) < 0) {
-            fprintf(stderr, "hetpart: layer %s: ratio %g was not measured (the sweep has", g->layers[u->first].name, r);
+            fprintf(stderr, "hetpart: error: layer %s: ratio %g was not measured (the sweep has", g->layers[u->first].name, r);
             for (int j = 0; j < m->n_ratios; j++) fprintf(stderr, "%s%g", j ? ", " : " ", m->ratio[j]);
             fprintf(stderr, "); hetprof sweep --ratios can add it\n");
             return 1;
@@ -699,7 +705,7 @@ static int predict(const hp_opts *o)
             int layer = s < p->n_stages ? p->stage_first[s] : g->n_layers;
             while (i < m->n_units && m->u[i].first < layer) i++;
             if (s < p->n_stages && (i == m->n_units || m->u[i].first != layer)) {
-                fprintf(stderr, "hetpart: stage %d starts at %s, inside a fused unit; start it at %s\n", s + 1,
+                fprintf(stderr, "hetpart: error: stage %d starts at %s, inside a fused unit; start it at %s\n", s + 1,
                         g->layers[layer].name, g->layers[m->u[i - 1].first].name);
                 goto done;
             }
@@ -720,7 +726,7 @@ static int predict(const hp_opts *o)
         ips = 1e3 / lat;
     }
     if (!isfinite(lat) || !(ips > 0)) {
-        fprintf(stderr, "hetpart: %s puts a layer where %s has no time for it\n", o->plan, L.desc);
+        fprintf(stderr, "hetpart: error: %s puts a layer where %s has no time for it\n", o->plan, L.desc);
         goto done;
     }
     const char *mode = het_plan_mode_name(p->mode);
@@ -769,7 +775,7 @@ static int explain(const hp_opts *o)
 {
     FILE *f = fopen(o->plan, "rb");
     if (!f) {
-        fprintf(stderr, "hetpart: cannot read %s\n", o->plan);
+        fprintf(stderr, "hetpart: error: cannot read %s\n", o->plan);
         return 1;
     }
     fseek(f, 0, SEEK_END);
@@ -785,12 +791,44 @@ static int explain(const hp_opts *o)
     const cJSON *pr = cJSON_GetObjectItemCaseSensitive(root, "predicted");
     const cJSON *units = cJSON_GetObjectItemCaseSensitive(pr, "units");
     if (!root || !cJSON_IsObject(pr)) {
-        fprintf(stderr, "hetpart: %s is %s; explain reads plans that hetpart solve wrote\n", o->plan,
+        fprintf(stderr, "hetpart: error: %s is %s; explain reads plans that hetpart solve wrote\n", o->plan,
                 root ? "a plan without a \"predicted\" block" : "not valid JSON");
         cJSON_Delete(root);
         return 1;
     }
+    // Totals of the units' own times by where they ran, and of the
+    // transfers that fed them.
+    double tot[3] = {0}, xfer = 0; // cpu, gpu, split
+    const cJSON *u;
+    cJSON_ArrayForEach(u, units)
+    {
+        const char *dev = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(u, "device"));
+        int k = dev && !strcmp(dev, "cpu") ? 0 : dev && !strcmp(dev, "gpu") ? 1 : 2;
+        tot[k] += cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(u, "ms"));
+        xfer += cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(u, "transfer_in_ms"));
+    }
     const cJSON *mode = cJSON_GetObjectItemCaseSensitive(root, "mode");
+    const cJSON *meas = cJSON_GetObjectItemCaseSensitive(root, "measured");
+    if (o->json) {
+        cJSON *js = cJSON_CreateObject();
+        cJSON_AddStringToObject(js, "plan", o->plan);
+        cJSON_AddItemToObject(js, "mode", cJSON_Duplicate(mode, 1));
+        cJSON_AddItemToObject(js, "predicted", cJSON_Duplicate(pr, 1));
+        if (meas) cJSON_AddItemToObject(js, "measured", cJSON_Duplicate(meas, 1));
+        if (cJSON_IsArray(units)) {
+            cJSON *t = cJSON_AddObjectToObject(js, "totals_ms");
+            cJSON_AddNumberToObject(t, "cpu", tot[0]);
+            cJSON_AddNumberToObject(t, "gpu", tot[1]);
+            cJSON_AddNumberToObject(t, "split", tot[2]);
+            cJSON_AddNumberToObject(t, "transfers", xfer);
+        }
+        char *out = cJSON_Print(js);
+        cJSON_Delete(js);
+        if (out) puts(out);
+        free(out);
+        cJSON_Delete(root);
+        return out ? 0 : 1;
+    }
     printf("%s: %s plan, objective %s, from %s\n", o->plan, cJSON_IsString(mode) ? mode->valuestring : "?",
            cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(pr, "objective")),
            cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(pr, "from")));
@@ -804,21 +842,32 @@ static int explain(const hp_opts *o)
                cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(base, "latency_ms")),
                cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(base, "speedup")),
                cJSON_IsString(cJSON_GetObjectItemCaseSensitive(pr, "measured")) ? " (this plan is that run)" : "");
+    if (cJSON_IsObject(meas))
+        printf("measured by %s: %.3f %s (median of %d rounds), %.2fx %s\n",
+               cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(meas, "by")),
+               cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(meas, "median")),
+               cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(meas, "unit")),
+               (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(meas, "rounds")),
+               cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(meas, "vs_best_single")),
+               cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(meas, "best_single")));
     if (cJSON_IsArray(units)) {
-        printf("%-44s %-10s %9s %9s %9s %5s\n", "layer", "device", "ms", "xfer in", "xfer out", "stage");
-        const cJSON *u;
+        printf("%-44s %-10s %9s %9s %9s %5s\n", "layers (a unit: a conv and its fused ReLU)", "device", "own ms",
+               "in ms", "out ms", "stage");
         cJSON_ArrayForEach(u, units)
         {
             const cJSON *st = cJSON_GetObjectItemCaseSensitive(u, "stage");
             char stage[16] = "-";
             if (cJSON_IsNumber(st)) snprintf(stage, sizeof stage, "%d", st->valueint);
-            printf("%-44.44s %-10s %9.3f %9.3f %9.3f %5s\n",
+            printf("%-44s %-10s %9.3f %9.3f %9.3f %5s\n",
                    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(u, "layers")),
                    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(u, "device")),
                    cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(u, "ms")),
                    cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(u, "transfer_in_ms")),
                    cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(u, "transfer_out_ms")), stage);
         }
+        printf("total: %.3f ms on the cpu, %.3f on the gpu, %.3f split, %.3f moving data in (own ms: the unit's "
+               "time on its device; in ms: transfers before it ran; out ms: moving its output)\n",
+               tot[0], tot[1], tot[2], xfer);
     }
     const cJSON *sm = cJSON_GetObjectItemCaseSensitive(pr, "stage_ms");
     int s = 0;
@@ -830,6 +879,7 @@ static int explain(const hp_opts *o)
 
 int main(int argc, char **argv)
 {
+    het_log_set_prefix("hetpart");
     hp_opts o;
     int rc = parse(argc, argv, &o);
     if (rc) return rc == 1 ? 0 : rc;

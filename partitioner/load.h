@@ -32,6 +32,7 @@ typedef struct hp_loaded {
     double base_cpu_ms;
     char base_cpu_cores[128];
     char sweep_cpu_cores[128]; // the cores the sweep's CPU backend had ("" where it was not pinned)
+    het_sweep_quality quality; // how far its layer timings can be trusted
 } hp_loaded;
 
 /// Builds the cost model of `g` from the sweep: units (a convolution and

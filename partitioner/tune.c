@@ -497,6 +497,8 @@ int hp_tune(const hp_opts *o)
     cJSON_AddStringToObject(report, "db", o->db);
     cJSON_AddNumberToObject(report, "sweep", (double)sweep_id);
     cJSON_AddStringToObject(report, "sweep_from", L.desc);
+    if (!isnan(L.quality.median_cv)) cJSON_AddNumberToObject(report, "sweep_median_cv", L.quality.median_cv);
+    cJSON_AddBoolToObject(report, "sweep_trusted", !(L.quality.median_cv > HET_SWEEP_CV_LIMIT));
     cJSON *mach = cJSON_AddObjectToObject(report, "machine");
     cJSON_AddNumberToObject(mach, "cores", (double)cores);
     if (!isnan(busy)) cJSON_AddNumberToObject(mach, "busy", busy), cJSON_AddNumberToObject(mach, "steal", steal);

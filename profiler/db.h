@@ -149,6 +149,23 @@ double het_db_median(het_db *db, int64_t sweep, const het_db_item *it);
 /// host->GPU latency: the executor pays it when the GPU takes over.
 het_status het_db_fit_transfers(het_db *db, int64_t sweep, double h2d_handoff_ms);
 
+// A sweep whose layer timings spread this much (their median coefficient
+// of variation) was taken on a machine busy with other work: a quiet
+// machine's sweeps spread a few percent, and twice that is another
+// process's work, not the layers'.
+#define HET_SWEEP_CV_LIMIT 0.10
+
+/// How far a sweep's layer timings can be trusted: how many there are, how
+/// many stopped at the time limit before their median's confidence
+/// interval reached the target, and their median coefficient of variation
+/// (NaN: none). `why` (cap bytes) gets a sentence when they cannot be
+/// trusted (median CV above HET_SWEEP_CV_LIMIT), else "".
+typedef struct het_sweep_quality {
+    int n, unconverged;
+    double median_cv;
+} het_sweep_quality;
+het_status het_db_sweep_quality(het_db *db, int64_t sweep, het_sweep_quality *q, char *why, size_t cap);
+
 /// The git revision these tools were built from, as every row records it.
 const char *het_db_git_rev(void);
 

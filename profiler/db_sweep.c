@@ -534,3 +534,52 @@ het_status het_db_fit_transfers(het_db *db, int64_t sweep, double h2d_handoff_ms
     }
     return HET_OK;
 }
+
+static int cmp_dbl(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+het_status het_db_sweep_quality(het_db *db, int64_t sweep, het_sweep_quality *q, char *why, size_t cap)
+{
+    *q = (het_sweep_quality){.median_cv = NAN};
+    if (why && cap) why[0] = 0;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db->sq, "SELECT cv, converged FROM measurements WHERE sweep_id = ? AND status = 'ok' AND "
+                                   "cv IS NOT NULL ORDER BY cv", -1, &st, NULL) != SQLITE_OK)
+        return het_db_fail(db, "cannot read the measurements");
+    sqlite3_bind_int64(st, 1, sweep);
+    size_t n = 0, cap_v = 0;
+    double *v = NULL;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == cap_v) {
+            size_t nc = cap_v ? 2 * cap_v : 256;
+            double *nv = realloc(v, nc * sizeof *nv);
+            if (!nv) {
+                free(v);
+                sqlite3_finalize(st);
+                return HET_E_NOMEM;
+            }
+            v = nv, cap_v = nc;
+        }
+        v[n++] = sqlite3_column_double(st, 0);
+        q->unconverged += sqlite3_column_int(st, 1) == 0;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        free(v);
+        return het_db_fail(db, "cannot read the measurements");
+    }
+    qsort(v, n, sizeof *v, cmp_dbl);
+    q->n = (int)n;
+    if (n) q->median_cv = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+    free(v);
+    if (why && cap && q->median_cv > HET_SWEEP_CV_LIMIT)
+        snprintf(why, cap, "sweep %lld's layer timings spread %.1f%% (median CV; a quiet machine measures under "
+                 "%.0f%%) and %d of %d stopped short of their confidence target: it was taken on a busy machine, "
+                 "and what is priced from it may not hold; sweep again on a quiet one (hetprof sweep --force)",
+                 (long long)sweep, q->median_cv * 100, HET_SWEEP_CV_LIMIT * 100, q->unconverged, q->n);
+    return HET_OK;
+}

@@ -24,7 +24,8 @@ static const char *const synopsis =
         "       hetprof show --db DB [--model M.prototxt] [--sweep ID]\n"
         "       hetprof export --db DB --csv DIR\n"
         "       hetprof parts --model M.prototxt [--layer NAME[,NAME...]] [options]\n"
-        "       hetprof --version\n";
+        "       hetprof --version\n"
+        "every command: -h/--help (its options), -v/--verbose (log more)\n";
 
 static const struct { const char *cmd, *text; } help[] = {
     {"sweep",
@@ -139,7 +140,7 @@ typedef struct opts {
 
 static int bad(const char *fmt, const char *a)
 {
-    fprintf(stderr, "hetprof: ");
+    fprintf(stderr, "hetprof: error: ");
     fprintf(stderr, fmt, a);
     fprintf(stderr, " (see hetprof --help)\n");
     return 2;
@@ -150,7 +151,7 @@ static int num(const char *s, const char *opt, double lo, double hi, double *out
     char *end;
     double v = strtod(s, &end);
     if (!*s || *end || !(v >= lo && v <= hi)) {
-        fprintf(stderr, "hetprof: %s '%s': expected a number in [%g, %g] (see hetprof --help)\n", opt, s, lo, hi);
+        fprintf(stderr, "hetprof: error: %s '%s': expected a number in [%g, %g] (see hetprof --help)\n", opt, s, lo, hi);
         return 2;
     }
     *out = v;
@@ -163,7 +164,7 @@ static int whole(const char *s, const char *opt, double lo, double hi, int *out)
     double v;
     if (num(s, opt, lo, hi, &v)) return 2;
     if (v != floor(v)) {
-        fprintf(stderr, "hetprof: %s: '%s' is not a whole number of channels (see hetprof --help)\n", opt, s);
+        fprintf(stderr, "hetprof: error: %s: '%s' is not a whole number of channels (see hetprof --help)\n", opt, s);
         return 2;
     }
     *out = (int)v;
@@ -201,12 +202,12 @@ static int parse(int argc, char **argv, opts *o)
         {"gpu", 1, 0, O_GPU}, {"gpu-buffers", 1, 0, O_GPUBUF}, {"cl-cache", 1, 0, O_CLCACHE},
         {"db-timeout", 1, 0, O_TIMEOUT}, {"csv", 1, 0, O_CSV}, {"sweep", 1, 0, O_SWEEP}, {"quiet", 0, 0, 'q'},
         {"layer", 1, 0, O_LAYER}, {"channels", 1, 0, O_CHANNELS}, {"step", 1, 0, O_STEP}, {"format", 1, 0, O_FORMAT},
-        {"json", 0, 0, O_JSON}, {"repeat", 1, 0, O_REPS}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+        {"json", 0, 0, O_JSON}, {"repeat", 1, 0, O_REPS}, {"verbose", 0, 0, 'v'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     optind = 2;
     opterr = 0;
     int c;
     double v;
-    while ((c = getopt_long(argc, argv, ":qh", lo, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":qvh", lo, NULL)) != -1) {
         switch (c) {
         case O_MODEL: o->model = optarg; break;
         case O_WEIGHTS: o->weights = optarg; break;
@@ -324,6 +325,7 @@ static int parse(int argc, char **argv, opts *o)
             break;
         case O_JSON: o->json = true; break;
         case 'q': o->quiet = true; break;
+        case 'v': het_log_set_level(HET_LOG_DEBUG); break;
         case 'h': usage(stdout, o->cmd); return 1;
         case ':': return bad("%s needs a value", argv[optind - 1]);
         default: return bad("unknown option '%s'", argv[optind - 1]);
@@ -336,7 +338,8 @@ static int parse(int argc, char **argv, opts *o)
     if (!is_parts && (o->layers_buf || o->n_channels || o->step || o->format_given))
         return bad("--layer, --channels, --step and --format are options of parts, not of %s", o->cmd);
     if (!strcmp(o->cmd, "export") && !o->csv) return bad("%s needs --csv DIR", o->cmd);
-    if (o->json && strcmp(o->cmd, "sweep")) return bad("--json is an option of sweep, not of %s", o->cmd);
+    if (o->json && strcmp(o->cmd, "sweep") && strcmp(o->cmd, "show"))
+        return bad("--json is an option of sweep and show, not of %s", o->cmd);
     if (o->policy.min_reps > o->policy.max_reps) o->policy.max_reps = o->policy.min_reps;
     if (strcmp(events, "none") != 0) {
         if (!(o->events_buf = strdup(events))) return 1;
@@ -425,7 +428,7 @@ static int open_devices(const opts *o, devices *d)
                         .cores = n_gcores ? gcores : NULL, .n_cores = n_gcores};
     het_cpu_cfg cfg = {.n_threads = o->threads, .cores = n_cores ? cores : NULL, .n_cores = n_cores};
     if (o->dev[1] && het_opencl_backend_create(&gcfg, &d->be[1]) != HET_OK) {
-        fprintf(stderr, "hetprof: no usable OpenCL device for the GPU measurements; measure the CPU alone with "
+        fprintf(stderr, "hetprof: error: no usable OpenCL device for the GPU measurements; measure the CPU alone with "
                         "--devices cpu\n");
         return 1;
     }
@@ -433,7 +436,7 @@ static int open_devices(const opts *o, devices *d)
     for (int i = 0; i < 2; i++) {
         if (!d->be[i]) continue;
         if (!(d->unsup[i] = calloc((size_t)g->n_layers, sizeof(bool)))) {
-            fprintf(stderr, "hetprof: out of memory\n");
+            fprintf(stderr, "hetprof: error: out of memory\n");
             return 1;
         }
     }
@@ -495,13 +498,13 @@ static int sweep(opts *o)
     bool **unsup = d.unsup;
     const char *gpu_unusable = d.gpu_unusable;
     char *why_gpu = d.why_gpu, *why_cpu = d.why_cpu, *core_list = d.core_list;
-    if (gpu_unusable) fprintf(stderr, "hetprof: %s; GPU measurements are recorded as unsupported\n", why_gpu);
+    if (gpu_unusable) fprintf(stderr, "hetprof: warning: %s; GPU measurements are recorded as unsupported\n", why_gpu);
     for (int i = 0; i < 2; i++)
         if (d.n_unsup[i])
-            fprintf(stderr, "hetprof: %d layer%s cannot run on the %s; recorded as unsupported\n", d.n_unsup[i],
+            fprintf(stderr, "hetprof: warning: %d layer%s cannot run on the %s; recorded as unsupported\n", d.n_unsup[i],
                     d.n_unsup[i] == 1 ? "" : "s", i ? "GPU" : "CPU");
     if (!be[0] && !runs_all_layers(unsup[1], g->n_layers)) {
-        fprintf(stderr, "hetprof: the GPU cannot run the whole model and the CPU is not swept; nothing to measure "
+        fprintf(stderr, "hetprof: error: the GPU cannot run the whole model and the CPU is not swept; nothing to measure "
                         "against\n");
         goto done;
     }
@@ -576,7 +579,7 @@ static int sweep(opts *o)
                (long long)sweep_id, sum.done, sum.done == 1 ? "" : "s", sum.seconds, sum.skipped, sum.unsupported,
                sum.failed, cv);
     rc = sum.failed ? 1 : 0;
-    if (sum.failed) fprintf(stderr, "hetprof: %d measurement%s failed; run again to retry them\n", sum.failed,
+    if (sum.failed) fprintf(stderr, "hetprof: error: %d measurement%s failed; run again to retry them\n", sum.failed,
                             sum.failed == 1 ? "" : "s");
 done:
     het_prof_destroy(p);
@@ -615,21 +618,21 @@ static int parts(opts *o)
     rc = 1;
     const het_graph *g = d.g;
     if (d.gpu_unusable) {
-        fprintf(stderr, "hetprof: %s; time the CPU alone with --devices cpu\n", d.why_gpu);
+        fprintf(stderr, "hetprof: error: %s; time the CPU alone with --devices cpu\n", d.why_gpu);
         goto done;
     }
     if (!(layers = malloc((size_t)(g->n_layers > 4 ? g->n_layers : 4) * sizeof *layers))) goto done;
     if (!o->layers_buf) {
         n_layers = heaviest(g, layers, 4);
         if (!n_layers) {
-            fprintf(stderr, "hetprof: %s has no layer that can be split by output channel\n", o->model);
+            fprintf(stderr, "hetprof: error: %s has no layer that can be split by output channel\n", o->model);
             goto done;
         }
     } else {
         for (char *t = strtok(o->layers_buf, ","); t; t = strtok(NULL, ",")) {
             int id = het_graph_find_layer(g, t);
             if (id < 0) {
-                fprintf(stderr, "hetprof: no layer '%s' in %s%s\n", t, o->model,
+                fprintf(stderr, "hetprof: error: no layer '%s' in %s%s\n", t, o->model,
                         o->no_fold ? "" : " (folded: BatchNorm and Scale are part of their convolution; "
                                           "--no-fold keeps them)");
                 goto done;
@@ -637,14 +640,14 @@ static int parts(opts *o)
             if (n_layers < g->n_layers) layers[n_layers++] = id;
         }
         if (!n_layers) {
-            fprintf(stderr, "hetprof: --layer names no layer\n");
+            fprintf(stderr, "hetprof: error: --layer names no layer\n");
             goto done;
         }
     }
     for (int i = 0; i < n_layers; i++)
         for (int dv = 0; dv < 2; dv++)
             if (d.be[dv] && d.unsup[dv][layers[i]]) {
-                fprintf(stderr, "hetprof: layer '%s': %s\n", g->layers[layers[i]].name,
+                fprintf(stderr, "hetprof: error: layer '%s': %s\n", g->layers[layers[i]].name,
                         dv ? d.why_gpu : d.why_cpu);
                 goto done;
             }
@@ -678,6 +681,7 @@ done:
 
 int main(int argc, char **argv)
 {
+    het_log_set_prefix("hetprof");
     opts o;
     int rc = parse(argc, argv, &o);
     if (rc) {
@@ -687,7 +691,7 @@ int main(int argc, char **argv)
     }
     if (!strcmp(o.cmd, "sweep")) rc = sweep(&o);
     else if (!strcmp(o.cmd, "parts")) rc = parts(&o);
-    else if (!strcmp(o.cmd, "show")) rc = het_report_show(o.db, o.model, !o.no_fold, o.sweep_id, stdout);
+    else if (!strcmp(o.cmd, "show")) rc = het_report_show(o.db, o.model, !o.no_fold, o.sweep_id, o.json, stdout);
     else rc = het_report_export(o.db, o.csv);
     free(o.events_buf);
     free(o.layers_buf);

@@ -25,8 +25,11 @@ const char *het_status_str(het_status s)
 }
 
 static atomic_int log_level = HET_LOG_WARN;
+static const char *_Atomic log_prefix = "het";
 
 void het_log_set_level(het_log_level level) { atomic_store(&log_level, (int)level); }
+
+void het_log_set_prefix(const char *tool) { atomic_store(&log_prefix, tool && *tool ? tool : "het"); }
 
 void het_log(het_log_level level, const char *fmt, ...)
 {
@@ -38,7 +41,7 @@ void het_log(het_log_level level, const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     // One fprintf so that lines from several threads never interleave.
-    fprintf(stderr, "het: %s: %s\n", tag[level], msg);
+    fprintf(stderr, "%s: %s: %s\n", atomic_load(&log_prefix), tag[level], msg);
 }
 
 uint64_t het_fnv1a(uint64_t h, const void *p, size_t n)

@@ -70,7 +70,8 @@ static void usage(FILE *f)
         "  --labels FILE         synset list (one 'id label' per line) for the printed classes\n"
         "  --save-output F.npy   final output blob of every image as one array [N, ...]\n"
         "  --save-blob NAME=F.npy  the same for any named blob (repeatable)\n"
-        "  --summary-json FILE   run summary for scripts (latency, images/s, peak RSS)\n"
+        "  --json FILE           run summary for scripts (latency, images/s, peak RSS); '-' prints\n"
+        "                        it on stdout and the text on stderr (--summary-json is the same)\n"
         "  --timeline FILE       pipeline/image-parallel: CSV of (stage, image, start, end) for a Gantt chart\n"
         "  --db FILE             append the run's measurements to this SQLite database (docs/database.md)\n"
         "  --db-timeout S        wait up to S seconds for another writer's lock on --db (default 10)\n"
@@ -116,13 +117,13 @@ static int stage_outputs(opts *o)
     int n = 4;
     for (int i = 0; i < o->n_saves; i++) paths[n++] = &o->saves[i].path;
     for (int i = 0; i < n; i++)
-        if (*paths[i] && !(*paths[i] = het_outputs_add(o->outs, *paths[i]))) return 1;
+        if (*paths[i] && strcmp(*paths[i], "-") && !(*paths[i] = het_outputs_add(o->outs, *paths[i]))) return 1;
     return 0;
 }
 
 static int fail(const char *fmt, const char *a)
 {
-    fprintf(stderr, "hetrun: ");
+    fprintf(stderr, "hetrun: error: ");
     fprintf(stderr, fmt, a);
     fprintf(stderr, "\n");
     return 2;
@@ -134,7 +135,7 @@ static int parse_int(const char *s, const char *opt, int lo, int hi, int *out)
     errno = 0;
     long v = strtol(s, &end, 10);
     if (*s == 0 || *end || errno || v < lo || v > hi) {
-        fprintf(stderr, "hetrun: %s needs an integer in [%d, %d], got '%s'\n", opt, lo, hi, s);
+        fprintf(stderr, "hetrun: error: %s needs an integer in [%d, %d], got '%s'\n", opt, lo, hi, s);
         return -1;
     }
     *out = (int)v;
@@ -154,6 +155,7 @@ static int parse_args(int argc, char **argv, opts *o)
         {"top", required_argument, 0, O_TOP}, {"labels", required_argument, 0, O_LABELS},
         {"save-output", required_argument, 0, O_SAVE_OUT}, {"save-blob", required_argument, 0, O_SAVE_BLOB},
         {"save-weights", required_argument, 0, O_SAVE_W}, {"no-fold", no_argument, 0, O_NO_FOLD}, {"summary-json", required_argument, 0, O_SUMMARY},
+        {"json", required_argument, 0, O_SUMMARY},
         {"threads", required_argument, 0, O_THREADS}, {"cpu-cores", required_argument, 0, O_CORES},
         {"warmup", required_argument, 0, O_WARMUP}, {"repeat", required_argument, 0, O_REPEAT},
         {"mean", required_argument, 0, O_MEAN}, {"scale", required_argument, 0, O_SCALE},
@@ -236,7 +238,7 @@ static int parse_args(int argc, char **argv, opts *o)
             extern int het_cl_list_devices(void);
             exit(het_cl_list_devices() > 0 ? 0 : 1);
 #else
-            fprintf(stderr, "hetrun: this build has no OpenCL backend\n");
+            fprintf(stderr, "hetrun: error: this build has no OpenCL backend\n");
             exit(1);
 #endif
         }
@@ -269,7 +271,7 @@ static int has_image_ext(const char *name)
 static int list_images(const char *dir, char ***paths_out, int *n_out)
 {
     DIR *d = opendir(dir);
-    if (!d) return fprintf(stderr, "hetrun: cannot open image folder '%s': %s\n", dir, strerror(errno)), 2;
+    if (!d) return fprintf(stderr, "hetrun: error: cannot open image folder '%s': %s\n", dir, strerror(errno)), 2;
     char **paths = NULL;
     int n = 0, cap = 0;
     struct dirent *e;
@@ -290,7 +292,7 @@ static int list_images(const char *dir, char ***paths_out, int *n_out)
     closedir(d);
     if (n == 0) {
         free(paths);
-        fprintf(stderr, "hetrun: no .jpg, .jpeg or .png images in '%s'\n", dir);
+        fprintf(stderr, "hetrun: error: no .jpg, .jpeg or .png images in '%s'\n", dir);
         return 2;
     }
     qsort(paths, (size_t)n, sizeof *paths, cmp_str);
@@ -356,10 +358,15 @@ static void json_str(FILE *f, const char *s)
 }
 
 // Text outputs, written into their staged temporaries (stage_outputs).
+// --json -: the summary's stream, the process's stdout as it was before the
+// text was sent to stderr (main).
+static FILE *json_stdout;
+
 static FILE *out_open(const char *tmp)
 {
+    if (!strcmp(tmp, "-")) return json_stdout;
     FILE *f = fopen(tmp, "w");
-    if (!f) fprintf(stderr, "hetrun: cannot create '%s': %s\n", tmp, strerror(errno));
+    if (!f) fprintf(stderr, "hetrun: error: cannot create '%s': %s\n", tmp, strerror(errno));
     return f;
 }
 
@@ -367,8 +374,8 @@ static FILE *out_open(const char *tmp)
 static int out_close(FILE *f, const char *tmp)
 {
     if (!f) return 1;
-    if (fclose(f) != 0) {
-        fprintf(stderr, "hetrun: failed to write '%s': %s\n", tmp, strerror(errno));
+    if (f == json_stdout ? fflush(f) != 0 : fclose(f) != 0) {
+        fprintf(stderr, "hetrun: error: failed to write '%s': %s\n", tmp, strerror(errno));
         return 1;
     }
     return 0;
@@ -550,7 +557,7 @@ static int run_stream(const opts *o, const het_graph *g, const het_plan *plan, h
     het_stream *stream = NULL;
     int rc = 1;
     if (!inputs || !outputs || !what || !lat || !stream_ms || (o->timeline && !tl)) {
-        fprintf(stderr, "hetrun: out of memory for %d images\n", n_images);
+        fprintf(stderr, "hetrun: error: out of memory for %d images\n", n_images);
         goto out;
     }
     if (load_chunk(o, input, paths, 0, chunk, ishape, inputs, what) != HET_OK) goto out;
@@ -718,9 +725,16 @@ static uint64_t total_flops(const het_graph *g)
 
 int main(int argc, char **argv)
 {
+    het_log_set_prefix("hetrun");
     opts o;
     int rc = parse_args(argc, argv, &o);
     if (rc) return rc;
+    if (o.summary_json && !strcmp(o.summary_json, "-")) {
+        // The summary keeps stdout; every text line goes to stderr.
+        int fd = dup(STDOUT_FILENO);
+        if (fd < 0 || !(json_stdout = fdopen(fd, "w")) || dup2(STDERR_FILENO, STDOUT_FILENO) < 0)
+            return fail("cannot set stdout aside for --json -%s", "");
+    }
     bool gpu = !strcmp(o.device, "gpu");
     if (!gpu && strcmp(o.device, "cpu") != 0) return fail("unknown device '%s' (expected cpu or gpu)", o.device);
     int cores[MAX_CORES], n_cores = 0, gcores[MAX_CORES], n_gcores = 0;
@@ -757,7 +771,7 @@ int main(int argc, char **argv)
         g_raw = NULL;
     }
     if (g->n_inputs != 1) {
-        fprintf(stderr, "hetrun: %s has %d inputs; hetrun feeds networks with exactly one\n", o.model, g->n_inputs);
+        fprintf(stderr, "hetrun: error: %s has %d inputs; hetrun feeds networks with exactly one\n", o.model, g->n_inputs);
         goto done;
     }
     const het_shape *ishape = &g->blobs[g->inputs[0]].shape;
@@ -769,7 +783,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < o.n_saves; i++) {
         o.saves[i].blob = het_graph_find_blob(g, o.saves[i].name);
         if (o.saves[i].blob < 0) {
-            fprintf(stderr, "hetrun: --save-blob: no blob named '%s' in %s%s\n", o.saves[i].name, o.model,
+            fprintf(stderr, "hetrun: error: --save-blob: no blob named '%s' in %s%s\n", o.saves[i].name, o.model,
                     g->n_folded ? " once BatchNorm and Scale are folded (a blob only they read goes with them; "
                                   "--no-fold keeps every blob)"
                                 : "");
@@ -789,13 +803,13 @@ int main(int argc, char **argv)
         if ((input.ndim != 4 && input.ndim != 3) || (size_t)per != in_count ||
             input.dims[first] != ishape->c || (ishape->ndim == 4 && (input.dims[first + 1] != ishape->h ||
                                                                      input.dims[first + 2] != ishape->w))) {
-            fprintf(stderr, "hetrun: %s must have shape [N, %d, %d, %d] for this model\n", o.input, ishape->c,
+            fprintf(stderr, "hetrun: error: %s must have shape [N, %d, %d, %d] for this model\n", o.input, ishape->c,
                     ishape->h, ishape->w);
             goto done;
         }
         n_images = input.ndim == 4 ? (int)input.dims[0] : 1;
         if (n_images == 0) {
-            fprintf(stderr, "hetrun: %s holds no images\n", o.input);
+            fprintf(stderr, "hetrun: error: %s holds no images\n", o.input);
             goto done;
         }
         size_t bad = 0, all = (size_t)n_images * in_count;
@@ -809,7 +823,7 @@ int main(int argc, char **argv)
         long n = strtol(o.images, &end, 10);
         if (*o.images && !*end) {
             if (n < 1 || n > 10000000) {
-                fprintf(stderr, "hetrun: --images N needs N >= 1\n");
+                fprintf(stderr, "hetrun: error: --images N needs N >= 1\n");
                 goto done;
             }
             n_images = (int)n;
@@ -821,11 +835,11 @@ int main(int argc, char **argv)
             if (!paths || !(paths[0] = strdup(o.images))) goto done;
             n_paths = n_images = 1;
         } else {
-            fprintf(stderr, "hetrun: --images '%s' is neither a count, a folder nor a file\n", o.images);
+            fprintf(stderr, "hetrun: error: --images '%s' is neither a count, a folder nor a file\n", o.images);
             goto done;
         }
         if (paths && (ishape->ndim != 4 || ishape->c != 3)) {
-            fprintf(stderr, "hetrun: the model's input is not a 3-channel image; use --input\n");
+            fprintf(stderr, "hetrun: error: the model's input is not a 3-channel image; use --input\n");
             goto done;
         }
     }
@@ -835,7 +849,7 @@ int main(int argc, char **argv)
     if (o.plan) {
         if ((st = het_plan_read(o.plan, g, &plan)) != HET_OK) goto done;
         if ((plan->mode == HET_MODE_PIPELINE || plan->mode == HET_MODE_IMAGE_PARALLEL) && o.n_saves) {
-            fprintf(stderr, "hetrun: --save-blob is not available for %s plans (images are in flight in several "
+            fprintf(stderr, "hetrun: error: --save-blob is not available for %s plans (images are in flight in several "
                     "workspaces); use --save-output\n", het_plan_mode_name(plan->mode));
             goto done;
         }
@@ -846,7 +860,7 @@ int main(int argc, char **argv)
             if (!strcmp(plan->gpu_buffers, "copy")) o.gpu_buffers = 0;
             else if (!strcmp(plan->gpu_buffers, "zero-copy")) o.gpu_buffers = 1;
             else if (strcmp(plan->gpu_buffers, "auto") != 0) {
-                fprintf(stderr, "hetrun: %s: gpu_buffers '%s' is not auto, copy or zero-copy\n", o.plan, plan->gpu_buffers);
+                fprintf(stderr, "hetrun: error: %s: gpu_buffers '%s' is not auto, copy or zero-copy\n", o.plan, plan->gpu_buffers);
                 goto done;
             }
         }
@@ -970,11 +984,11 @@ int main(int argc, char **argv)
     if (rc == 0 && het_outputs_commit(o.outs) != HET_OK) rc = 1;
     goto done;
 oom:
-    fprintf(stderr, "hetrun: out of memory\n");
+    fprintf(stderr, "hetrun: error: out of memory\n");
 done:
     // Errors are reported where they are detected; only a lifecycle error
     // (a bug in het, not in the input) gets a line of its own here.
-    if (rc && st == HET_E_STATE) fprintf(stderr, "hetrun: internal error: %s\n", het_status_str(st));
+    if (rc && st == HET_E_STATE) fprintf(stderr, "hetrun: error: internal (a bug in het): %s\n", het_status_str(st));
     for (int i = 0; i < o.n_saves; i++) free(o.saves[i].acc);
     free(out_acc);
     free(lat);

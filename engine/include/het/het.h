@@ -43,6 +43,11 @@ void het_log(het_log_level level, const char *fmt, ...)
 /// Sets the most verbose level that het_log prints (default HET_LOG_WARN).
 void het_log_set_level(het_log_level level);
 
+/// Names the tool whose messages het_log prints ("hetrun: error: ..."), so
+/// that a tool's lines share one prefix whichever layer wrote them. The
+/// string must outlive the process's logging (a literal). Default "het".
+void het_log_set_prefix(const char *tool);
+
 /// Monotonic clock in nanoseconds.
 uint64_t het_now_ns(void);
 
