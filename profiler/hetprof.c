@@ -44,7 +44,7 @@ static const struct { const char *cmd, *text; } help[] = {
         "  --ratios LIST       GPU shares of the output channels for splits\n"
         "                      (default 0.1,0.2,...,0.9)\n"
         "  --repeat N          at most N timed repetitions per measurement (default 50;\n"
-        "                      --reps is the same)\n"
+        "                      the same as the older spelling, reps)\n"
         "  --min-reps N        at least N (default 5)\n"
         "  --warmup N          untimed repetitions after the first run (default 2)\n"
         "  --ci X              stop once the median's 95% confidence interval is within\n"
