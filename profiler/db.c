@@ -44,20 +44,34 @@ static const char *const schema[] = {
     " images INTEGER NOT NULL, wall_ms REAL, images_per_s REAL,"
     " latency_p50_ms REAL, latency_p90_ms REAL, latency_min_ms REAL,"
     " h2d_bytes INTEGER, h2d_ms REAL, d2h_bytes INTEGER, d2h_ms REAL,"
-    " predicted_latency_ms REAL, predicted_images_per_s REAL)",
+    " predicted_latency_ms REAL, predicted_images_per_s REAL,"
+    " device TEXT, objective TEXT, sweep_id INTEGER)",
     "CREATE TABLE IF NOT EXISTS run_lanes ("
     " run_id INTEGER NOT NULL REFERENCES runs(id), lane INTEGER NOT NULL, name TEXT NOT NULL,"
     " busy_ms REAL NOT NULL, idle_ms REAL NOT NULL, PRIMARY KEY (run_id, lane))",
     HET_DB_SWEEP_TABLES,
 };
 
-// Creates the tables (or adds those of newer versions) and sets the
-// version, in one transaction.
-static int create_schema(sqlite3 *sq, char **err)
+// Version 8: runs says which devices ran, for which objective and from
+// which sweep, and names modes as plans do ("single" and a device, where
+// version 7 wrote "single-cpu" and "single-gpu"). A version 7 row run from
+// a single-device plan file keeps a NULL device: it was not recorded.
+static const char *const upgrade_to_8[] = {
+    "ALTER TABLE runs ADD COLUMN device TEXT",
+    "ALTER TABLE runs ADD COLUMN objective TEXT",
+    "ALTER TABLE runs ADD COLUMN sweep_id INTEGER",
+    "UPDATE runs SET device = substr(mode, 8), mode = 'single' WHERE mode IN ('single-cpu', 'single-gpu')",
+};
+
+// Creates the tables (or adds those of newer versions, and upgrades the
+// old ones from `version`) and sets the version, in one transaction.
+static int create_schema(sqlite3 *sq, int version, char **err)
 {
     int rc = sqlite3_exec(sq, "BEGIN IMMEDIATE", NULL, NULL, err);
     for (size_t i = 0; rc == SQLITE_OK && i < sizeof schema / sizeof *schema; i++)
         rc = sqlite3_exec(sq, schema[i], NULL, NULL, err);
+    for (size_t i = 0; rc == SQLITE_OK && version >= 1 && version < 8 && i < sizeof upgrade_to_8 / sizeof *upgrade_to_8; i++)
+        rc = sqlite3_exec(sq, upgrade_to_8[i], NULL, NULL, err);
     char v[64];
     snprintf(v, sizeof v, "PRAGMA user_version=%d", HET_DB_VERSION);
     if (rc == SQLITE_OK) rc = sqlite3_exec(sq, v, NULL, NULL, err);
@@ -161,7 +175,7 @@ static het_status db_open(const char *path, int timeout_ms, bool readonly, het_d
         if (rc == SQLITE_OK) rc = sqlite3_exec(db->sq, "PRAGMA foreign_keys=ON", NULL, NULL, NULL);
         if (rc == SQLITE_OK && version < HET_DB_VERSION) {
             // Create, or upgrade from an older version, in one transaction.
-            rc = create_schema(db->sq, &err);
+            rc = create_schema(db->sq, version, &err);
             if (rc != SQLITE_OK) {
                 het_log(HET_LOG_ERROR, "database %s: cannot %s het's tables: %s", path,
                         version == 0 ? "create" : "upgrade", err ? err : "?");
@@ -320,8 +334,10 @@ het_status het_db_add_run(const char *path, int timeout_ms, const het_db_run *r,
         sqlite3_prepare_v2(db,
             "INSERT INTO runs (created_at, het_version, git_rev, platform_id, model_id, weights, plan_path, plan_hash,"
             " mode, backend, images, wall_ms, images_per_s, latency_p50_ms, latency_p90_ms, latency_min_ms,"
-            " h2d_bytes, h2d_ms, d2h_bytes, d2h_ms, predicted_latency_ms, predicted_images_per_s)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " h2d_bytes, h2d_ms, d2h_bytes, d2h_ms, predicted_latency_ms, predicted_images_per_s, device, objective,"
+            " sweep_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
+            // The plan's sweep where this database holds it, for this model.
+            " (SELECT id FROM sweeps WHERE id = ? AND model_id = ?))",
             -1, &q, NULL) != SQLITE_OK) {
         het_db_fail(dbh, "cannot write the run");
         goto rollback;
@@ -349,6 +365,10 @@ het_status het_db_add_run(const char *path, int timeout_ms, const het_db_run *r,
     sqlite3_bind_double(q, i++, r->d2h_ms);
     het_db_bind_real(q, i++, r->predicted_latency_ms);
     het_db_bind_real(q, i++, r->predicted_images_per_s);
+    het_db_bind_text(q, i++, r->device);
+    het_db_bind_text(q, i++, r->objective);
+    sqlite3_bind_int64(q, i++, r->sweep_id);
+    sqlite3_bind_int64(q, i++, model);
     int rc = sqlite3_step(q);
     sqlite3_finalize(q);
     if (rc != SQLITE_DONE) {

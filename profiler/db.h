@@ -9,7 +9,7 @@
 
 #include <stdint.h>
 
-#define HET_DB_VERSION 7
+#define HET_DB_VERSION 8
 #define HET_DB_TIMEOUT_MS 10000 // how long a writer waits for another's lock
 
 typedef struct het_db het_db;
@@ -35,7 +35,10 @@ typedef struct het_db_run {
     const char *model_path, *model_name, *model_hash, *weights; // weights: path, or "seed:N"
     int n_layers;
     double gflop;
-    const char *plan_path, *plan_hash, *mode; // mode: single-cpu, single-gpu, mapping, ...
+    const char *plan_path, *plan_hash, *mode; // mode: a plan mode (single, mapping, ...), as in plans
+    const char *device;                       // which devices ran: cpu, gpu or cpu+gpu
+    const char *objective;                    // the plan's objective (latency, throughput), or NULL
+    int64_t sweep_id;                         // the sweep the plan was solved from (-1: none)
     const char *backend;                      // description of the devices
     const char *cpu_cores, *opencl_device, *opencl_platform, *opencl_driver;
     int images;

@@ -283,12 +283,20 @@ het_status het_plan_read(const char *path, const het_graph *g, het_plan **plan_o
     p->mode = (enum het_plan_mode)m;
     // "predicted": written by hetpart, recorded by hetrun next to what it measures.
     p->predicted_latency_ms = p->predicted_images_per_s = NAN;
+    p->sweep_id = -1;
     const cJSON *pred = cJSON_GetObjectItemCaseSensitive(root, "predicted");
     if (cJSON_IsObject(pred)) {
         const cJSON *lat = cJSON_GetObjectItemCaseSensitive(pred, "latency_ms");
         const cJSON *ips = cJSON_GetObjectItemCaseSensitive(pred, "images_per_s");
+        const cJSON *obj = cJSON_GetObjectItemCaseSensitive(pred, "objective");
+        const cJSON *sw = cJSON_GetObjectItemCaseSensitive(pred, "sweep");
         if (cJSON_IsNumber(lat)) p->predicted_latency_ms = lat->valuedouble;
         if (cJSON_IsNumber(ips)) p->predicted_images_per_s = ips->valuedouble;
+        // Only the objectives hetpart writes: the value goes into the
+        // database's runs table as it is.
+        if (cJSON_IsString(obj) && (!strcmp(obj->valuestring, "latency") || !strcmp(obj->valuestring, "throughput")))
+            snprintf(p->objective, sizeof p->objective, "%s", obj->valuestring);
+        if (cJSON_IsNumber(sw) && sw->valuedouble >= 1 && sw->valuedouble < 9e15) p->sweep_id = (long long)sw->valuedouble;
     }
     const cJSON *platform = cJSON_GetObjectItemCaseSensitive(root, "platform");
     if (platform) {

@@ -3,6 +3,7 @@ output decoded, the one-line-error rule, and the summary exit.
 
 Every bad input must give exactly one line on stderr and a non-zero exit
 (not a crash)."""
+import os
 import subprocess
 import sys
 
@@ -84,6 +85,13 @@ def too_big_for_opencl_model(mem):
                  'convolution_param { num_output: %d kernel_size: 1 bias_term: false } }\n' % (i, bottom, i, channels))
         bottom = "wide%d" % i
     return text
+
+
+def db_version(src):
+    """The database schema version this het writes, from its source."""
+    import re
+    with open(os.path.join(src, "profiler", "db.h")) as f:
+        return int(re.search(r"#define HET_DB_VERSION (\d+)", f.read()).group(1))
 
 
 def write_tiny_model(path, text=TINY_MODEL):

@@ -48,6 +48,19 @@ for obj in ("latency", "throughput"):
           "%s plan carries its prediction: %r" % (obj, pred))
     r = run(HETRUN, "--model", MODEL, "--plan", plan, "--images", 20, "-q", "--db", out("runs.db"))
     check(r.returncode == 0 and "predicted by hetpart" in r.stdout, "hetrun replays the %s plan: %s" % (obj, r.stderr[-300:]))
+    # Into the sweep's own database, the run names the sweep and objective;
+    # into another (runs.db holds no sweep), the sweep stays NULL.
+    r = run(HETRUN, "--model", MODEL, "--plan", plan, "--images", 2, "-q", "--db", DB)
+    con = sqlite3.connect(DB)
+    row = con.execute("SELECT mode, device, objective, sweep_id FROM runs ORDER BY id DESC LIMIT 1").fetchone()
+    con.close()
+    devs = "cpu+gpu" if p.get("mode") in ("mapping", "split", "pipeline") or p.get("devices") == ["cpu", "gpu"] else None
+    check(r.returncode == 0 and row[0] == p["mode"] and row[2] == obj and row[3] == pred.get("sweep")
+          and (devs is None or row[1] == devs), "the run row of the %s plan: %r" % (obj, row))
+    con = sqlite3.connect(out("runs.db"))
+    check(con.execute("SELECT objective, sweep_id FROM runs ORDER BY id DESC LIMIT 1").fetchone() == (obj, None),
+          "a run into a database without the plan's sweep records no sweep")
+    con.close()
     r = run(HETPART, "explain", plan)
     check(r.returncode == 0 and "predicted" in r.stdout, "explain %s: %s" % (obj, r.stderr))
     if p.get("mode") != "image-parallel":

@@ -23,7 +23,7 @@ from prototxt import layers_of  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import clitest  # noqa: E402
-from clitest import check, one_line_error  # noqa: E402
+from clitest import check, db_version, one_line_error  # noqa: E402
 
 HETPROF, SRC, SHARED, WORK = sys.argv[1:5]
 # A fresh folder: a file an earlier run left would pass for this run's.
@@ -142,7 +142,8 @@ DB = fresh("tiny.db")
 r = run("sweep", "--model", TINY, "--db", DB, "--ratios", ",".join(map(str, RATIOS)), "--events", ",".join(EVENTS), *FAST)
 check(r.returncode == 0, "tiny sweep runs: rc %d %s" % (r.returncode, r.stderr[-800:]))
 check("hetprof: [" in r.stderr, "progress lines on stderr when it is not a terminal")
-check(q(DB, "PRAGMA user_version")[0][0] == 7 and q(DB, "PRAGMA journal_mode")[0][0] == "wal", "schema v7, WAL")
+check(q(DB, "PRAGMA user_version")[0][0] == db_version(SRC) and q(DB, "PRAGMA journal_mode")[0][0] == "wal",
+      "schema version as db.h says, WAL")
 sweeps = q(DB, "SELECT id, finished_at, git_rev, counters_note, platform_id, model_id, weights FROM sweeps")
 check(len(sweeps) == 1 and sweeps[0][1] and sweeps[0][2] and sweeps[0][6] == "seed:1", "one finished sweep: %r" % sweeps)
 SW = sweeps[0][0]
@@ -457,8 +458,9 @@ con.executescript("CREATE TABLE platforms (id INTEGER PRIMARY KEY, cpu_model TEX
                   " VALUES (1, 't', 'v', 'g', 1, 1, 'single-cpu', 1); PRAGMA user_version = 1;")
 con.close()
 r = run("sweep", "--model", TINY, "--db", OLD, "--devices", "cpu", *FAST)
-check(r.returncode == 0 and q(OLD, "PRAGMA user_version")[0][0] == 7 and q(OLD, "SELECT count(*) FROM runs")[0][0] == 1
-      and q(OLD, "SELECT count(*) FROM measurements")[0][0] == N_LAYER_ROWS, "a v1 database is upgraded, runs kept: %s" % r.stderr)
+check(r.returncode == 0 and q(OLD, "PRAGMA user_version")[0][0] == db_version(SRC)
+      and q(OLD, "SELECT mode, device, objective, sweep_id FROM runs") == [("single", "cpu", None, None)]
+      and q(OLD, "SELECT count(*) FROM measurements")[0][0] == N_LAYER_ROWS, "a v1 database is upgraded, runs kept in version 8's words: %s" % r.stderr)
 
 # Locked by another writer past --db-timeout: one clear line, after waiting.
 LOCKED = fresh("locked.db")

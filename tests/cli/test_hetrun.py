@@ -20,7 +20,7 @@ except ImportError:
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import clitest  # noqa: E402
-from clitest import check  # noqa: E402
+from clitest import check, db_version  # noqa: E402
 
 HETRUN, SRC, SHARED, WORK = sys.argv[1:5]
 # A fresh folder: a file an earlier run left would pass for this run's.
@@ -446,13 +446,15 @@ if os.path.exists(db):
 r1 = run("--model", SQ11, "--images", 2, "--db", db, "-q")
 r2 = run("--model", SQ11, "--images", 3, "--db", db, "-q")
 con = sqlite3.connect(db)
-rows = con.execute("SELECT r.mode, r.images, r.images_per_s > 0, r.latency_p50_ms > 0, m.hash, m.name, p.cpu_model "
+rows = con.execute("SELECT r.mode, r.images, r.images_per_s > 0, r.latency_p50_ms > 0, m.hash, m.name, p.cpu_model, "
+                   "r.device, r.objective, r.sweep_id "
                    "FROM runs r JOIN models m ON m.id = r.model_id JOIN platforms p ON p.id = r.platform_id "
                    "ORDER BY r.id").fetchall()
 version = con.execute("PRAGMA user_version").fetchone()[0]
 con.close()
-check(r1.returncode == 0 and r2.returncode == 0 and len(rows) == 2 and rows[1][:4] == ("single-cpu", 3, 1, 1)
-      and rows[0][4] == H and rows[0][5] == "SqueezeNet_v1.1" and rows[0][6] and version == 7,
+check(r1.returncode == 0 and r2.returncode == 0 and len(rows) == 2 and rows[1][:4] == ("single", 3, 1, 1)
+      and rows[0][4] == H and rows[0][5] == "SqueezeNet_v1.1" and rows[0][6] and rows[1][7:] == ("cpu", None, None)
+      and version == db_version(SRC),
       "runs recorded: %r %r %r" % (rows, r1.stderr, r2.stderr))
 r = run("--model", SQ11, "--plan", plan_file("bad_plan.json", {"mode": "telepathy"}), "--db", db)
 con = sqlite3.connect(db)

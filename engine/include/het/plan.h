@@ -37,8 +37,11 @@ typedef struct het_plan {
     // Platform settings (NULL when the plan leaves them to the command line).
     char *cpu_cores, *gpu, *gpu_buffers;
     char hash[17];       // content hash of the plan file
-    // What the partitioner predicted for this plan (NaN when it says nothing).
+    // What the partitioner predicted for this plan (NaN when it says nothing),
+    // for which objective ("" when it says none) from which sweep (-1: none).
     double predicted_latency_ms, predicted_images_per_s;
+    char objective[16];
+    long long sweep_id;
 } het_plan;
 
 /// Reads and validates a plan for graph `g`. Errors (one message each):
