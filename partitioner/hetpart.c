@@ -26,7 +26,7 @@ static const char *const synopsis =
         "       hetpart predict --db DB --model M.prototxt --plan PLAN.json [options]\n"
         "       hetpart explain PLAN.json\n"
         "       hetpart --version\n"
-        "every command: -h/--help (its options), -v/--verbose (log more)\n";
+        "every command: -h/--help (its options), -q/--quiet (no progress), -v/--verbose (log more)\n";
 
 static const struct { const char *cmd, *text; } help[] = {
     {"tune",
@@ -180,8 +180,8 @@ static int parse(int argc, char **argv, hp_opts *o)
     char *end;
     const char *tune_only = NULL; // an option only tune takes, as given
     while ((c = getopt_long(argc, argv, ":hqv", lo, NULL)) != -1) {
-        if (c == O_REPEAT || c == O_IMAGES || c == O_WARMUP || c == O_ALLOW_BUSY || c == O_KEEP || c == O_GPU || c == 'q')
-            tune_only = c == 'q' ? "q" : opt_name(lo, c);
+        if (c == O_REPEAT || c == O_IMAGES || c == O_WARMUP || c == O_ALLOW_BUSY || c == O_KEEP || c == O_GPU)
+            tune_only = opt_name(lo, c);
         switch (c) {
         case O_DB: o->db = optarg; break;
         case O_MODEL: o->model = optarg; break;
@@ -267,7 +267,7 @@ static int parse(int argc, char **argv, hp_opts *o)
         }
     }
     if (!strcmp(o->cmd, "explain")) {
-        if (tune_only) return bad("-%s%s is for tune", tune_only[1] ? "-" : "", tune_only);
+        if (tune_only) return bad("--%s is for tune", tune_only);
         if (optind != argc - 1) return bad("%s", "explain needs exactly one PLAN.json");
         o->plan = argv[optind];
         return 0;
@@ -279,7 +279,7 @@ static int parse(int argc, char **argv, hp_opts *o)
     if (predict != (o->plan != NULL)) return bad("%s", predict ? "predict needs --plan PLAN.json" : "--plan is for predict");
     if (!predict && (o->net_ms[0] > 0 || o->net_ms[1] > 0 || o->gpu_stream_ms > 0))
         return bad("%s", "--cpu-ms, --gpu-ms and --gpu-stream-ms are for predict");
-    if (!tune && tune_only) return bad("-%s%s is for tune", tune_only[1] ? "-" : "", tune_only);
+    if (!tune && tune_only) return bad("--%s is for tune", tune_only);
     if ((o->net_ms[0] > 0 || o->net_ms[1] > 0) && !o->calibrate)
         return bad("%s", "--cpu-ms and --gpu-ms calibrate: they cannot go with --no-calibration");
     if (predict) return 0;
