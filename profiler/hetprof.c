@@ -2,6 +2,7 @@
 // between them, plus transfers, co-run interference and whole networks,
 // into het's SQLite database (docs/hetprof.md); shows and exports it.
 #define _GNU_SOURCE
+#include "het/env.h"
 #include "het/exec.h"
 #include "parts.h"
 #include "report.h"
@@ -427,6 +428,9 @@ static int open_devices(const opts *o, devices *d)
     het_gpu_cfg gcfg = {.device = o->gpu, .zero_copy = o->gpu_buffers, .cache_dir = o->cl_cache,
                         .cores = n_gcores ? gcores : NULL, .n_cores = n_gcores};
     het_cpu_cfg cfg = {.n_threads = o->threads, .cores = n_cores ? cores : NULL, .n_cores = n_cores};
+    static char cache_buf[4096];
+    het_cpu_cfg_env(&cfg);
+    het_gpu_cfg_env(&gcfg, cache_buf, sizeof cache_buf);
     if (o->dev[1] && het_opencl_backend_create(&gcfg, &d->be[1]) != HET_OK) {
         fprintf(stderr, "hetprof: error: no usable OpenCL device for the GPU measurements; measure the CPU alone with "
                         "--devices cpu\n");
@@ -492,6 +496,7 @@ static int sweep(opts *o)
     }
     rc = 1;
     het_cpu_cfg all_cfg = {.n_threads = n_all, .cores = all, .n_cores = n_all};
+    het_cpu_cfg_env(&all_cfg);
     if (o->dev[0] && het_cpu_backend_create(&all_cfg, &cpu_all) != HET_OK) goto done;
     het_graph *g = d.g;
     het_backend **be = d.be;

@@ -193,17 +193,12 @@ het_status het_cpu_backend_create(const het_cpu_cfg *cfg, het_backend **be_out)
     // same cores.
     openblas_set_num_threads(1);
     // How long idle workers spin before they sleep: a sleeping worker costs
-    // the next layer a wake-up (~45 us on the GPU machine), a spinning one
-    // a core's power. HET_SPIN_US overrides the default, for measurements.
+    // the next layer a wake-up, a spinning one a core's power.
     int spin_us = cfg->spin_us;
-    const char *env = getenv("HET_SPIN_US");
-    if (spin_us <= 0 && env && *env) {
-        char *end;
-        long v = strtol(env, &end, 10);
-        if (*end || v < 1 || v > 1000000)
-            het_log(HET_LOG_WARN, "HET_SPIN_US='%s' ignored: expected microseconds from 1 to 1000000", env);
-        else
-            spin_us = (int)v;
+    het_status st0;
+    if ((st0 = het_cpu_conv_path(cfg->conv, &cx->conv_force, &cx->conv_max_vw)) != HET_OK) {
+        het_backend_destroy(be);
+        return st0;
     }
     het_status st = het_pool_create(n, cfg->cores, cfg->n_cores, spin_us, &cx->pool);
     if (st != HET_OK) {

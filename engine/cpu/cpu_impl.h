@@ -33,7 +33,14 @@ typedef struct cpu_ctx {
     // (set only for the duration of one fused run, see run_with_relu).
     bool relu;
     float relu_slope;
+    // The configured convolution path (het_cpu_cfg.conv): conv_force -1
+    // het's choice, 0 sgemm, 1 direct; conv_max_vw the widest vector, floats.
+    int conv_force, conv_max_vw;
 } cpu_ctx;
+
+/// Reads het_cpu_cfg.conv into (force, max_vw); HET_E_INVALID, with a
+/// message, for a path that is not one.
+het_status het_cpu_conv_path(const char *conv, int *force, int *max_vw);
 
 // A kernel: prepare (optional) builds per-layer state; run computes [c0,c1).
 typedef struct cpu_kernel {

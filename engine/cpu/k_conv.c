@@ -10,8 +10,8 @@
 //     bound the workspace to fit in L2 and give the pool enough tasks; for
 //     late layers with few columns the rows are split too. Which of the two
 //     runs is decided per call (conv_direct_wins), because a split's share
-//     of the channels changes the answer; HET_CPU_CONV forces one, for
-//     measuring both on one machine (see forced_path).
+//     of the channels changes the answer; het_cpu_cfg.conv forces one, for
+//     measuring both on one machine.
 // OpenBLAS runs single-threaded inside each task (see backend.c).
 #include "cpu_impl.h"
 
@@ -25,7 +25,7 @@ typedef struct conv_state {
     int N;           // H_out * W_out
     int nt;          // columns per tile
     int mode;        // MODE_*
-    int force;       // HET_CPU_CONV: -1 choose per call, 0 sgemm, 1 direct
+    int force;       // het_cpu_cfg.conv: -1 choose per call, 0 sgemm, 1 direct
     bool has_direct; // MODE_GEMM layers the direct path can run, unless forced to sgemm
     conv_direct direct;
     size_t ws_floats; // per-thread workspace
@@ -36,24 +36,21 @@ enum { MODE_GEMM = 0, MODE_1X1 = 1, MODE_DEPTHWISE = 2 };
 
 #define L2_BUDGET_FLOATS (256 * 1024 / 4)
 
-// HET_CPU_CONV, for measuring the paths on one machine and for tests:
-// gemm, direct (the widest vectors the CPU runs) or direct4|8|16 (at most
-// that many floats per vector). Sets *force (-1 none, 0 sgemm, 1 direct)
-// and *max_vw.
-static void forced_path(int *force, int *max_vw)
+het_status het_cpu_conv_path(const char *e, int *force, int *max_vw)
 {
     *force = -1;
     *max_vw = 16;
-    const char *e = getenv("HET_CPU_CONV");
-    if (!e || !*e) return;
+    if (!e || !*e) return HET_OK;
     if (!strcmp(e, "gemm")) {
         *force = 0;
     } else if (!strcmp(e, "direct") || !strcmp(e, "direct4") || !strcmp(e, "direct8") || !strcmp(e, "direct16")) {
         *force = 1;
         if (e[6]) *max_vw = atoi(e + 6);
     } else {
-        het_log(HET_LOG_WARN, "HET_CPU_CONV='%s' ignored: expected gemm, direct, direct4, direct8 or direct16", e);
+        het_log(HET_LOG_ERROR, "CPU convolution path '%s': expected gemm, direct, direct4, direct8 or direct16", e);
+        return HET_E_INVALID;
     }
+    return HET_OK;
 }
 
 CPU_PREPARE_DECL(conv)
@@ -75,8 +72,7 @@ CPU_PREPARE_DECL(conv)
     nt = nt < 64 ? 64 : nt & ~15;
     if (nt > N) nt = N;
     size_t ws = mode == MODE_GEMM ? (size_t)K * (size_t)nt : 0;
-    int force, max_vw;
-    forced_path(&force, &max_vw);
+    int force = cx->conv_force, max_vw = cx->conv_max_vw;
     // Forced to sgemm, the layer needs no packed weights for the direct path.
     bool direct = mode == MODE_GEMM && force != 0 && conv_direct_supported(c);
     size_t direct_floats = direct ? conv_direct_floats(g, l, cx->n_threads) : 0;

@@ -72,6 +72,7 @@ typedef struct cl_ctx {
     bool zero_copy;
     bool coherent;        // zero-copy on a CPU-type device: transfers are synchronisation only
     bool conv_pix;        // convolution kernel: conv_pix (CPU-type devices) or conv_gemm
+    int overlap_images;   // het_gpu_cfg.overlap_images: 1 yes, -1 no, 0 by device type
     int splitk_groups;    // conv_gemm: split K when a launch has fewer tiles than this (0: never)
     int cores[64];        // --gpu-cores: where host threads working for this device belong
     int n_cores;
@@ -108,7 +109,7 @@ typedef struct cl_ctx {
         void *mapped; // the mapping
         cl_mem buf;
     } *pin;
-    bool launch_cache;   // launches keep their own kernels and arguments (HET_CL_LAUNCH_CACHE=0: off)
+    bool launch_cache;   // launches keep their own kernels and arguments (het_gpu_cfg.no_launch_cache: off)
     int ord[K_COUNT];    // launches of each kernel issued so far by the current run call
     int cur;             // the current call's binding, -1: none (q0)
     bool q0_pending;
@@ -992,12 +993,12 @@ static bool cl_binds_host(const het_backend *be) { return ((const cl_ctx *)be->c
 
 // A CPU-type device (PoCL) runs its queues on the same cores it would give
 // one image; a GPU runs several images' small kernels at once.
-// HET_CL_OVERLAP=1 or 0 overrides (the tests run a GPU's way on PoCL).
+// het_gpu_cfg.overlap_images overrides (the tests run a GPU's way on PoCL).
 static bool cl_overlaps_images(const het_backend *be)
 {
-    const char *e = getenv("HET_CL_OVERLAP");
-    if (e && *e) return strcmp(e, "0") != 0;
-    return (((const cl_ctx *)be->ctx)->dev.type & CL_DEVICE_TYPE_CPU) == 0;
+    const cl_ctx *cx = be->ctx;
+    if (cx->overlap_images) return cx->overlap_images > 0;
+    return (cx->dev.type & CL_DEVICE_TYPE_CPU) == 0;
 }
 
 // Threads that drive this device (a pipeline's GPU stages) belong on its core
@@ -1048,17 +1049,6 @@ void het_opencl_identity(const het_backend *be, char *platform, char *device, ch
     snprintf(platform, cap, "%s", cx->dev.platform_name);
     snprintf(device, cap, "%s", cx->dev.device_name);
     snprintf(driver, cap, "%s", cx->dev.driver);
-}
-
-static const char *default_cache_dir(char *buf, size_t cap)
-{
-    const char *env = getenv("HET_CL_CACHE");
-    if (env) return env;
-    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-    if (xdg && *xdg) snprintf(buf, cap, "%s/het", xdg);
-    else if (home && *home) snprintf(buf, cap, "%s/.cache/het", home);
-    else return "";
-    return buf;
 }
 
 het_status het_opencl_backend_create(const het_gpu_cfg *cfg, het_backend **be_out)
@@ -1113,33 +1103,33 @@ het_status het_opencl_backend_create(const het_gpu_cfg *cfg, het_backend **be_ou
         goto fail;
     }
     cx->zero_copy = cfg->zero_copy < 0 ? cx->dev.unified : cfg->zero_copy != 0;
-    const char *maps = getenv("HET_CL_MAP_TRANSFERS");
-    cx->coherent = cx->zero_copy && (cx->dev.type & CL_DEVICE_TYPE_CPU) && !(maps && *maps && strcmp(maps, "0"));
+    cx->coherent = cx->zero_copy && (cx->dev.type & CL_DEVICE_TYPE_CPU) && !cfg->map_transfers;
+    cx->overlap_images = cfg->overlap_images;
     // The convolution kernel: conv_pix where work-items become vector lanes
-    // of a CPU (PoCL), the local-memory tiled conv_gemm on GPUs. HET_CL_CONV
+    // of a CPU (PoCL), the local-memory tiled conv_gemm on GPUs; cfg->conv
     // (pix or gemm) overrides, for measuring both on one device.
-    const char *lc = getenv("HET_CL_LAUNCH_CACHE");
-    cx->launch_cache = !(lc && !strcmp(lc, "0"));
-    const char *cv = getenv("HET_CL_CONV");
-    cx->conv_pix = cv && *cv ? !strcmp(cv, "pix") : (cx->dev.type & CL_DEVICE_TYPE_CPU) != 0;
+    cx->launch_cache = !cfg->no_launch_cache;
+    if (cfg->conv && *cfg->conv && strcmp(cfg->conv, "pix") && strcmp(cfg->conv, "gemm")) {
+        het_log(HET_LOG_ERROR, "OpenCL convolution kernel '%s': expected pix or gemm", cfg->conv);
+        st = HET_E_INVALID;
+        goto fail;
+    }
+    cx->conv_pix = cfg->conv && *cfg->conv ? !strcmp(cfg->conv, "pix") : (cx->dev.type & CL_DEVICE_TYPE_CPU) != 0;
     // conv_gemm splits K when a launch would have fewer than 16 work-groups
     // per compute unit. A conv_gemm work-group is 64 work-items that wait on
     // local memory at every TK step, so a compute unit needs many of them to
     // hide that. On the H100 (132 units), targets of 4, 8, 16 and 32 per unit
     // gave GoogLeNet's conv2/3x3 0.179, 0.141, 0.129 and 0.116 ms and whole
     // networks 1.06-1.15x faster from 4 to 16, no faster at 32
-    // (results/h100/splitk_*.txt). HET_CL_SPLITK=0 never splits; another
-    // number is the work-group target itself (tests force splits on a 2-core
-    // PoCL).
+    // (results/h100/splitk_*.txt). cfg->splitk_groups sets the target
+    // itself, or never splits (tests force splits on a 2-core PoCL).
     cl_uint cus = 1;
     clGetDeviceInfo(cx->dev.device, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof cus, &cus, NULL);
-    const char *sk = getenv("HET_CL_SPLITK");
-    cx->splitk_groups = sk && *sk ? atoi(sk) : 16 * (int)(cus ? cus : 1);
-    char opts[256], cache_buf[4096];
+    cx->splitk_groups = cfg->splitk_groups < 0 ? 0 : cfg->splitk_groups > 0 ? cfg->splitk_groups : 16 * (int)(cus ? cus : 1);
+    char opts[256];
     snprintf(opts, sizeof opts, "-cl-std=CL1.2 -cl-mad-enable -DTM=%d -DTN=%d -DTK=%d -DFC_WG=%d -DMB=%d -DSM_WG=%d",
              CONV_TM, CONV_TN, CONV_TK, FC_WG, PIX_MB, SM_WG);
-    const char *cache = cfg->cache_dir ? cfg->cache_dir : default_cache_dir(cache_buf, sizeof cache_buf);
-    st = het_cl_build(cx->ctx, &cx->dev, opts, cache, &cx->prog);
+    st = het_cl_build(cx->ctx, &cx->dev, opts, cfg->cache_dir ? cfg->cache_dir : "", cfg->kernel_dir, &cx->prog);
     if (st != HET_OK) goto fail;
     for (int i = 0; i < K_COUNT; i++) {
         cx->k[i] = clCreateKernel(cx->prog, kernel_names[i], &err);

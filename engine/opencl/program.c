@@ -19,10 +19,9 @@
 
 
 // The program text: every embedded source in order, or the files of the
-// same names under $HET_CL_DIR (kernel development without a rebuild).
-static char *assemble_source(size_t *len_out)
+// same names under `dir` (kernel development without a rebuild).
+static char *assemble_source(const char *dir, size_t *len_out)
 {
-    const char *dir = getenv("HET_CL_DIR");
     size_t cap = 1, len = 0;
     for (int i = 0; i < het_cl_n_sources; i++) cap += het_cl_sources[i].len + 1;
     char *out = NULL;
@@ -36,7 +35,7 @@ static char *assemble_source(size_t *len_out)
             snprintf(path, sizeof path, "%s/%s", dir, het_cl_sources[i].name);
             FILE *f = fopen(path, "rb");
             if (!f) {
-                het_log(HET_LOG_ERROR, "HET_CL_DIR is set but '%s' cannot be read: %s", path, strerror(errno));
+                het_log(HET_LOG_ERROR, "kernel source '%s' (the kernel folder given) cannot be read: %s", path, strerror(errno));
                 for (int k = 0; k < i; k++) free(parts[k]);
                 free(parts);
                 free(lens);
@@ -155,10 +154,10 @@ static void cache_store(const char *dir, const char *path, uint64_t key, cl_prog
 }
 
 het_status het_cl_build(cl_context ctx, const cl_dev_info *d, const char *options, const char *cache_dir,
-                        cl_program *prog_out)
+                        const char *kernel_dir, cl_program *prog_out)
 {
     size_t src_len = 0;
-    char *src = assemble_source(&src_len);
+    char *src = assemble_source(kernel_dir, &src_len);
     if (!src) return HET_E_NOMEM;
     uint64_t key = HET_FNV_BASIS;
     const char *parts[] = {d->platform_name, d->platform_version, d->device_name, d->driver, options, src};

@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include "het/backend.h"
 #include "het/exec.h"
+#include "het/env.h"
 #include "het/graph.h"
 #include "het/het.h"
 #include "het/io.h"
@@ -875,6 +876,9 @@ int main(int argc, char **argv)
     het_cpu_cfg cfg = {.n_threads = o.threads, .cores = n_cores ? cores : NULL, .n_cores = n_cores};
     het_gpu_cfg gcfg = {.device = o.gpu, .zero_copy = o.gpu_buffers, .cache_dir = o.cl_cache,
                         .cores = n_gcores ? gcores : NULL, .n_cores = n_gcores};
+    char cache_buf[4096];
+    het_cpu_cfg_env(&cfg);
+    het_gpu_cfg_env(&gcfg, cache_buf, sizeof cache_buf);
     if (want_gpu && (st = het_opencl_backend_create(&gcfg, &be_gpu)) != HET_OK) goto done;
     if (want_cpu && (st = het_cpu_backend_create(&cfg, &be_cpu)) != HET_OK) goto done;
     be = want_gpu ? be_gpu : be_cpu; // the single-device backend, or the one whose set-up time is reported

@@ -167,6 +167,10 @@ static double max_abs(const float *x, size_t n)
     return m;
 }
 
+// The convolution path every backend of run_case takes (het_cpu_cfg.conv;
+// NULL: het's choice).
+static const char *conv_path;
+
 static void run_case(const tcase *tc, het_backend *be_unused, int threads)
 {
     (void)be_unused;
@@ -176,7 +180,7 @@ static void run_case(const tcase *tc, het_backend *be_unused, int threads)
     het_status st = net_from_text(text, 11, &g);
     HET_CHECK(st == HET_OK, "%s: load failed: %s", tc->what, het_status_str(st));
     if (st != HET_OK) return;
-    het_cpu_cfg cfg = {.n_threads = threads};
+    het_cpu_cfg cfg = {.n_threads = threads, .conv = conv_path};
     het_backend *be = NULL;
     het_workspace *ws = NULL;
     HET_CHECK(het_cpu_backend_create(&cfg, &be) == HET_OK, "backend");
@@ -206,9 +210,9 @@ static void run_case(const tcase *tc, het_backend *be_unused, int threads)
     HET_CHECK(isfinite(scale) && isfinite(max_abs(full, n)), "%s: non-finite values (ref %g, het %g)", tc->what, scale,
               max_abs(full, n));
     for (size_t i = 0; i < n; i++) err = fmax(err, isfinite(full[i]) && isfinite(want[i]) ? fabs(full[i] - want[i]) : INFINITY);
-    const char *path = getenv("HET_CPU_CONV");
-    HET_CHECK(err <= 1e-5 * (scale > 1 ? scale : 1), "%s (threads %d, HET_CPU_CONV=%s): max|het-ref| %.3g, max|ref| %.3g",
-              tc->what, threads, path ? path : "", err, scale);
+    const char *path = conv_path;
+    HET_CHECK(err <= 1e-5 * (scale > 1 ? scale : 1), "%s (threads %d, conv path %s): max|het-ref| %.3g, max|ref| %.3g",
+              tc->what, threads, path ? path : "het's choice", err, scale);
     // Split identity: [0,k) then [k,C), each writing only its slice.
     int ks[] = {1, C / 3, C / 2, C - 1};
     for (int t = 0; t < 4; t++) {
@@ -301,12 +305,16 @@ int main(void)
     // width the CPU lacks runs the next narrower one).
     static const char *paths[] = {"gemm", "direct4", "direct8", "direct16"};
     for (int p = 0; p < 4; p++) {
-        setenv("HET_CPU_CONV", paths[p], 1);
+        conv_path = paths[p];
         for (int threads = 1; threads <= 3; threads += 2)
             for (int i = 0; i < n; i++)
                 if (strstr(cases[i].layer, "'Convolution'")) run_case(&cases[i], NULL, threads);
     }
-    unsetenv("HET_CPU_CONV");
+    conv_path = NULL;
+    // A path that is not one is refused.
+    het_backend *bad = NULL;
+    HET_CHECK(het_cpu_backend_create(&(het_cpu_cfg){.conv = "winograd"}, &bad) == HET_E_INVALID && !bad,
+              "an unknown convolution path is refused");
     // Every registered kind has at least one case.
     for (int i = 0; i < n; i++) {
         het_graph *g = NULL;

@@ -34,13 +34,16 @@ static void fill_random(float *x, size_t n, unsigned seed)
 enum { BUF_COPY = 0, BUF_ZERO_COPY = 1, BUF_MAPPED = 2 };
 static const char *const buf_names[] = {"copy", "zero-copy", "zero-copy mapped"};
 
+// The convolution kernel and K split of the backends make_gpu creates
+// (het_gpu_cfg.conv and splitk_groups; NULL and 0: the device's own).
+static const char *cl_conv;
+static int cl_splitk;
+
 static het_status make_gpu(int mode, het_backend **be)
 {
-    het_gpu_cfg cfg = {.zero_copy = mode < 0 ? -1 : mode != BUF_COPY, .cache_dir = cache_dir};
-    if (mode == BUF_MAPPED) setenv("HET_CL_MAP_TRANSFERS", "1", 1);
-    het_status st = het_opencl_backend_create(&cfg, be);
-    unsetenv("HET_CL_MAP_TRANSFERS");
-    return st;
+    het_gpu_cfg cfg = {.zero_copy = mode < 0 ? -1 : mode != BUF_COPY, .cache_dir = cache_dir,
+                       .map_transfers = mode == BUF_MAPPED, .conv = cl_conv, .splitk_groups = cl_splitk};
+    return het_opencl_backend_create(&cfg, be);
 }
 
 // Runs case tc on the GPU for [c0, c1) (output pre-filled with NaN) and
@@ -179,18 +182,15 @@ int main(void)
     // The convolutions again with the other kernels: the GPUs' conv_gemm,
     // whole and with K split as far as it goes (whatever this device's own
     // choice), then conv_pix.
-    static const char *const variants[][3] = {{"gemm", "0", "conv_gemm"},
-                                              {"gemm", "1000000", "conv_gemm, split K"},
-                                              {"pix", "0", "conv_pix"}};
+    static const struct { const char *conv; int splitk; const char *what; } variants[] = {
+        {"gemm", -1, "conv_gemm"}, {"gemm", 1000000, "conv_gemm, split K"}, {"pix", -1, "conv_pix"}};
     for (int v = 0; v < 3; v++) {
-        setenv("HET_CL_CONV", variants[v][0], 1);
-        setenv("HET_CL_SPLITK", variants[v][1], 1);
-        printf("kernel: %s\n", variants[v][2]);
+        cl_conv = variants[v].conv, cl_splitk = variants[v].splitk;
+        printf("kernel: %s\n", variants[v].what);
         for (int i = 0; i < n; i++)
             if (!strncmp(cases[i].what, "conv", 4)) run_case(&cases[i], BUF_COPY);
     }
-    unsetenv("HET_CL_CONV");
-    unsetenv("HET_CL_SPLITK");
+    cl_conv = NULL, cl_splitk = 0;
     test_cache();
     test_host_memory();
     return het_test_summary("test_opencl_layers");

@@ -140,7 +140,12 @@ typedef struct het_cpu_cfg {
     int n_threads;     // 0: one per core in `cores`, or all online cores
     const int *cores;  // core ids to pin threads to (NULL: no pinning)
     int n_cores;
-    int spin_us;       // how long idle workers spin before sleeping (default 200)
+    int spin_us;       // how long idle workers spin before sleeping (0: 200)
+    // The convolution path, for measuring the paths on one machine and for
+    // tests: NULL or "" het's choice per layer; "gemm" (im2col + sgemm),
+    // "direct" (the widest vectors the CPU runs) or "direct4|8|16" (at most
+    // that many floats per vector).
+    const char *conv;
 } het_cpu_cfg;
 
 /// Creates the CPU backend (OpenBLAS for GEMM, het's own thread pool).
@@ -151,7 +156,7 @@ het_status het_cpu_backend_create(const het_cpu_cfg *cfg, het_backend **be_out);
 typedef struct het_gpu_cfg {
     const char *device;    // "INDEX" or a name substring; NULL: first GPU, else first device
     int zero_copy;         // -1: when the device reports unified memory; 0: never; 1: always
-    const char *cache_dir; // program binary cache; NULL: $HET_CL_CACHE or ~/.cache/het; "": off
+    const char *cache_dir; // program binary cache folder; NULL or "": none (het_gpu_cfg_env fills the usual one)
     // Cores for the OpenCL device's host threads, for devices that run on the
     // CPU (PoCL): its thread count is limited to n_cores and its threads are
     // started pinned to these cores, so that it does not fight the CPU
@@ -159,6 +164,13 @@ typedef struct het_gpu_cfg {
     // starts its threads then). Ignored for real GPUs.
     const int *cores;
     int n_cores;
+    // Knobs for measuring and testing; zero for het's choice.
+    int overlap_images;     // 1: run images at once as a GPU does, -1: one at a time (0: by device type)
+    bool map_transfers;     // zero-copy CPU-type devices: map buffers at transfers rather than share them
+    bool no_launch_cache;   // set every kernel argument at every launch
+    const char *conv;       // "pix" or "gemm": the convolution kernel (NULL: by device type)
+    int splitk_groups;      // conv_gemm splits K below this many work-groups (0: 16 per compute unit; -1: never)
+    const char *kernel_dir; // read the .cl sources from this folder, not the embedded ones (kernel development)
 } het_gpu_cfg;
 
 /// Creates the OpenCL backend. HET_E_UNSUPPORTED if het was built without
