@@ -33,6 +33,9 @@ typedef struct hp_result {
     hp_choice single_dev;
     const char *cpu_cores; // single on the CPU: its cores (the baseline's), or NULL for the sweep's
     bool gpu_only;         // image-parallel: the GPU's lane alone (its stream)
+    bool cpu_only;         // image-parallel: CPU lanes alone
+    int cpu_lanes;         // image-parallel: CPU lanes, each on its own group of cpu_cores (0: one)
+    const char *gpu_cores; // the OpenCL host threads' cores, or NULL for hetrun's default
     bool measured;         // a baseline: its figures were measured, not predicted
 } hp_result;
 

@@ -367,6 +367,9 @@ void hp_cli_plan_words(const hp_loaded *L, const hp_result *r, char *buf, size_t
         if (r->single_dev == HP_CPU)
             snprintf(buf, cap, "cpu, cores %s", r->cpu_cores ? r->cpu_cores : L->sweep_cpu_cores[0] ? L->sweep_cpu_cores : "all");
         else snprintf(buf, cap, "gpu, one image at a time");
+    } else if (!strcmp(r->mode, "image-parallel") && r->cpu_lanes > 1) {
+        snprintf(buf, cap, "%d cpu lanes on cores %s%s%s, an image each", r->cpu_lanes, r->cpu_cores,
+                 r->cpu_only ? "" : " + gpu, host core ", r->cpu_only ? "" : r->gpu_cores ? r->gpu_cores : "default");
     } else if (!strcmp(r->mode, "image-parallel")) {
         snprintf(buf, cap, r->gpu_only ? "gpu streaming, its images in flight" : "cpu and gpu, an image each");
     } else if (!strcmp(r->mode, "pipeline")) {
@@ -403,8 +406,15 @@ cJSON *hp_cli_plan_json(const hp_opts *o, const het_graph *g, const hp_loaded *L
             cJSON_AddStringToObject(cJSON_AddObjectToObject(root, "platform"), "cpu_cores", cores);
     } else if (!strcmp(r->mode, "image-parallel")) {
         cJSON *d = cJSON_AddArrayToObject(root, "devices");
-        if (!r->gpu_only) cJSON_AddItemToArray(d, cJSON_CreateString("cpu"));
-        cJSON_AddItemToArray(d, cJSON_CreateString("gpu"));
+        for (int i = 0; !r->gpu_only && i < (r->cpu_lanes > 1 ? r->cpu_lanes : 1); i++)
+            cJSON_AddItemToArray(d, cJSON_CreateString("cpu"));
+        if (!r->cpu_only) cJSON_AddItemToArray(d, cJSON_CreateString("gpu"));
+        if (r->cpu_cores || r->gpu_cores) {
+            // The lanes' cores: a plan of lanes names the cores it divides.
+            cJSON *pl = cJSON_AddObjectToObject(root, "platform");
+            if (r->cpu_cores) cJSON_AddStringToObject(pl, "cpu_cores", r->cpu_cores);
+            if (r->gpu_cores) cJSON_AddStringToObject(pl, "gpu_cores", r->gpu_cores);
+        }
     } else if (!strcmp(r->mode, "pipeline")) {
         cJSON *st = cJSON_AddArrayToObject(root, "stages");
         for (int s = 0; s < r->pipe.n_stages; s++) {
@@ -693,6 +703,10 @@ static int predict(const hp_opts *o)
     if (base) {
         lat = L.base_cpu_ms;
         ips = 1e3 / lat;
+    } else if (p->mode == HET_MODE_IMAGE_PARALLEL && p->cpu_lanes > 1) {
+        fprintf(stderr, "hetpart: error: %s has %d CPU lanes: the cost model has no time for a group of the CPU's "
+                "cores alone (hetpart tune measures such plans instead)\n", o->plan, p->cpu_lanes);
+        goto done;
     } else if (p->mode == HET_MODE_IMAGE_PARALLEL && !p->uses_cpu) {
         lat = m->net[HP_GPU];
         ips = 1e3 / (m->stream[HP_GPU] > 0 ? m->stream[HP_GPU] : m->net[HP_GPU]);

@@ -6,6 +6,7 @@
 // than the obvious run, because the obvious runs are replayed beside it.
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
+#include "het/backend.h"
 #include "het/io.h"
 
 #include <errno.h>
@@ -33,7 +34,7 @@
 // the round-to-round spread of these replays, and the device alone is the
 // simpler run.
 #define TUNE_MIN_GAIN 0.02
-#define TUNE_MAX_CANDIDATES 8
+#define TUNE_MAX_CANDIDATES 10
 
 typedef struct cand {
     const char *name; // "cpu alone", "mapping", ...
@@ -41,7 +42,7 @@ typedef struct cand {
     hp_result r;
     hp_choice *choice; // owned
     char words[160];
-    char path[PATH_MAX];
+    char path[PATH_MAX + 80]; // the plans' folder, and the name
     char *key;   // the plan without its prediction
     int same_as; // an earlier candidate with the same plan (not replayed), or -1
     double *v;   // per round: measured (NaN: the replay failed)
@@ -268,6 +269,7 @@ int hp_tune(const hp_opts *o)
     bool thr = !strcmp(o->objective, "throughput");
     const char *unit = thr ? "images/s" : "ms per image";
     char hetprof[PATH_MAX], hetrun[PATH_MAX], dir[PATH_MAX] = "", out_default[256];
+    char all_cores[256], lane_cores[256], host_core[32]; // the lanes' core lists (candidates point at them)
     het_graph *g = NULL;
     het_db *db = NULL;
     hp_loaded L = {0};
@@ -355,6 +357,37 @@ int hp_tune(const hp_opts *o)
         fail("sweep %lld timed neither device's whole network; hetprof show lists what it holds", sweep_id);
         goto done;
     }
+    // The CPU alone for throughput may do best as several lanes, each the
+    // CPU backend on a group of the cores running images of its own (one
+    // many-thread run leaves cores idle in the layers that divide poorly):
+    // lanes of two cores and of one, measured only (the sweep times the
+    // CPU on its cores as one). With a GPU, lanes of two on all but the
+    // last core and the GPU's host on that one.
+    if (thr) {
+        int all[1024], n_all = het_available_cores(all, 1024);
+        het_format_core_list(all, n_all, all_cores, sizeof all_cores);
+        int ks[2] = {n_all >= 4 ? n_all / 2 : 0, n_all >= 2 ? n_all : 0};
+        static const char *const lane_names[2] = {"cpu lanes of 2", "cpu lanes of 1"};
+        for (int i = 0; i < 2 && nc < TUNE_MAX_CANDIDATES; i++) {
+            if (ks[i] < 2) continue;
+            hp_choice *ch = malloc(sizeof *ch * (size_t)nu);
+            if (!ch) goto done;
+            for (int u = 0; u < nu; u++) ch[u] = HP_CPU;
+            c[nc++] = (cand){.name = lane_names[i], .single = true, .choice = ch, .same_as = -1,
+                             .r = {.mode = "image-parallel", .latency_ms = NAN, .images_per_s = NAN, .choice = ch,
+                                   .cpu_only = true, .cpu_lanes = ks[i], .cpu_cores = all_cores}};
+        }
+        if (n_all >= 5 && L.m.net[HP_GPU] > 0 && nc < TUNE_MAX_CANDIDATES) {
+            het_format_core_list(all, n_all - 1, lane_cores, sizeof lane_cores);
+            het_format_core_list(all + n_all - 1, 1, host_core, sizeof host_core);
+            hp_choice *ch = malloc(sizeof *ch * (size_t)nu);
+            if (!ch) goto done;
+            for (int u = 0; u < nu; u++) ch[u] = HP_CPU;
+            c[nc++] = (cand){.name = "cpu lanes + gpu", .choice = ch, .same_as = -1,
+                             .r = {.mode = "image-parallel", .latency_ms = NAN, .images_per_s = NAN, .choice = ch,
+                                   .cpu_lanes = (n_all - 1) / 2, .cpu_cores = lane_cores, .gpu_cores = host_core}};
+        }
+    }
     if (!o->modes_given || o->mapping) add_mode(c, &nc, "mapping", o, true, false, false, false, g, &L, scratch);
     if (!o->modes_given || o->split) add_mode(c, &nc, "split", o, true, true, false, false, g, &L, scratch);
     if (thr && (!o->modes_given || o->pipeline) && nu >= 2)
@@ -396,7 +429,7 @@ int hp_tune(const hp_opts *o)
             if (!strcmp(c[j].key, k->key)) k->same_as = c[j].same_as >= 0 ? c[j].same_as : j;
         if (k->same_as >= 0) { // shown as the plan it is
             k->r = c[k->same_as].r;
-            snprintf(k->words, sizeof k->words, "%s", c[k->same_as].words);
+            memcpy(k->words, c[k->same_as].words, sizeof k->words);
         }
         char name[64];
         snprintf(name, sizeof name, "%s", k->name);
@@ -513,7 +546,9 @@ int hp_tune(const hp_opts *o)
         cJSON_AddStringToObject(e, "mode", k->r.mode);
         cJSON_AddStringToObject(e, "plan", k->words);
         cJSON_AddBoolToObject(e, "device_alone", k->single);
-        cJSON_AddNumberToObject(e, "predicted", thr ? k->r.images_per_s : k->r.latency_ms);
+        double pv = thr ? k->r.images_per_s : k->r.latency_ms;
+        if (isfinite(pv)) cJSON_AddNumberToObject(e, "predicted", pv);
+        else cJSON_AddNullToObject(e, "predicted"); // measured only: the cost model has no time for it
         if (k->same_as >= 0) cJSON_AddStringToObject(e, "same_as", src->name);
         if (src->n_ok) {
             cJSON_AddNumberToObject(e, "measured", src->median);
@@ -585,8 +620,10 @@ int hp_tune(const hp_opts *o)
             }
             char words[160];
             snprintf(words, sizeof words, k->same_as >= 0 ? "= %s" : "%s", k->same_as >= 0 ? src->name : k->words);
-            printf("%s %-15s %-44.44s %10.*f %24s %9s\n", i == best ? "*" : " ", k->name, words, thr ? 1 : 3,
-                   thr ? k->r.images_per_s : k->r.latency_ms, m, vs);
+            double pv = thr ? k->r.images_per_s : k->r.latency_ms;
+            char pred[32] = "-";
+            if (isfinite(pv)) snprintf(pred, sizeof pred, "%.*f", thr ? 1 : 3, pv);
+            printf("%s %-15s %-44.44s %10s %24s %9s\n", i == best ? "*" : " ", k->name, words, pred, m, vs);
         }
         printf("(predicted: from %s; vs best: against the best device alone as measured here, above 1 is better)\n",
                L.desc);

@@ -23,6 +23,7 @@ void het_plan_destroy(het_plan *p)
     if (!p) return;
     free(p->gpu_ratio);
     free(p->cpu_cores);
+    free(p->gpu_cores);
     free(p->gpu);
     free(p->gpu_buffers);
     free(p);
@@ -48,6 +49,7 @@ static void finish(het_plan *p)
         p->uses_gpu |= p->gpu_ratio[i] > 0.0f;
         p->uses_cpu |= p->gpu_ratio[i] < 1.0f;
     }
+    p->cpu_lanes = p->uses_cpu;
 }
 
 het_status het_plan_single(const het_graph *g, bool gpu, het_plan **plan_out)
@@ -301,6 +303,7 @@ het_status het_plan_read(const char *path, const het_graph *g, het_plan **plan_o
     const cJSON *platform = cJSON_GetObjectItemCaseSensitive(root, "platform");
     if (platform) {
         p->cpu_cores = dup_str(platform, "cpu_cores");
+        p->gpu_cores = dup_str(platform, "gpu_cores");
         p->gpu = dup_str(platform, "gpu");
         p->gpu_buffers = dup_str(platform, "gpu_buffers");
     }
@@ -333,7 +336,17 @@ het_status het_plan_read(const char *path, const het_graph *g, het_plan **plan_o
                 if (r > 0) het_log(HET_LOG_ERROR, "%s: image-parallel devices are cpu or gpu, not ratios", path);
                 goto done;
             }
+            if (r == 1.0f && p->uses_gpu) {
+                het_log(HET_LOG_ERROR, "%s: \"gpu\" is listed twice in \"devices\": the GPU is one lane (the images "
+                        "it keeps in flight are the executor's choice); \"cpu\" may be listed once per CPU lane", path);
+                goto done;
+            }
+            if (r == 0.0f) p->cpu_lanes++;
             (r == 0.0f ? &p->uses_cpu : &p->uses_gpu)[0] = true;
+        }
+        if (p->cpu_lanes > HET_PLAN_MAX_STAGES - 1) {
+            het_log(HET_LOG_ERROR, "%s: %d CPU lanes; at most %d", path, p->cpu_lanes, HET_PLAN_MAX_STAGES - 1);
+            goto done;
         }
         break;
     }

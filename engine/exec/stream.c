@@ -113,14 +113,18 @@ struct het_stream {
     const float *inputs;
     float *outputs;
     size_t in_count, out_count;
-    slot slots[MAX_SLOTS];
+    slot slots[HET_PLAN_MAX_STAGES + 1]; // a pipeline uses at most MAX_SLOTS; image-parallel one per lane and a spare
     int n_slots;
     queue q[HET_PLAN_MAX_STAGES + 1]; // q[0]: free slots; q[s]: input of stage s
     atomic_int next_image, failed, n_events;
     het_status error;
     uint64_t t0;
     het_stream_report *rep;
-    int lane_dev[HET_PLAN_MAX_STAGES]; // image-parallel: device of each lane
+    int lane_dev[HET_PLAN_MAX_STAGES]; // image-parallel: device of each lane (0 a CPU lane, 1 the GPU)
+    het_backend *lane_be[HET_PLAN_MAX_STAGES]; // image-parallel: each lane's backend
+    // Image-parallel CPU lanes, each with a CPU backend of its own on its
+    // own cores: only its lane's thread calls it, so it takes no lock.
+    int n_cpu_lanes;
     // Image-parallel: each lane's images so far and their total time, for
     // the end of the stream (take_image).
     _Atomic uint64_t lane_ns[HET_PLAN_MAX_STAGES];
@@ -152,15 +156,6 @@ static void fail(het_stream *s, het_status st)
     if (atomic_compare_exchange_strong(&s->failed, &expected, 1)) s->error = st;
 }
 
-// Pins a lane's thread where its work runs: the CPU backend's first core if
-// the lane computes anything on the CPU (the thread becomes its worker 0),
-// else the OpenCL device's core set (its host work stays off the CPU's cores).
-static void pin_lane(het_stream *s, bool uses_cpu)
-{
-    het_backend *be = uses_cpu ? s->be[0] : s->be[1];
-    if (be && be->ops->pin_thread) be->ops->pin_thread(be);
-}
-
 // Whether lane i computes anything on the CPU (where pin_lane puts it).
 static bool lane_uses_cpu(const het_stream *s, bool pipe, int i)
 {
@@ -169,6 +164,19 @@ static bool lane_uses_cpu(const het_stream *s, bool pipe, int i)
         if (s->p->gpu_ratio[l] < 1.0f) return true;
     return false;
 }
+
+// Pins lane i's thread where its work runs: its CPU backend's first core if
+// the lane computes anything on the CPU (the thread becomes its worker 0),
+// else the OpenCL device's core set (its host work stays off the CPU's cores).
+static void pin_lane(het_stream *s, bool pipe, int i)
+{
+    het_backend *be = !pipe ? s->lane_be[i] : lane_uses_cpu(s, true, i) ? s->be[0] : s->be[1];
+    if (be && be->ops->pin_thread) be->ops->pin_thread(be);
+}
+
+// The lock around CPU lane calls: the shared CPU backend's, none for a
+// backend of the lane's own.
+static het_fifo_lock *cpu_lock(het_stream *s) { return s->n_cpu_lanes > 1 ? NULL : &s->lock[0]; }
 
 // Whether pipeline stage `i` keeps two images in flight (stage_main): on
 // the GPU alone, not the last, where the GPU runs images at once.
@@ -218,9 +226,9 @@ static int next_image(het_stream *s)
 
 // Gives slot `sl` image `img`'s input: points the slot's input blob at it
 // where the slot's backends allow (make_slot), else copies it in, by the
-// CPU backend's threads when `pool` (taking the CPU's lock unless the
-// caller `holds` it).
-static void copy_input(het_stream *s, slot *sl, int img, bool pool, bool holds)
+// threads of CPU backend `pool` where given (taking `lk` around it where
+// given: the caller may hold it).
+static void copy_input(het_stream *s, slot *sl, int img, het_backend *pool, het_fifo_lock *lk)
 {
     int in = s->g->inputs[0];
     const float *src = s->inputs + (size_t)img * s->in_stride;
@@ -230,9 +238,9 @@ static void copy_input(het_stream *s, slot *sl, int img, bool pool, bool holds)
     }
     float *dst = het_workspace_blob(sl->ws, in);
     if (pool) {
-        if (!holds) het_fifo_take(&s->lock[0]);
-        s->be[0]->ops->host_copy(s->be[0], dst, src, s->in_count);
-        if (!holds) het_fifo_give(&s->lock[0]);
+        if (lk) het_fifo_take(lk);
+        pool->ops->host_copy(pool, dst, src, s->in_count);
+        if (lk) het_fifo_give(lk);
     } else {
         memcpy(dst, src, s->in_count * sizeof(float));
     }
@@ -245,7 +253,7 @@ static bool load_image(het_stream *s, int si, bool pool, bool holds)
     int img = next_image(s);
     if (img >= s->n_images) return false;
     s->slots[si].image = img;
-    copy_input(s, &s->slots[si], img, pool, holds);
+    copy_input(s, &s->slots[si], img, pool ? s->be[0] : NULL, holds ? NULL : &s->lock[0]);
     return true;
 }
 
@@ -340,7 +348,7 @@ static void *stage_main(void *arg)
     int loaded = -1; // a slot holding the next image already
     int held = -1;   // an early stage's image issued and not yet handed on
     uint64_t issued_ns = 0; // an early stage's issue time since its last hand-on
-    pin_lane(s, uses_cpu);
+    pin_lane(s, true, st_i);
     for (;;) {
         int si = loaded >= 0 ? loaded : held >= 0 ? q_trypop(&s->q[st_i]) : q_pop(&s->q[st_i]);
         if (si == -2) {
@@ -472,10 +480,11 @@ static int lane_next(het_stream *s, int lane, int taken, int quota)
 static void lane_serial(het_stream *s, int lane)
 {
     slot *sl = &s->slots[lane];
-    bool pool = s->lane_dev[lane] == 0 && s->be[0]->ops->host_copy;
+    het_backend *be = s->lane_be[lane];
+    het_backend *pool = s->lane_dev[lane] == 0 && be->ops->host_copy ? be : NULL;
     int taken = 0;
     for (int img; (img = lane_next(s, lane, taken, 1)) >= 0;) {
-        copy_input(s, sl, img, pool, false);
+        copy_input(s, sl, img, pool, cpu_lock(s));
         taken++;
         uint64_t a = het_now_ns();
         het_status st = het_hexec_run_range(sl->hx, 0, s->g->n_layers, true, true, true);
@@ -491,7 +500,7 @@ static void lane_serial(het_stream *s, int lane)
 // Issues image `img` on slot `sl` without waiting for it (and submits it).
 static het_status issue(het_stream *s, slot *sl, int img)
 {
-    copy_input(s, sl, img, false, false);
+    copy_input(s, sl, img, NULL, NULL);
     het_status st = het_hexec_run_range(sl->hx, 0, s->g->n_layers, true, false, false);
     return st == HET_OK ? het_hexec_flush(sl->hx) : st;
 }
@@ -543,19 +552,21 @@ static void *device_main(void *arg)
     lane_arg *la = arg;
     het_stream *s = la->s;
     int lane = la->lane;
-    pin_lane(s, lane_uses_cpu(s, false, lane));
+    pin_lane(s, false, lane);
     if (s->lane_dev[lane] == 1 && s->spare_slot >= 0) lane_ahead(s, lane, s->spare_slot);
     else lane_serial(s, lane);
     return NULL;
 }
 
-static het_status make_slot(het_stream *s, slot *sl, const het_plan *p)
+// A slot for plan `p`, its CPU work on `cpu` (the stream's CPU backend, or
+// an image-parallel lane's own).
+static het_status make_slot(het_stream *s, slot *sl, const het_plan *p, het_backend *cpu)
 {
     het_status st = het_workspace_create_for(s->g, p->uses_gpu ? s->be[1] : NULL, &sl->ws);
     if (st == HET_OK && p->uses_gpu) st = het_exec_bind(s->be[1], s->g, sl->ws);
-    if (st == HET_OK) st = het_hexec_create(s->g, p, p->uses_cpu ? s->be[0] : NULL, p->uses_gpu ? s->be[1] : NULL,
+    if (st == HET_OK) st = het_hexec_create(s->g, p, p->uses_cpu ? cpu : NULL, p->uses_gpu ? s->be[1] : NULL,
                                             sl->ws, &sl->hx);
-    if (st == HET_OK) het_hexec_set_locks(sl->hx, &s->lock[0], &s->lock[1]);
+    if (st == HET_OK) het_hexec_set_locks(sl->hx, cpu_lock(s), &s->lock[1]);
     // No copy of each image into the slot where the layers can read it in
     // the stream's input array: on the H100 machine the GPU's host thread
     // is the bottleneck (it enqueues SqueezeNet v1.1's kernels about as fast
@@ -592,25 +603,43 @@ void het_stream_destroy(het_stream *s)
 het_status het_stream_create(const het_graph *g, const het_plan *p, het_backend *cpu, het_backend *gpu,
                              het_stream **out)
 {
+    return het_stream_create_lanes(g, p, &cpu, 1, gpu, out);
+}
+
+het_status het_stream_create_lanes(const het_graph *g, const het_plan *p, het_backend *const *cpu, int n_cpu,
+                                   het_backend *gpu, het_stream **out)
+{
     *out = NULL;
     bool pipe = p->mode == HET_MODE_PIPELINE;
     if (!pipe && p->mode != HET_MODE_IMAGE_PARALLEL) {
         het_log(HET_LOG_ERROR, "het_stream_create: %s plans run image by image (het_hexec)", het_plan_mode_name(p->mode));
         return HET_E_INVALID;
     }
-    if ((p->uses_cpu && !cpu) || (p->uses_gpu && !gpu)) {
+    int lanes_wanted = pipe || !p->uses_cpu ? 1 : p->cpu_lanes;
+    if (p->uses_cpu && n_cpu != lanes_wanted) {
+        het_log(HET_LOG_ERROR, "the plan has %d CPU lane%s but %d CPU backend%s were given", lanes_wanted,
+                lanes_wanted == 1 ? "" : "s", n_cpu, n_cpu == 1 ? "" : "s");
+        return HET_E_INVALID;
+    }
+    for (int i = 0; p->uses_cpu && i < n_cpu; i++)
+        if (!cpu[i]) n_cpu = 0;
+    if ((p->uses_cpu && !n_cpu) || (p->uses_gpu && !gpu)) {
         het_log(HET_LOG_ERROR, "the plan uses the %s, but no such backend was given", p->uses_gpu && !gpu ? "GPU" : "CPU");
         return HET_E_INVALID;
     }
     het_stream *s = calloc(1, sizeof *s);
     if (!s) return HET_E_NOMEM;
-    *s = (het_stream){.g = g, .p = p, .be = {cpu, gpu}, .pipe = pipe};
+    *s = (het_stream){.g = g, .p = p, .be = {p->uses_cpu ? cpu[0] : NULL, gpu}, .pipe = pipe};
     het_fifo_init(&s->lock[0]);
     het_fifo_init(&s->lock[1]);
     het_fifo_init(&s->cpu_turn);
     s->in_count = het_shape_count(&g->blobs[g->inputs[0]].shape);
-    s->n_lanes = pipe ? p->n_stages : (int)p->uses_cpu + (int)p->uses_gpu;
-    for (int i = 0; i < s->n_lanes && !pipe; i++) s->lane_dev[i] = (i == 0 && p->uses_cpu) ? 0 : 1;
+    s->n_cpu_lanes = p->uses_cpu ? lanes_wanted : 0;
+    s->n_lanes = pipe ? p->n_stages : s->n_cpu_lanes + (int)p->uses_gpu;
+    for (int i = 0; i < s->n_lanes && !pipe; i++) {
+        s->lane_dev[i] = i < s->n_cpu_lanes ? 0 : 1;
+        s->lane_be[i] = i < s->n_cpu_lanes ? cpu[i] : gpu;
+    }
     // Slots: a pipeline needs enough for the stages that can run at once;
     // image-parallel one per device, and a second for a GPU that runs two
     // images at once (device_main). On the build machine's PoCL, whose
@@ -625,11 +654,11 @@ het_status het_stream_create(const het_graph *g, const het_plan *p, het_backend 
     het_status st = HET_OK;
     for (int i = 0; i < s->n_slots && st == HET_OK; i++) {
         if (pipe) {
-            st = make_slot(s, &s->slots[i], p);
+            st = make_slot(s, &s->slots[i], p, s->be[0]);
         } else {
             bool on_gpu = i == s->spare_slot || s->lane_dev[i] == 1;
             st = het_plan_single(g, on_gpu, &s->slots[i].own_plan);
-            if (st == HET_OK) st = make_slot(s, &s->slots[i], s->slots[i].own_plan);
+            if (st == HET_OK) st = make_slot(s, &s->slots[i], s->slots[i].own_plan, on_gpu ? NULL : s->lane_be[i]);
         }
     }
     if (st != HET_OK) {
@@ -674,7 +703,10 @@ static het_status stream_images(het_stream *s, int n_images, const float *inputs
             snprintf(rep->lane_name[i], sizeof rep->lane_name[i], "stage%d:%s", i + 1,
                      r == 0.0f ? "cpu" : (r == 1.0f ? "gpu" : "split"));
         } else {
-            snprintf(rep->lane_name[i], sizeof rep->lane_name[i], "%s", s->lane_dev[i] ? "gpu" : "cpu");
+            if (s->lane_dev[i] || s->n_cpu_lanes == 1)
+                snprintf(rep->lane_name[i], sizeof rep->lane_name[i], "%s", s->lane_dev[i] ? "gpu" : "cpu");
+            else
+                snprintf(rep->lane_name[i], sizeof rep->lane_name[i], "cpu%d", i + 1);
         }
     }
     for (int i = 0; i < s->n_slots; i++) het_hexec_reset_stats(s->slots[i].hx);
@@ -690,7 +722,7 @@ static het_status stream_images(het_stream *s, int n_images, const float *inputs
     s->t0 = het_now_ns();
     for (int i = 0; i < lanes; i++) {
         args[i] = (lane_arg){s, i};
-        if (mine.ok) pin_lane(s, lane_uses_cpu(s, pipe, i)); // the lane starts where it will run
+        if (mine.ok) pin_lane(s, pipe, i); // the lane starts where it will run
         if (pthread_create(&th[i], NULL, pipe ? stage_main : device_main, &args[i]) != 0) {
             het_log(HET_LOG_ERROR, "het_stream_run: failed to start thread %d", i);
             fail(s, HET_E_NOMEM);

@@ -439,6 +439,9 @@ one_line_error(run(HETPART, "tune", "--model", out("missing.prototxt"), "--db", 
                "missing.prototxt")
 check(not os.path.exists(out("bad.db")), "tune of a missing model makes no database")
 one_line_error(run(HETPART, "tune", "--model", MODEL, "--objective", "speed"), "tune, unknown objective", "speed")
+# CPU lanes are measured, not priced: predict says so.
+lp = hand_plan("lanes.json", {"mode": "image-parallel", "devices": ["cpu", "cpu"]})
+one_line_error(run(HETPART, "predict", "--db", DB, "--model", MODEL, "--plan", lp), "predict of CPU lanes", "CPU lanes")
 one_line_error(run(HETPART, "tune", "--model", MODEL, "--repeat", 0), "tune --repeat 0", "--repeat")
 one_line_error(run(HETPART, "solve", "--db", DB, "--model", MODEL, "--objective", "latency", "--repeat", 3),
                "solve --repeat", "--repeat is for tune")

@@ -347,6 +347,10 @@ bad_plans = [
      % H, '"mode" appears twice'),
     ("trailing garbage", '{"het_plan": 1, "model_hash": "%s", "mode": "single", "device": "cpu"} and more' % H, "JSON"),
     ("a 5 MB model_hash", {"model_hash": "f" * 5000000, "mode": "single", "device": "cpu"}, "fffff..."),
+    ("the GPU listed twice", {"mode": "image-parallel", "devices": ["cpu", "gpu", "gpu"]}, "listed twice"),
+    # More CPU lanes than the machine lets this process use: a lane needs a core.
+    ("a CPU lane per core and one more", {"mode": "image-parallel",
+                                          "devices": ["cpu"] * (len(os.sched_getaffinity(0)) + 1)}, "CPU lanes"),
 ]
 for what, body, needle in bad_plans:
     p = plan_file("bad_plan.json", body)
@@ -354,6 +358,17 @@ for what, body, needle in bad_plans:
     errl = [l for l in r.stderr.splitlines() if l.strip()]
     check(r.returncode > 0 and len(errl) == 1 and needle in errl[0] and len(errl[0]) < 600
           and not os.path.exists(out("bad.npy")), "%s: rc %d, stderr %r" % (what, r.returncode, r.stderr[:600]))
+# CPU lanes take their threads from their core groups: --threads is refused.
+if len(os.sched_getaffinity(0)) >= 2:
+    r = run("--model", SQ11, "--plan", plan_file("lanes.json", {"mode": "image-parallel", "devices": ["cpu", "cpu"]}),
+            "--threads", 2, "--images", 2)
+    errl = [l for l in r.stderr.splitlines() if l.strip()]
+    check(r.returncode > 0 and len(errl) == 1 and "--threads" in errl[0], "lanes with --threads: %r" % r.stderr)
+    r = run("--model", SQ11, "--plan", plan_file("lanes.json", {"mode": "image-parallel", "devices": ["cpu", "cpu"]}),
+            "--images", 4, "-q", "--json", "-")
+    s = json.loads(r.stdout) if r.returncode == 0 else {}
+    check(sorted(l.get("name") for l in s.get("lanes", [])) == ["cpu1", "cpu2"],
+          "two CPU lanes, named apart: %r %s" % (s.get("lanes"), r.stderr[-300:]))
 r = run("--model", SQ11, "--plan", plan_file("ok_plan.json", '{"het_plan": 1.0, "model_hash": "%s", "mode": "single", '
                                              '"device": "cpu"}\n\n' % H), "-q")
 check(r.returncode == 0, "a plan with version 1.0 and trailing blank lines is read: %r" % r.stderr)

@@ -9,6 +9,8 @@ real photos and checks the final and pre-softmax blobs against the CPU:
 max|x - cpu| <= 1e-4 * max|cpu|, every image. One pipeline and image-parallel
 run again on 16 synthetic images: a hang needs more than the photos' two,
 and the GPU lane alternates its two workspaces only over several images.
+Image-parallel also with two CPU lanes (two CPU backends on their own
+cores), alone and beside the GPU: three devices.
 Plans name the layers of the graph het runs: BatchNorm and Scale folded into
 the convolutions (prototxt.folded_names), or with --no-fold all of them (then
 without the 16-image runs, which the folded graph covers).
@@ -100,11 +102,18 @@ def check_streams(hetrun, proto, images, work, names, fold, only=None):
     ok = True
     # Image-parallel as a GPU runs it (two images in flight in the GPU's
     # lane, lane_ahead), which PoCL does only when told to.
+    # CPU lanes: two CPU backends, each on its own core group, alone and
+    # beside the GPU (three devices: the GPU's host threads on the last core).
+    cores = sorted(os.sched_getaffinity(0))
+    all_cores = ",".join(map(str, cores))
     todo = list(plans.items()) + [("image-parallel", None), ("image-parallel-warm-copy", None),
                                   ("image-parallel-early", None), ("image-parallel-early-copy", None)]
+    if len(cores) >= 2:
+        todo += [("image-parallel-cpu-lanes", None), ("image-parallel-3dev", None)]
+    lanes = {"image-parallel-cpu-lanes": ["cpu", "cpu"], "image-parallel-3dev": ["cpu", "cpu", "gpu"]}
     for tag, stages in [t for t in todo if only is None or t[0] in only]:
         if stages is None:
-            plan = {"het_plan": 1, "model_hash": h, "mode": "image-parallel", "devices": ["cpu", "gpu"]}
+            plan = {"het_plan": 1, "model_hash": h, "mode": "image-parallel", "devices": lanes.get(tag, ["cpu", "gpu"])}
         else:
             plan = {"het_plan": 1, "model_hash": h, "mode": "pipeline",
                     "stages": [{"first": names[a], "last": names[b], "device": d} for a, b, d in stages]}
@@ -112,6 +121,8 @@ def check_streams(hetrun, proto, images, work, names, fold, only=None):
         json.dump(plan, open(path, "w"), indent=1)
         out = os.path.join(work, "s-%s.npy" % tag)
         extra = ["--gpu-buffers", "copy"] if tag.endswith("-copy") else []
+        if tag in lanes:
+            extra += ["--cpu-cores", all_cores] + (["--gpu-cores", str(cores[-1])] if "gpu" in lanes[tag] else [])
         env = dict(os.environ, HET_CL_OVERLAP="1") if "-early" in tag else None
         if "-warm" in tag:
             extra += ["--warmup", "2"]  # after cmd's --warmup 0: the last one counts
@@ -211,7 +222,7 @@ def main():
     if not fold:
         ok &= check_streams(hetrun, proto, "16", stress, names, fold,
                             only={"pipeline-1-layer-3way", "image-parallel-warm-copy", "image-parallel-early-copy",
-                                  "pipeline-2-early-copy"})
+                                  "pipeline-2-early-copy", "image-parallel-3dev"})
     for tag, body in plans.items():
         plan = dict({"het_plan": 1, "model_hash": h}, **body)
         path = os.path.join(work, tag + ".plan.json")

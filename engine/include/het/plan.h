@@ -34,8 +34,10 @@ typedef struct het_plan {
     int n_stages;        // pipeline: stage s holds layers [stage_first[s], stage_first[s+1])
     int stage_first[HET_PLAN_MAX_STAGES + 1];
     bool uses_cpu, uses_gpu;
+    int cpu_lanes;       // image-parallel: CPU lanes, each the CPU backend on its own group of the CPU's cores
+                         // ("cpu" listed that many times in "devices"); 1 where the plan uses the CPU otherwise
     // Platform settings (NULL when the plan leaves them to the command line).
-    char *cpu_cores, *gpu, *gpu_buffers;
+    char *cpu_cores, *gpu_cores, *gpu, *gpu_buffers;
     char hash[17];       // content hash of the plan file
     // What the partitioner predicted for this plan (NaN when it says nothing),
     // for which objective ("" when it says none) from which sweep (-1: none).
@@ -127,6 +129,12 @@ typedef struct het_stream het_stream;
 
 het_status het_stream_create(const het_graph *g, const het_plan *p, het_backend *cpu, het_backend *gpu,
                              het_stream **out);
+
+/// The same with `n_cpu` CPU backends: an image-parallel plan with
+/// cpu_lanes CPU lanes takes one backend per lane (each on its own cores,
+/// called only by its lane's thread); other plans take one.
+het_status het_stream_create_lanes(const het_graph *g, const het_plan *p, het_backend *const *cpu, int n_cpu,
+                                   het_backend *gpu, het_stream **out);
 
 /// How many images a stream keeps in flight on `gpu`: an image-parallel
 /// GPU lane, and a pipeline's stage on the GPU alone before the last, issue
