@@ -37,13 +37,15 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
-from benchlib import bench_env  # noqa: E402
+from benchlib import bench_env, opencv_median  # noqa: E402
 
 # The modes of the study, in the order they are shown. Each: key, label,
 # how its plan is made (a single device, or hetpart solve arguments).
 MODES = [
-    ("cpu", "CPU alone", {"single": "cpu"}),
+    ("cpu-all", "CPU alone, every core", {"single": "cpu", "every_core": True}),
+    ("cpu-lanes", "CPU alone, in lanes", {"lanes": True}),
     ("gpu", "GPU alone", {"single": "gpu"}),
+    ("cpu", "CPU on the plans' cores", {"single": "cpu"}),
     ("mapping", "best per-layer mapping", {"objective": "latency", "modes": "mapping"}),
     ("split", "best intra-layer split", {"objective": "latency", "modes": "mapping,split"}),
     ("pipeline2", "two-group pipeline (thesis)", {"objective": "throughput", "modes": "pipeline", "stages": 2,
@@ -53,6 +55,14 @@ MODES = [
 ]
 MODES_BY_KEY = {k: how for k, _, how in MODES}
 LABELS = {k: label for k, label, _ in MODES}
+LABELS["gpu-stream"] = "GPU alone, streaming"
+LABELS["opencv"] = "OpenCV DNN, CPU (peer)"
+# The obvious runs: each device alone at its best resources. A mode is set
+# against the best of them for its objective; "cpu" (the CPU on the cores a
+# plan gives it) is the cost model's calibration point, not a baseline.
+SINGLE = ("cpu-all", "cpu-lanes", "gpu", "gpu-stream")
+SOLVED = [k for k, _, how in MODES if "objective" in how]
+EVERY_CORE = ("cpu-all", "cpu-lanes")  # replayed on the cores their plans name, not on --cpu-cores
 STREAMED = ("pipeline", "image-parallel")  # plan modes whose runs have a timeline
 THESIS = {"vs_gpu": 1.97, "vs_cpu": 1.7}   # layer-group pipelining on the Exynos 5422, 100 images
 
@@ -105,9 +115,8 @@ def default_core_sets():
 class Tools:
     def __init__(self, a, env):
         self.a, self.env = a, env
-        self.cores = ["--cpu-cores", a.cpu_cores, "--gpu-cores", a.gpu_cores]
-        if a.gpu:
-            self.cores += ["--gpu", a.gpu]
+        self.gpu = ["--gpu", a.gpu] if a.gpu else []
+        self.cores = ["--cpu-cores", a.cpu_cores, "--gpu-cores", a.gpu_cores] + self.gpu
 
     def run(self, name, *args, show=False):
         cmd = [os.path.join(self.a.bin, name)] + [str(x) for x in args]
@@ -134,6 +143,48 @@ class Tools:
         signal.signal(signal.SIGTERM, handler)
 
 
+class Peer:
+    """OpenCV DNN on the CPU, every core (its default), with het's seeded
+    weights and one random input of the model's shape: called with a count
+    of images, it times that many forwards after the study's warm-up and
+    returns the median ms of one."""
+    def __init__(self, a, tools, proto, weights, inp):
+        self.a, self.tools, self.proto, self.weights, self.inp = a, tools, proto, weights, inp
+        self.what = "OpenCV %s DNN, CPU target, every core" % self.version()
+
+    def version(self):
+        r = subprocess.run(["/usr/bin/python3", "-c", "import cv2; print(cv2.__version__)"], capture_output=True,
+                           text=True, env=self.tools.env)
+        return r.stdout.strip()
+
+    def __call__(self, images):
+        return opencv_median(self.proto, self.weights, self.inp, "cpu", 0, self.a.warmup, images,
+                             self.tools.env)["median"]
+
+
+def opencv_peer(a, tools, proto, mdir, shape):
+    """The peer, or None (with a line saying why) where /usr/bin/python3 has
+    no OpenCV, or OpenCV cannot read the model."""
+    r = subprocess.run(["/usr/bin/python3", "-c", "import cv2, numpy"], capture_output=True, env=tools.env)
+    if r.returncode or not shape:
+        log("no OpenCV DNN peer: %s" % ("/usr/bin/python3 has no cv2 or numpy" if r.returncode else
+                                         "hetrun did not report the input's shape"))
+        return None
+    weights, inp = os.path.join(mdir, "plans", ".peer.caffemodel"), os.path.join(mdir, "plans", ".peer_input.npy")
+    tools.run("hetrun", "--model", proto, "--save-weights", weights, "--images", "1", "--warmup", "0", "--top", "0",
+              "-q")
+    subprocess.run(["/usr/bin/python3", "-c", "import numpy as np, sys; np.save(sys.argv[1], np.random.default_rng(1)"
+                    ".uniform(-100, 100, [int(x) for x in sys.argv[2:]]).astype(np.float32))", inp] +
+                   [str(x) for x in shape], check=True, env=tools.env)
+    p = Peer(a, tools, proto, weights, inp)
+    try:
+        p(1)
+    except subprocess.CalledProcessError as e:
+        log("no OpenCV DNN peer: OpenCV cannot run %s (%s)" % (proto, (e.stderr or "").strip()[-200:]))
+        return None
+    return p
+
+
 def latest_sweep(db, proto_hash):
     con = sqlite3.connect(db)
     row = con.execute("SELECT s.id FROM sweeps s JOIN models m ON m.id = s.model_id WHERE m.hash = ? AND"
@@ -143,6 +194,18 @@ def latest_sweep(db, proto_hash):
     if not row:
         fail("no CPU+GPU sweep of model %s in %s" % (proto_hash, db))
     return row[0]
+
+
+def cpu_baseline(db, sweep):
+    """The sweep's CPU backend on every core (baselines): (ms, core list), or None."""
+    con = sqlite3.connect(db)
+    try:
+        row = con.execute("SELECT median_ms, cores FROM baselines WHERE sweep_id = ? AND device = 'cpu' AND"
+                          " status = 'ok'", (sweep,)).fetchone()
+    except sqlite3.Error:
+        row = None
+    con.close()
+    return row
 
 
 def network_ms(db, sweep, device):
@@ -318,6 +381,10 @@ def describe(p):
                                             s["device"] if isinstance(s["device"], str) else "split %.2f" % s["device"])
                           for s in p["stages"])
     if m == "image-parallel":
+        n_cpu = p["devices"].count("cpu")
+        if n_cpu > 1:
+            return "whole images on %d CPU lanes (cores %s)%s" % (n_cpu, p.get("platform", {}).get("cpu_cores", "?"),
+                                                                " and the gpu" if "gpu" in p["devices"] else "")
         return "whole images on " + " and ".join(p["devices"])
     vals = list(p["layers"].values())
     n_gpu = sum(1 for v in vals if v == "gpu")
@@ -338,8 +405,9 @@ def study_model(a, tools, model, out, db):
     tools.run(*sweep_cmd, *again, show=not a.quiet)
     # The model's hash, from a one-image run (it selects the sweep).
     js = os.path.join(mdir, "plans", ".hash.json")
-    tools.run("hetrun", "--model", proto, "--images", "1", "--warmup", "0", "--top", "0", "-q", "--summary-json", js)
-    model_hash = json.load(open(js))["model_hash"]
+    tools.run("hetrun", "--model", proto, "--images", "1", "--warmup", "0", "--top", "0", "-q", "--json", js)
+    first = json.load(open(js))
+    model_hash = first["model_hash"]
     os.remove(js)
     sweep = latest_sweep(db, model_hash)
     # A sweep during which a device's speed moved (hetprof's drift note)
@@ -364,9 +432,23 @@ def study_model(a, tools, model, out, db):
     plans = {}
     for key, label, how in MODES:
         path = os.path.join(mdir, "plans", key + ".json")
-        if "single" in how:
+        if how.get("lanes"):
+            # The CPU alone for throughput as several lanes, each the CPU
+            # backend on its own cores and images: lanes of two cores (of
+            # one on fewer than 4), every core. Measured, not priced.
+            cores = sorted(os.sched_getaffinity(0))
+            k = len(cores) // 2 if len(cores) >= 4 else len(cores)
+            p = {"het_plan": 1, "model_hash": model_hash, "mode": "image-parallel", "devices": ["cpu"] * k,
+                 "platform": {"cpu_cores": ",".join(map(str, cores))}}
+            json.dump(p, open(path, "w"), indent=1)
+        elif "single" in how:
             ms = network_ms(db, sweep, how["single"])
             p = {"het_plan": 1, "model_hash": model_hash, "mode": "single", "device": how["single"]}
+            if how.get("every_core"):
+                # Every core this process may use, as the sweep's baseline had.
+                base = cpu_baseline(db, sweep)
+                p["platform"] = {"cpu_cores": base[1] if base else ",".join(map(str, sorted(os.sched_getaffinity(0))))}
+                ms = base[0] if base else None
             if ms:
                 p["predicted"] = {"objective": "latency", "latency_ms": ms, "images_per_s": 1000.0 / ms,
                                   "from": "the sweep's whole-network measurement", "sweep": sweep}
@@ -384,53 +466,69 @@ def study_model(a, tools, model, out, db):
     # (Not a solve over every mode at once: pipelines with split stages make
     # the pipeline search slow on large networks; see docs/hetpart.md.)
     pred = lambda k, f: plans[k].get("predicted", {}).get(f)
-    solved = [k for k, _, how in MODES if "single" not in how]
+    solved = list(SOLVED)
     picks = {"latency": min((k for k in solved if MODES_BY_KEY[k]["objective"] == "latency"),
                             key=lambda k: pred(k, "latency_ms")),
              "throughput": max(solved, key=lambda k: pred(k, "images_per_s"))}
-    # The GPU alone streaming, where it runs images at once: replayed each
-    # round beside the modes as the recalibration's reference for plans
-    # that stream the GPU (docs/study.md); not a mode of the table.
     sweep_stream = gpu_stream(db, sweep)
     stream_plan = None
     if sweep_stream and sweep_stream[1] > 1:
+        # The GPU's best for throughput where it runs images at once: a
+        # baseline row, and the recalibration's reference for plans that
+        # stream the GPU.
         stream_plan = os.path.join(mdir, "plans", "gpu-stream.json")
-        json.dump({"het_plan": 1, "model_hash": model_hash, "mode": "image-parallel", "devices": ["gpu"]},
+        json.dump({"het_plan": 1, "model_hash": model_hash, "mode": "image-parallel", "devices": ["gpu"],
+                   "predicted": {"objective": "throughput", "latency_ms": network_ms(db, sweep, "gpu"),
+                                 "images_per_s": 1000.0 / sweep_stream[0], "sweep": sweep,
+                                 "from": "the sweep's stream measurement"}},
                   open(stream_plan, "w"), indent=1)
+        items = list(plans.items())
+        plans = dict(items[:3] + [("gpu-stream", json.load(open(stream_plan)))] + items[3:])
     stream_ips = []
 
-    def replay(path, *extra):
-        """One hetrun replay of plan `path` (the study's images, repeats and
-        cores): its --summary-json."""
+    def replay(path, *extra, cores=True):
+        """One hetrun replay of plan `path` (the study's images, repeats and,
+        unless the plan names its own, cores): its --json summary."""
         js = os.path.join(mdir, "plans", ".run.json")
         tools.run("hetrun", "--model", proto, "--plan", path, "--images", a.images, "--repeat", a.repeat,
-                  "--warmup", a.warmup, "--top", "0", "-q", "--summary-json", js, *tools.cores, *extra)
+                  "--warmup", a.warmup, "--top", "0", "-q", "--json", js, *(tools.cores if cores else tools.gpu),
+                  *extra)
         s = json.load(open(js))
         os.remove(js)
         return s
 
+    # The peer a user would run instead on the CPU: OpenCV DNN on every
+    # core, the same weights and input, where this Python has cv2.
+    peer = opencv_peer(a, tools, proto, mdir, first.get("input", {}).get("shape")) if a.peers else None
+
     # Replays, the modes alternating within each repetition.
-    keys = list(plans)
+    keys = list(plans) + (["opencv"] if peer else [])
     meas = {k: [] for k in keys}
     steal = {k: [] for k in keys}
     recal = {k: [] for k in keys}
     for rep in range(a.reps):
         for k in keys:
+            c0 = cpu_jiffies()
+            if k == "opencv":
+                ms = peer(a.images)
+                steal[k].append(steal_share(c0, cpu_jiffies()))
+                meas[k].append((1000.0 / ms, ms))
+                continue
             extra = ["--db", db]
             if plans[k]["mode"] in STREAMED and rep == a.reps - 1:
                 extra += ["--timeline", os.path.join(mdir, "timeline_%s.csv" % k)]
-            c0 = cpu_jiffies()
-            s = replay(os.path.join(mdir, "plans", k + ".json"), *extra)
+            # The CPU alone on every core runs on the cores its plan names.
+            s = replay(os.path.join(mdir, "plans", k + ".json"), *extra, cores=k not in EVERY_CORE)
             steal[k].append(steal_share(c0, cpu_jiffies()))
             lat = s["latency_ms"].get("p50", s["latency_ms"].get("median"))
             meas[k].append((s["images_per_s"], lat))
         if stream_plan:
-            stream_ips.append(replay(stream_plan)["images_per_s"])
+            stream_ips.append(meas["gpu-stream"][-1][0])
         # The cost model again, calibrated to this round's CPU and GPU alone:
         # what it predicts when the machine's present speed is known, so its
         # own error shows apart from the drift since the sweep.
         for k in keys:
-            if k in ("cpu", "gpu"):
+            if k not in SOLVED:
                 continue
             path = os.path.join(mdir, "plans", k + ".json")
             now = ["--gpu-stream-ms", "%.6f" % (1000.0 / stream_ips[-1])] if stream_plan else []
@@ -438,17 +536,17 @@ def study_model(a, tools, model, out, db):
                                       "--plan", path, "--json", "--cpu-ms", "%.6f" % meas["cpu"][-1][1],
                                       "--gpu-ms", "%.6f" % meas["gpu"][-1][1], *now))
             recal[k].append((js["images_per_s"], (js["images_per_s"] - meas[k][-1][0]) / meas[k][-1][0]))
-        log("%s: replays %d/%d done (%s%s)" % (name, rep + 1, a.reps, ", ".join(
-            "%s %.1f/s" % (k, meas[k][-1][0]) for k in keys),
-            "; gpu streaming alone %.1f/s" % stream_ips[-1] if stream_plan else ""))
+        log("%s: replays %d/%d done (%s)" % (name, rep + 1, a.reps, ", ".join(
+            "%s %.1f/s" % (k, meas[k][-1][0]) for k in keys)))
     # The table.
     rows = []
     for k in keys:
         label = LABELS[k]
         ips = statistics.median(x[0] for x in meas[k])
         lat = statistics.median(x[1] for x in meas[k])
-        pr = plans[k].get("predicted", {})
-        rows.append({"key": k, "label": label, "images": a.images, "plan_mode": plans[k]["mode"], "plan": describe(plans[k]),
+        pr = plans[k].get("predicted", {}) if k in plans else {}
+        rows.append({"key": k, "label": label, "images": a.images, "plan_mode": plans[k]["mode"] if k in plans else "peer",
+                     "plan": describe(plans[k]) if k in plans else peer.what,
                      "measured_ips": ips, "measured_latency_ms": lat,
                      "predicted_ips": pr.get("images_per_s"), "predicted_latency_ms": pr.get("latency_ms"),
                      "ips_runs": " ".join("%.2f" % x[0] for x in meas[k]),
@@ -456,17 +554,27 @@ def study_model(a, tools, model, out, db):
                      # Per round: the recalibrated prediction and its error; the median of each.
                      "recal_ips": statistics.median(x[0] for x in recal[k]) if recal[k] else None,
                      "recal_error": statistics.median(x[1] for x in recal[k]) if recal[k] else None})
-    cpu_ips = rows[0]["measured_ips"]
-    gpu_ips = rows[1]["measured_ips"]
+    # Each device at its best for throughput (the CPU on every core; the
+    # GPU one image at a time or streaming, whichever measured faster), and
+    # the best device alone for each objective: what every mode is set
+    # against, and what the bound is built from.
+    by = {r["key"]: r for r in rows}
+    cpu_ips = max(by[k]["measured_ips"] for k in ("cpu-all", "cpu-lanes") if k in by)
+    gpu_ips = max(by[k]["measured_ips"] for k in ("gpu", "gpu-stream") if k in by)
+    best_lat = min(by[k]["measured_latency_ms"] for k in ("cpu-all", "gpu"))
+    best_ips = max(by[k]["measured_ips"] for k in SINGLE if k in by)
     for r in rows:
         r["vs_cpu"] = r["measured_ips"] / cpu_ips
         r["vs_gpu"] = r["measured_ips"] / gpu_ips
+        r["vs_best_ips"] = r["measured_ips"] / best_ips
+        r["vs_best_latency"] = best_lat / r["measured_latency_ms"]
         r["vs_bound"] = r["measured_ips"] / (cpu_ips + gpu_ips)
+        r["objective"] = MODES_BY_KEY.get(r["key"], {}).get("objective", "")
         p = r["predicted_ips"]
         r["ips_error"] = (p - r["measured_ips"]) / r["measured_ips"] if p else None
-    fields = ["key", "label", "images", "plan_mode", "plan", "predicted_ips", "measured_ips", "ips_error",
-              "predicted_latency_ms", "measured_latency_ms", "vs_cpu", "vs_gpu", "vs_bound", "ips_runs",
-              "recal_ips", "recal_error", "steal_runs"]
+    fields = ["key", "label", "objective", "images", "plan_mode", "plan", "predicted_ips", "measured_ips", "ips_error",
+              "predicted_latency_ms", "measured_latency_ms", "vs_cpu", "vs_gpu", "vs_best_ips", "vs_best_latency",
+              "vs_bound", "ips_runs", "recal_ips", "recal_error", "steal_runs"]
     write_csv(os.path.join(mdir, "modes.csv"), fields, [[r[f] if r[f] is not None else "" for f in fields]
                                                          for r in rows])
     sfile = os.path.join(mdir, "gpu_stream.csv")
@@ -494,6 +602,36 @@ def fmt(x, f="%.1f"):
     return "-" if x is None else f % x
 
 
+def verdict(rows):
+    """One line per objective: the best plan that uses both devices against
+    the best device alone, said plainly when none beats it."""
+    L = []
+    for obj, col, better in (("latency", "measured_latency_ms", min), ("throughput", "measured_ips", max)):
+        # One image at a time for latency; lanes and streams too for a rate.
+        single = [r for r in rows if r["key"] in (SINGLE if obj == "throughput" else ("cpu-all", "gpu"))]
+        # The solved modes whose plan uses both devices (a mode may solve to
+        # one device alone: it is then no heterogeneous plan).
+        cands = [r for r in rows if r["objective"] == obj and r["plan_mode"] != "single"]
+        if not cands:
+            L.append("%s: every solved plan runs on one device alone; the best device alone is %s." % (
+                obj.capitalize(), better(single, key=lambda r: r[col])["label"]))
+            continue
+        b, s = better(cands, key=lambda r: r[col]), better(single, key=lambda r: r[col])
+        ratio = b["vs_best_latency"] if obj == "latency" else b["vs_best_ips"]
+        unit = "ms" if obj == "latency" else "images/s"
+        if ratio > 1:
+            L.append("%s: the best plan that uses both devices, %s, measured %.2fx the best device alone (%s, "
+                     "%.3f %s)." % (obj.capitalize(), b["label"], ratio, s["label"], s[col], unit))
+        else:
+            L.append("%s: no plan that uses both devices beat the best device alone, %s (%.3f %s); the best of them, "
+                     "%s, measured %.2fx it." % (obj.capitalize(), s["label"], s[col], unit, b["label"], ratio))
+    peer = next((r for r in rows if r["key"] == "opencv"), None)
+    if peer:
+        L.append("The peer, %s: %.1f images/s, %.3f ms an image." % (peer["plan"], peer["measured_ips"],
+                                                                    peer["measured_latency_ms"]))
+    return [" ".join(L), ""] if L else []
+
+
 def summary_md(a, out, machine, results, elapsed, db):
     L = ["# het study: %s" % a.platform, "",
          "Generated by `experiments/study.py` on %s (tools built from git %s), %.0f s in all." % (
@@ -506,27 +644,38 @@ def summary_md(a, out, machine, results, elapsed, db):
          "layer times scaled to the CPU-alone and GPU-alone latency measured in the same round (`hetpart predict "
          "--cpu-ms --gpu-ms`; where the GPU streams images, its stream too, replayed alone in the same round: "
          "`--gpu-stream-ms`), the median over rounds; it separates the model's error from the machine's drift "
-         "since the sweep, and CPU and GPU alone, its calibration points, are left out of it. Bound: 1/T_cpu + "
-         "1/T_gpu images/s, what two devices that never wait could reach." % (
+         "since the sweep, and CPU and GPU alone, its calibration points, are left out of it. Every mode is set "
+         "against the best device alone, measured in the same rounds: the CPU backend on every core, one image at "
+         "a time or in lanes (each lane the CPU backend on its own cores and images; measured, not predicted), the "
+         "GPU one image at a time and, where it runs images at once, streaming; for latency the faster per image, for "
+         "images/s the higher rate (a mode's objective says which column is its own). Bound: 1/T_cpu + 1/T_gpu "
+         "images/s with each device at its best rate, what two devices that never wait could reach. The CPU on "
+         "the plans' cores (the half a plan gives it) is the cost model's calibration point, not a baseline; the "
+         "peer is what a user would run instead." % (
              a.images, " (each image, or each stream of them, %d times, measured over all)" % a.repeat
              if a.repeat > 1 else "", a.reps), ""]
     for res in results:
         rows = res["rows"]
-        cpu, gpu = rows[0]["measured_ips"], rows[1]["measured_ips"]
+        by = {r["key"]: r for r in rows}
+        cpu = max(by[k]["measured_ips"] for k in ("cpu-all", "cpu-lanes") if k in by)
+        gpu = max(by[k]["measured_ips"] for k in ("gpu", "gpu-stream") if k in by)
         L += ["## %s" % res["name"], "",
               "`%s`, model hash %s, sweep %d (%.0f s)." % (os.path.relpath(res["proto"], ROOT), res["hash"],
                                                          res["sweep"], res["sweep_s"]), "",
-              "| mode | plan | predicted img/s | measured img/s | error | error, recalibrated | latency ms (p50) |"
-              " vs CPU alone | vs GPU alone | of bound |", "|---|---|---|---|---|---|---|---|---|---|"]
+              "| mode | objective | plan | predicted img/s | measured img/s | error | error, recalibrated | "
+              "latency ms (p50) | vs best single device, latency | vs best single device, img/s | of bound |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
         for r in rows:
             mark = "".join(" (hetpart's %s pick)" % o for o, k in res["picks"].items() if k == r["key"])
-            L.append("| %s%s | %s | %s | %.1f | %s | %s | %.3f | %.2fx | %.2fx | %.0f%% |" % (
-                r["label"], mark, r["plan"], fmt(r["predicted_ips"]), r["measured_ips"],
+            L.append("| %s%s | %s | %s | %s | %.1f | %s | %s | %.3f | %.2fx | %.2fx | %.0f%% |" % (
+                r["label"], mark, r["objective"] or "-", r["plan"], fmt(r["predicted_ips"]), r["measured_ips"],
                 fmt(r["ips_error"] and r["ips_error"] * 100, "%+.0f%%") if r["ips_error"] is not None else "-",
                 fmt(r["recal_error"] * 100, "%+.0f%%") if r["recal_error"] is not None else "-",
-                r["measured_latency_ms"], r["vs_cpu"], r["vs_gpu"], r["vs_bound"] * 100))
+                r["measured_latency_ms"], r["vs_best_latency"], r["vs_best_ips"], r["vs_bound"] * 100))
+        L += [""] + verdict(rows)
         p2 = next(r for r in rows if r["key"] == "pipeline2")
-        L += ["", "Two-group pipeline: %.2fx GPU alone and %.2fx CPU alone (thesis, Exynos 5422: %.2fx and %.2fx). "
+        L += ["Two-group pipeline: %.2fx the GPU alone at its best and %.2fx the CPU alone at its best "
+              "(thesis, Exynos 5422: %.2fx and %.2fx). "
               "Best possible with these two devices: %.2fx GPU alone and %.2fx CPU alone (1 + T_gpu/T_cpu and "
               "1 + T_cpu/T_gpu); the pipeline reached %.0f%% of it." % (
                   p2["vs_gpu"], p2["vs_cpu"], THESIS["vs_gpu"], THESIS["vs_cpu"], 1 + cpu / gpu, 1 + gpu / cpu,
@@ -550,7 +699,7 @@ def summary_md(a, out, machine, results, elapsed, db):
                   "(docs/study.md).", ""]
         for key, what in (("ips_error", "Prediction error of the solved plans (|error|, images/s)"),
                           ("recal_error", "Recalibrated")):
-            errs = [abs(r[key]) for r in rows[2:] if r[key] is not None]
+            errs = [abs(r[key]) for r in rows if r["key"] in SOLVED and r[key] is not None]
             if errs:
                 L += ["%s: median %.0f%%, max %.0f%%." % (what, statistics.median(errs) * 100, max(errs) * 100), ""]
         for i, notes in enumerate(res["moved"]):
@@ -561,8 +710,8 @@ def summary_md(a, out, machine, results, elapsed, db):
                   "was measured, and the predictions carry it)." % (dev.upper(), note), ""]
         if res["stream"]:
             ips, sweep_ms = res["stream"]
-            L += ["GPU alone streaming (two images in flight; the recalibration's reference for plans that stream "
-                  "the GPU, not a mode): median %.1f images/s (runs %s); the sweep's stream: %.1f images/s." % (
+            L += ["GPU alone streaming (two images in flight; a baseline, and the recalibration's reference for "
+                  "plans that stream the GPU): median %.1f images/s (runs %s); the sweep's stream: %.1f images/s." % (
                       statistics.median(ips), " ".join("%.1f" % x for x in ips), 1000.0 / sweep_ms), ""]
         st = [float(x) for r in rows for x in r["steal_runs"].split() if x != "-"]
         if st:
@@ -589,7 +738,7 @@ def all_models_errors(results):
     plans (every mode but CPU and GPU alone), median and 90th percentile."""
     L = []
     for key, what in (("ips_error", "raw"), ("recal_error", "recalibrated")):
-        errs = [abs(r[key]) for res in results for r in res["rows"][2:] if r[key] is not None]
+        errs = [abs(r[key]) for res in results for r in res["rows"] if r["key"] in SOLVED and r[key] is not None]
         if errs:
             L.append("- %s: median %.1f%%, 90th percentile %.1f%%, max %.1f%% (%d plans)" % (
                 what, statistics.median(errs) * 100, nearest_rank(errs, 0.9) * 100, max(errs) * 100, len(errs)))
@@ -700,6 +849,8 @@ def main():
     ap.add_argument("--resweeps", type=int, default=1,
                     help="sweep a model again, up to N times, while hetprof says a device's whole network moved "
                          "during its sweep (default %(default)s; 0: never)")
+    ap.add_argument("--no-peers", dest="peers", action="store_false",
+                    help="leave out the peer a user would run instead (OpenCV DNN on the CPU)")
     ap.add_argument("--sweep-args", default="", help="extra hetprof sweep options, e.g. '--reps 10 --ratios 0.5'")
     ap.add_argument("--cpu-cores", help="cores of the CPU backend, every mode (default: the first half)")
     ap.add_argument("--gpu-cores", help="cores of the OpenCL host threads, every mode (default: the second half)")

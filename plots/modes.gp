@@ -1,5 +1,6 @@
 # modes.gp: every execution mode: measured (bars) and predicted (points)
-# images/s on top; speedup over CPU alone and over GPU alone below, with
+# images/s on top; speedup over the CPU alone (every core) and the GPU alone
+# (one image at a time or streaming, the faster) below, with
 # the thesis' pipeline speedups (1.7x, 1.97x) and this machine's bounds.
 # data: label <TAB> measured <TAB> predicted <TAB> vs_cpu <TAB> vs_gpu
 # vars: ttl, n (modes), bound_cpu (the best possible speedup over CPU alone,
@@ -26,8 +27,8 @@ set format y "%.2g"
 set xtics rotate by 20 right font ",10" noenhanced format "% h"
 set bmargin 7
 set boxwidth 0.35
-plot data using ($0 - 0.18):4:xtic(1) with boxes lc rgb CPU_C title "over CPU alone", \
-     "" using ($0 + 0.18):5 with boxes lc rgb GPU_C title "over GPU alone", \
+plot data using ($0 - 0.18):4:xtic(1) with boxes lc rgb CPU_C title "over the CPU alone, every core", \
+     "" using ($0 + 0.18):5 with boxes lc rgb GPU_C title "over the GPU alone at its best", \
      1.7 with lines dt 2 lw 2 lc rgb CPU_C title "thesis pipeline over CPU (1.7x)", \
      1.97 with lines dt 2 lw 2 lc rgb GPU_C title "thesis pipeline over GPU (1.97x)", \
      bound_cpu with lines dt 3 lw 2 lc rgb CPU_C title sprintf("best possible over CPU (%.2fx)", bound_cpu), \

@@ -62,23 +62,46 @@ for f in ("summary.md", "machine.txt", "het.db", "csv/runs.csv", "csv/measuremen
     check(os.path.exists(os.path.join(RES, f)), "results have %s" % f)
 rows = list(csv.DictReader(open(os.path.join(M, "modes.csv")))) if os.path.exists(os.path.join(M, "modes.csv")) else []
 keys = [x["key"] for x in rows]
-check(keys == ["cpu", "gpu", "mapping", "split", "pipeline2", "pipelineK", "image-parallel"], "every mode: %r" % keys)
+SOLVED = ["mapping", "split", "pipeline2", "pipelineK", "image-parallel"]
+# Each device alone at its best (the CPU on every core), the CPU on the
+# plans' cores (the calibration point), the solved modes, and the peer
+# (OpenCV DNN, which CI has).
+check(keys == ["cpu-all", "cpu-lanes", "gpu", "cpu"] + SOLVED + ["opencv"], "every mode and the peer: %r" % keys)
 check(all(float(x["measured_ips"]) > 0 and len(x["ips_runs"].split()) == 2 for x in rows),
       "each mode measured twice: %r" % [x["ips_runs"] for x in rows])
-check(all(x["predicted_ips"] for x in rows), "each mode has a prediction")
+check(all(x["predicted_ips"] for x in rows if x["key"] not in ("opencv", "cpu-lanes")),
+      "each mode has a prediction (CPU lanes and the peer are measured only)")
+pl = json.load(open(os.path.join(M, "plans", "cpu-lanes.json"))) if os.path.exists(os.path.join(M, "plans")) else {}
+ncores = len(os.sched_getaffinity(0))
+check(pl.get("mode") == "image-parallel" and pl.get("devices") == ["cpu"] * (ncores // 2 if ncores >= 4 else ncores),
+      "CPU lanes of two cores, or of one on fewer than four: %r" % pl)
+# The CPU alone on every core this process may use, as its plan says.
+pa = json.load(open(os.path.join(M, "plans", "cpu-all.json"))) if os.path.exists(os.path.join(M, "plans")) else {}
+named = [int(c) for part in pa.get("platform", {}).get("cpu_cores", "").split(",") if part
+         for c in range(int(part.split("-")[0]), int(part.split("-")[-1]) + 1)]
+check(named == sorted(os.sched_getaffinity(0)), "the CPU alone runs on every core: %r" % pa.get("platform"))
 # Steal per replay: a share of the machine's CPU time in percent (Linux has
 # /proc/stat; a machine without a hypervisor reports 0).
 steals = [x["steal_runs"].split() for x in rows]
 check(all(len(v) == 2 and all(0 <= float(t) <= 100 for t in v) for v in steals), "steal per replay: %r" % steals)
 # Recalibrated predictions: every solved mode, not the calibration points.
-check([x["key"] for x in rows if x["recal_ips"]] == [x["key"] for x in rows[2:]] and
-      all(float(x["recal_ips"]) > 0 and abs(float(x["recal_error"])) < 10 for x in rows[2:]),
+check([x["key"] for x in rows if x["recal_ips"]] == SOLVED and
+      all(float(x["recal_ips"]) > 0 and abs(float(x["recal_error"])) < 10 for x in rows if x["key"] in SOLVED),
       "recalibrated predictions for the solved modes only: %r" % [(x["key"], x["recal_ips"]) for x in rows])
 if rows:
-    check(float(rows[0]["vs_cpu"]) == 1.0 and float(rows[1]["vs_gpu"]) == 1.0, "speedups are relative to one device")
-    # vs_bound is measured / (cpu + gpu): recompute it from the rows themselves.
-    cpu, gpu = float(rows[0]["measured_ips"]), float(rows[1]["measured_ips"])
-    check(all(abs(float(x["vs_bound"]) - float(x["measured_ips"]) / (cpu + gpu)) < 1e-9 for x in rows), "bound ratio")
+    # Every ratio recomputed from the rows: against the CPU on every core,
+    # the GPU at its best (no stream on PoCL: one image at a time), the best
+    # device alone per objective, and the bound from those best rates.
+    by = {x["key"]: x for x in rows}
+    cpu = max(float(by[k]["measured_ips"]) for k in ("cpu-all", "cpu-lanes"))
+    gpu = float(by["gpu"]["measured_ips"])
+    best_lat = min(float(by[k]["measured_latency_ms"]) for k in ("cpu-all", "gpu"))
+    for x in rows:
+        ips, lat = float(x["measured_ips"]), float(x["measured_latency_ms"])
+        check(abs(float(x["vs_cpu"]) - ips / cpu) < 1e-9 and abs(float(x["vs_gpu"]) - ips / gpu) < 1e-9 and
+              abs(float(x["vs_best_ips"]) - ips / max(cpu, gpu)) < 1e-9 and
+              abs(float(x["vs_best_latency"]) - best_lat / lat) < 1e-9 and
+              abs(float(x["vs_bound"]) - ips / (cpu + gpu)) < 1e-9, "ratios of %s" % x["key"])
 p2 = json.load(open(os.path.join(M, "plans", "pipeline2.json"))) if os.path.exists(os.path.join(M, "plans")) else {}
 check(p2.get("mode") == "pipeline" and len(p2.get("stages", [])) == 2, "the thesis' mode has two stages: %r" % p2)
 layers = list(csv.DictReader(open(os.path.join(M, "layers.csv")))) if os.path.exists(os.path.join(M, "layers.csv")) else []
@@ -88,21 +111,28 @@ summary = open(os.path.join(RES, "summary.md")).read() if os.path.exists(os.path
 check("over 8 images (each image, or each stream of them, 2 times, measured over all)" in summary,
       "the summary says how each replay was timed")
 check("| two-group pipeline (thesis)" in summary and "1.97x" in summary and "Recalibrated: median" in summary
-      and "(/proc/stat steal): median" in summary, "summary table")
+      and "(/proc/stat steal): median" in summary and "vs best single device, latency" in summary
+      and "The peer, OpenCV" in summary, "summary table")
+# The verdict per objective, said plainly either way.
+for obj in ("Latency", "Throughput"):
+    said = ["%s: no plan that uses both devices beat the best device alone" % obj in summary,
+            "%s: the best plan that uses both devices" % obj in summary,
+            "%s: every solved plan runs on one device alone" % obj in summary]
+    check(said.count(True) == 1, "%s verdict: %r" % (obj, said))
 # The all-models line, recomputed from modes.csv (one model here: its five
 # solved plans; nearest-rank 90th percentile of 5 values is the largest).
-errs = sorted(abs(float(x["ips_error"])) for x in rows[2:])
+errs = sorted(abs(float(x["ips_error"])) for x in rows if x["key"] in SOLVED)
 if errs:
     want_line = "- raw: median %.1f%%, 90th percentile %.1f%%, max %.1f%% (5 plans)" % (
         errs[2] * 100, errs[4] * 100, errs[4] * 100)
     check("## All models" in summary and want_line in summary, "all-models errors: %r" % want_line)
 # Replay noise, recomputed from modes.csv: each plan's two rounds apart, over
-# its median (of two: their mean), for all seven rows.
+# its median (of two: their mean), for all ten rows.
 spreads = sorted(abs(float(a) - float(b)) / float(x["measured_ips"])
                  for x in rows for a, b in [x["ips_runs"].split()])
-if len(spreads) == 7:
-    want_noise = "- one plan's rounds, (max - min) / median: median %.0f%%, max %.0f%% (7 plans" % (
-        spreads[3] * 100, spreads[6] * 100)
+if len(spreads) == 10:
+    want_noise = "- one plan's rounds, (max - min) / median: median %.0f%%, max %.0f%% (10 plans" % (
+        (spreads[4] + spreads[5]) / 2 * 100, spreads[9] * 100)
     check("Replay noise" in summary and want_noise in summary, "replay noise: %r" % want_noise)
 # merge_errors.py over the one study folder gives the summary's own lines;
 # a folder without studies is one clear line.
@@ -139,10 +169,12 @@ for name in dict.fromkeys(x["layer"] for x in srows):
         min(c, g) / bound[0]))
 con.close()
 check(want and all(w in summary for w in want), "split table rows: %r" % want)
-# The runs went into the database with their predictions (7 modes x 2).
+# The runs went into the database (9 het rows x 2; the peer is not het's),
+# with their predictions but for the CPU lanes'.
 con_rows = list(csv.DictReader(open(os.path.join(RES, "csv", "runs.csv")))) if os.path.exists(
     os.path.join(RES, "csv", "runs.csv")) else []
-check(len(con_rows) == 14 and all(x["predicted_images_per_s"] for x in con_rows), "runs: %d" % len(con_rows))
+check(len(con_rows) == 18 and sum(1 for x in con_rows if not x["predicted_images_per_s"]) == 2,
+      "runs: %d" % len(con_rows))
 check(not os.path.exists(os.path.join(M, "gpu_stream.csv")) and "GPU alone streaming" not in summary,
       "no GPU-stream reference where the GPU runs images one at a time (PoCL)")
 
@@ -152,7 +184,7 @@ check(not os.path.exists(os.path.join(M, "gpu_stream.csv")) and "GPU alone strea
 # sweeps all count as drifting (--drift-limit 1: any two bursts spread by
 # 1x or more), so the study sweeps twice more (--resweeps 2) and says so.
 RES2 = os.path.join(WORK, "overlap")
-r = run(*base[:7], RES2, "-q", "--models", MODEL, "--images", 8, "--reps", 2, "--warmup", 1, "--max-stages", 2,
+r = run(*base[:7], RES2, "-q", "--no-peers", "--models", MODEL, "--images", 8, "--reps", 2, "--warmup", 1, "--max-stages", 2,
         "--resweeps", 2, "--sweep-args", "--ratios 0.5 --reps 6 --min-reps 3 --max-time 0.05 --drift-limit 1",
         "--no-figures", timeout=900, env=dict(os.environ, HET_CL_OVERLAP="1"))
 check(r.returncode == 0, "study with a GPU that streams: %s" % (r.stdout[-800:] + r.stderr[-800:]))
@@ -164,9 +196,17 @@ check(len(srows) == 2 and all(float(x["images_per_s"]) > 0 and float(x["sweep_ms
                               abs(float(x["ms_per_image"]) * float(x["images_per_s"]) - 1000) < 1e-6 for x in srows),
       "the GPU stream replayed each round: %r" % srows)
 rows2 = list(csv.DictReader(open(os.path.join(M2, "modes.csv")))) if os.path.exists(os.path.join(M2, "modes.csv")) else []
-check([x["key"] for x in rows2] == ["cpu", "gpu", "mapping", "split", "pipeline2", "pipelineK", "image-parallel"] and
-      all(x["recal_ips"] for x in rows2[2:]), "the reference is not a mode; the solved modes recalibrated: %r" %
-      [(x["key"], x["recal_ips"]) for x in rows2])
+check([x["key"] for x in rows2] == ["cpu-all", "cpu-lanes", "gpu", "gpu-stream", "cpu"] + SOLVED and
+      all(x["recal_ips"] for x in rows2 if x["key"] in SOLVED),
+      "the GPU streaming is a baseline row; the solved modes recalibrated: %r" % [(x["key"], x["recal_ips"]) for x in rows2])
+by2 = {x["key"]: x for x in rows2}
+if len(by2) == len(rows2) and "gpu-stream" in by2:
+    g2 = max(float(by2[k]["measured_ips"]) for k in ("gpu", "gpu-stream"))
+    check(all(abs(float(x["vs_gpu"]) - float(x["measured_ips"]) / g2) < 1e-9 for x in rows2),
+          "vs the GPU at its best: the faster of one at a time and streaming")
+    check([float(x["images_per_s"]) for x in srows] == [float(v) for v in by2["gpu-stream"]["ips_runs"].split()] or
+          all(abs(float(x["images_per_s"]) - float(v)) < 0.01 for x, v in zip(srows, by2["gpu-stream"]["ips_runs"].split())),
+          "gpu_stream.csv is the stream row's rounds")
 plan = json.load(open(os.path.join(M2, "plans", "gpu-stream.json"))) if os.path.exists(
     os.path.join(M2, "plans", "gpu-stream.json")) else {}
 check(plan.get("mode") == "image-parallel" and plan.get("devices") == ["gpu"], "the reference plan: %r" % plan)
