@@ -61,15 +61,14 @@ static bool cpu_supports(const het_backend *be, const het_graph *g, const het_la
 static het_status cpu_prepare(het_backend *be, const het_graph *g, const het_layer *l)
 {
     cpu_ctx *cx = be->ctx;
+    het_status gst = het_backend_check_graph(be, cx->graph, g);
+    if (gst != HET_OK) return gst;
     if (!cx->graph) {
         cx->state = calloc((size_t)g->n_layers, sizeof(void *));
         cx->prepared = calloc((size_t)g->n_layers, sizeof(bool));
         if (!cx->state || !cx->prepared) return HET_E_NOMEM;
         cx->n_layers = g->n_layers;
         cx->graph = g;
-    } else if (cx->graph != g) {
-        het_log(HET_LOG_ERROR, "cpu backend: prepare called with a second graph; create one backend per graph");
-        return HET_E_STATE;
     }
     if (!cpu_supports(be, g, l)) {
         het_log(HET_LOG_ERROR, "cpu backend: layer '%s' of type %s is not supported", l->name, het_layer_kind_name(l->kind));
@@ -101,11 +100,8 @@ static het_status cpu_run_with_relu(het_backend *be, const het_graph *g, const h
                                     const het_layer *relu, const het_blob_data *blobs, int c0, int c1)
 {
     cpu_ctx *cx = be->ctx;
-    if (conv->kind != HET_LAYER_CONV || relu->kind != HET_LAYER_RELU || !relu->in_place ||
-        relu->bottom[0] != conv->top[0]) {
-        het_log(HET_LOG_ERROR, "cpu backend: cannot fuse '%s' into '%s'", relu->name, conv->name);
-        return HET_E_INVALID;
-    }
+    het_status fst = het_backend_check_fuse(be, conv, relu);
+    if (fst != HET_OK) return fst;
     cx->relu = true;
     cx->relu_slope = relu->p.relu.negative_slope;
     het_status st = cpu_run(be, g, conv, blobs, c0, c1);

@@ -6,6 +6,7 @@
 #include "cpu_impl.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct ew_job {
@@ -71,16 +72,15 @@ CPU_PREPARE_DECL(batchnorm)
     (void)g;
     int C = (int)l->params[0].count;
     float *ab = het_alloc_aligned(2 * (size_t)C * sizeof(float));
-    if (!ab) return HET_E_NOMEM;
-    float f = l->params[2].data[0];
-    float inv = f == 0.0f ? 0.0f : 1.0f / f;
-    for (int c = 0; c < C; c++) {
-        float mean = l->params[0].data[c] * inv;
-        float var = l->params[1].data[c] * inv;
-        float a = 1.0f / sqrtf(var + l->p.bn.eps);
-        ab[c] = a;
-        ab[C + c] = -mean * a;
+    double *d = malloc(2 * (size_t)C * sizeof *d);
+    if (!ab || !d) {
+        het_free_aligned(ab);
+        free(d);
+        return HET_E_NOMEM;
     }
+    het_batchnorm_affine(l, d, d + C);
+    for (int c = 0; c < 2 * C; c++) ab[c] = (float)d[c];
+    free(d);
     *state_out = ab;
     return HET_OK;
 }

@@ -128,6 +128,21 @@ het_status het_backend_check_run(const het_backend *be, bool prepared, const het
     return HET_OK;
 }
 
+het_status het_backend_check_fuse(const het_backend *be, const het_layer *conv, const het_layer *relu)
+{
+    if (conv->kind == HET_LAYER_CONV && relu->kind == HET_LAYER_RELU && relu->in_place && relu->bottom[0] == conv->top[0])
+        return HET_OK;
+    het_log(HET_LOG_ERROR, "%s backend: cannot fuse '%s' into '%s'", be->ops->name, relu->name, conv->name);
+    return HET_E_INVALID;
+}
+
+het_status het_backend_check_graph(const het_backend *be, const het_graph *bound, const het_graph *g)
+{
+    if (!bound || bound == g) return HET_OK;
+    het_log(HET_LOG_ERROR, "%s backend: used with a second graph; create one backend per graph", be->ops->name);
+    return HET_E_STATE;
+}
+
 const char *het_backend_describe(const het_backend *be) { return be ? be->desc : "none"; }
 
 uint64_t het_backend_setup_ns(const het_backend *be) { return be ? be->setup_ns : 0; }

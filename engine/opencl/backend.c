@@ -620,13 +620,12 @@ static het_status upload(cl_ctx *cx, const float *data, size_t n, cl_mem *out)
     return HET_OK;
 }
 
-static het_status ensure_graph(cl_ctx *cx, const het_graph *g)
+static het_status ensure_graph(het_backend *be, const het_graph *g)
 {
+    cl_ctx *cx = be->ctx;
     if (cx->graph == g) return HET_OK;
-    if (cx->graph) {
-        het_log(HET_LOG_ERROR, "opencl backend: used with a second graph; create one backend per graph");
-        return HET_E_STATE;
-    }
+    het_status gst = het_backend_check_graph(be, cx->graph, g);
+    if (gst != HET_OK) return gst;
     cx->ls = calloc((size_t)g->n_layers, sizeof *cx->ls);
     cx->prepared = calloc((size_t)g->n_layers, sizeof *cx->prepared);
     if (!cx->ls || !cx->prepared) return HET_E_NOMEM;
@@ -637,7 +636,7 @@ static het_status ensure_graph(cl_ctx *cx, const het_graph *g)
 static het_status cl_prepare(het_backend *be, const het_graph *g, const het_layer *l)
 {
     cl_ctx *cx = be->ctx;
-    het_status st = ensure_graph(cx, g);
+    het_status st = ensure_graph(be, g);
     if (st != HET_OK) return st;
     if (cx->prepared[l->id]) return HET_OK;
     cl_layer_state *s = &cx->ls[l->id];
@@ -666,16 +665,18 @@ static het_status cl_prepare(het_backend *be, const het_graph *g, const het_laye
         if (st == HET_OK && l->n_params > 1) st = upload(cx, l->params[1].data, l->params[1].count, &s->b);
         break;
     case HET_LAYER_BATCHNORM: {
-        // Fold as the CPU backend does: y = a*x + b.
+        // y = a*x + b, as every backend runs it.
         int C = (int)l->params[0].count;
         float *ab = malloc(2 * (size_t)C * sizeof(float));
-        if (!ab) return HET_E_NOMEM;
-        float f = l->params[2].data[0], inv = f == 0.0f ? 0.0f : 1.0f / f;
-        for (int c = 0; c < C; c++) {
-            float a = 1.0f / sqrtf(l->params[1].data[c] * inv + l->p.bn.eps);
-            ab[c] = a;
-            ab[C + c] = -l->params[0].data[c] * inv * a;
+        double *d = malloc(2 * (size_t)C * sizeof *d);
+        if (!ab || !d) {
+            free(ab);
+            free(d);
+            return HET_E_NOMEM;
         }
+        het_batchnorm_affine(l, d, d + C);
+        for (int c = 0; c < 2 * C; c++) ab[c] = (float)d[c];
+        free(d);
         st = upload(cx, ab, (size_t)C, &s->a);
         if (st == HET_OK) st = upload(cx, ab + C, (size_t)C, &s->b);
         free(ab);
@@ -704,7 +705,7 @@ static bool maps_in_place(cl_command_queue q, cl_mem buf, void *host, size_t byt
 static het_status cl_bind(het_backend *be, const het_graph *g, const het_blob_data *blobs)
 {
     cl_ctx *cx = be->ctx;
-    het_status st = ensure_graph(cx, g);
+    het_status st = ensure_graph(be, g);
     if (st != HET_OK) return st;
     struct cl_binding *b = NULL;
     for (int i = 0; i < cx->n_bind && !b; i++)
@@ -779,11 +780,8 @@ static het_status cl_run_with_relu(het_backend *be, const het_graph *g, const he
                                    const het_blob_data *blobs, int c0, int c1)
 {
     cl_ctx *cx = be->ctx;
-    if (conv->kind != HET_LAYER_CONV || relu->kind != HET_LAYER_RELU || !relu->in_place ||
-        relu->bottom[0] != conv->top[0]) {
-        het_log(HET_LOG_ERROR, "opencl backend: cannot fuse '%s' into '%s'", relu->name, conv->name);
-        return HET_E_INVALID;
-    }
+    het_status fst = het_backend_check_fuse(be, conv, relu);
+    if (fst != HET_OK) return fst;
     het_status st = het_backend_check_run(be, cx->graph == g && cx->prepared[conv->id], g, conv, c0, c1);
     if (st == HET_OK) st = select_binding(cx, blobs, "run");
     if (st != HET_OK) return st;

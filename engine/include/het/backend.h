@@ -195,6 +195,15 @@ void het_opencl_identity(const het_backend *be, char *platform, char *device, ch
 het_status het_backend_check_run(const het_backend *be, bool prepared, const het_graph *g, const het_layer *l, int c0,
                                  int c1);
 
+/// For backends: whether `relu` can run fused into `conv` (a ReLU in place
+/// on the convolution's output); HET_E_INVALID with a message if not.
+het_status het_backend_check_fuse(const het_backend *be, const het_layer *conv, const het_layer *relu);
+
+/// For backends, which serve one graph each: HET_OK where `bound` (the graph
+/// the backend serves, NULL before its first) is `g`, else HET_E_STATE with
+/// a message.
+het_status het_backend_check_graph(const het_backend *be, const het_graph *bound, const het_graph *g);
+
 /// Host memory for data that `be` moves to and from its device: its
 /// host_alloc where it has one, else het_alloc_aligned (also for a NULL
 /// `be`). Free it with het_host_free on the same backend, before the
