@@ -26,10 +26,10 @@ sys.path.insert(0, os.path.join(ROOT, "scripts"))
 from benchlib import bench_env  # noqa: E402
 
 
-def replay(hetrun, proto, plan, images, objective, env, work):
+def replay(hetrun, proto, plan, images, objective, env, work, gpu):
     js = os.path.join(work, "r.json")
     subprocess.run([hetrun, "--model", proto, "--plan", plan, "--images", str(images), "--warmup", "2", "--top",
-                    "0", "-q", "--json", js], check=True, env=env, capture_output=True)
+                    "0", "-q", "--json", js] + (["--gpu", gpu] if gpu else []), check=True, env=env, capture_output=True)
     s = json.load(open(js))
     return s["latency_ms"]["median"] if objective == "latency" else s["images_per_s"]
 
@@ -42,6 +42,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--images", type=int, default=30)
     ap.add_argument("--out", help="write the results as JSON here")
+    ap.add_argument("--gpu", help="OpenCL device for tune and the replays (index or name substring)")
     a = ap.parse_args()
     env = bench_env()
     hetpart, hetrun = os.path.join(a.bin, "hetpart"), os.path.join(a.bin, "hetrun")
@@ -55,7 +56,8 @@ def main():
                 t0 = time.time()
                 r = subprocess.run([hetpart, "tune", "--model", proto, "--db", db, "--objective", obj, "--json", "-q",
                                     "--keep-plans", plans, "--out", os.path.join(work, "answer.json"),
-                                    "--images", str(a.images)], env=env, capture_output=True, text=True)
+                                    "--images", str(a.images)] + (["--gpu", a.gpu] if a.gpu else []),
+                               env=env, capture_output=True, text=True)
                 took = time.time() - t0
                 if r.returncode:
                     sys.exit("bench_tune: tune %s %s failed: %s" % (m, obj, r.stderr[-800:]))
@@ -71,7 +73,7 @@ def main():
                 runs = {k: [] for k in names}
                 for rd in range(a.rounds):
                     for name in names[rd % len(names):] + names[:rd % len(names)]:
-                        runs[name].append(replay(hetrun, proto, path(name), a.images, obj, env, work))
+                        runs[name].append(replay(hetrun, proto, path(name), a.images, obj, env, work, a.gpu))
                 med = {k: statistics.median(v) for k, v in runs.items()}
                 vs = lambda k: (med[k] / med[ans["name"]]) if obj == "latency" else (med[ans["name"]] / med[k])
                 ratio, vs_cpu = vs(single), vs("cpu alone")

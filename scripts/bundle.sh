@@ -42,8 +42,9 @@ cp -r models "$OUT/models"
 cp scripts/bench_cpu.py scripts/bench_gpu.py scripts/benchlib.py scripts/bench_modes.py "$OUT/tests/"
 cp experiments/gpu_machine/run.sh experiments/gpu_machine/peers.py experiments/gpu_machine/study.sh \
     experiments/gpu_machine/ip_lane_probe.sh experiments/gpu_machine/parts.sh experiments/gpu_machine/splitk_probe.sh \
-    experiments/gpu_machine/machine_env.sh experiments/gpu_machine/baseline_check.sh "$OUT/"
+    experiments/gpu_machine/machine_env.sh experiments/gpu_machine/baseline_check.sh \
+    experiments/gpu_machine/tune_check.sh "$OUT/"
 # The study (experiments/study.py finds bin/, scripts/ and models/ from its own place).
 cp experiments/study.py experiments/fold_ab.py experiments/cpu_conv_ab.py "$OUT/experiments/"
-cp scripts/benchlib.py scripts/ab_plans.sh "$OUT/scripts/"
+cp scripts/benchlib.py scripts/ab_plans.sh scripts/bench_tune.py "$OUT/scripts/"
 echo "bundle: $OUT ($(du -sh "$OUT" | cut -f1)); libraries: $(ls "$OUT/lib" | tr '\n' ' ')"
