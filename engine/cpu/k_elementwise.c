@@ -6,7 +6,6 @@
 #include "cpu_impl.h"
 
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
 typedef struct ew_job {
@@ -72,15 +71,12 @@ CPU_PREPARE_DECL(batchnorm)
     (void)g;
     int C = (int)l->params[0].count;
     float *ab = het_alloc_aligned(2 * (size_t)C * sizeof(float));
-    double *d = malloc(2 * (size_t)C * sizeof *d);
-    if (!ab || !d) {
-        het_free_aligned(ab);
-        free(d);
-        return HET_E_NOMEM;
+    if (!ab) return HET_E_NOMEM;
+    for (int c = 0; c < C; c++) {
+        double a, b;
+        het_batchnorm_affine(l, c, &a, &b);
+        ab[c] = (float)a, ab[C + c] = (float)b;
     }
-    het_batchnorm_affine(l, d, d + C);
-    for (int c = 0; c < 2 * C; c++) ab[c] = (float)d[c];
-    free(d);
     *state_out = ab;
     return HET_OK;
 }

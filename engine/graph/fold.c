@@ -41,13 +41,12 @@ static bool folds_into(const het_graph *g, const het_layer *l, int top, int chai
 static void compose(const het_layer *l, double *a, double *s, int C)
 {
     if (l->kind == HET_LAYER_BATCHNORM) {
-        // As the backends run it (het_batchnorm_affine); ka and kb are
-        // scratch of C each after a and s.
-        double *ka = s + C, *kb = ka + C;
-        het_batchnorm_affine(l, ka, kb);
+        // As the backends run it.
         for (int c = 0; c < C; c++) {
-            a[c] *= ka[c];
-            s[c] = s[c] * ka[c] + kb[c];
+            double ka, kb;
+            het_batchnorm_affine(l, c, &ka, &kb);
+            a[c] *= ka;
+            s[c] = s[c] * ka + kb;
         }
     } else {
         for (int c = 0; c < C; c++) {
@@ -62,7 +61,7 @@ static void compose(const het_layer *l, double *a, double *s, int C)
 static het_status fold_run(het_graph *g, het_layer *conv, int first, int last)
 {
     int C = conv->p.conv.num_output;
-    double *a = malloc(4 * (size_t)C * sizeof *a); // a, s, and compose's scratch
+    double *a = malloc(2 * (size_t)C * sizeof *a);
     if (!a) return HET_E_NOMEM;
     double *s = a + C;
     for (int c = 0; c < C; c++) {
@@ -219,15 +218,12 @@ done:
     return st;
 }
 
-void het_batchnorm_affine(const het_layer *l, double *a, double *b)
+void het_batchnorm_affine(const het_layer *l, int c, double *a, double *b)
 {
-    int C = (int)l->params[0].count;
     float f = l->params[2].data[0];
     double inv = f == 0.0f ? 0.0 : 1.0 / f;
-    for (int c = 0; c < C; c++) {
-        a[c] = 1.0 / sqrt(l->params[1].data[c] * inv + l->p.bn.eps);
-        b[c] = -l->params[0].data[c] * inv * a[c];
-    }
+    *a = 1.0 / sqrt(l->params[1].data[c] * inv + l->p.bn.eps);
+    *b = -l->params[0].data[c] * inv * *a;
 }
 
 const char *het_graph_folded_into(const het_graph *g, const char *name)

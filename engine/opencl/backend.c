@@ -668,15 +668,12 @@ static het_status cl_prepare(het_backend *be, const het_graph *g, const het_laye
         // y = a*x + b, as every backend runs it.
         int C = (int)l->params[0].count;
         float *ab = malloc(2 * (size_t)C * sizeof(float));
-        double *d = malloc(2 * (size_t)C * sizeof *d);
-        if (!ab || !d) {
-            free(ab);
-            free(d);
-            return HET_E_NOMEM;
+        if (!ab) return HET_E_NOMEM;
+        for (int c = 0; c < C; c++) {
+            double a, b;
+            het_batchnorm_affine(l, c, &a, &b);
+            ab[c] = (float)a, ab[C + c] = (float)b;
         }
-        het_batchnorm_affine(l, d, d + C);
-        for (int c = 0; c < 2 * C; c++) ab[c] = (float)d[c];
-        free(d);
         st = upload(cx, ab, (size_t)C, &s->a);
         if (st == HET_OK) st = upload(cx, ab + C, (size_t)C, &s->b);
         free(ab);

@@ -155,11 +155,11 @@ het_status het_graph_save_weights(const het_graph *g, const char *path);
 /// are renumbered; nothing else in the graph moves (blobs keep their ids).
 het_status het_graph_fold(het_graph *g, int *n_removed);
 
-/// BatchNorm layer `l` as the per-channel map y = a[c]*x + b[c], for each of
-/// its C channels: a = 1/sqrt(var + eps), b = -mean * a, with mean and var
-/// the stored ones divided by Caffe's moving-average factor (a factor of 0
-/// meaning statistics of 0). The one rule the backends and folding share.
-void het_batchnorm_affine(const het_layer *l, double *a, double *b);
+/// Channel c of BatchNorm layer `l` as the map y = a*x + b: a = 1/sqrt(var +
+/// eps), b = -mean * a, with mean and var the stored ones divided by Caffe's
+/// moving-average factor (a factor of 0 meaning statistics of 0). The one
+/// rule the backends and folding share.
+void het_batchnorm_affine(const het_layer *l, int c, double *a, double *b);
 
 /// The convolution a layer named `name` was folded into, or NULL if no
 /// layer of that name was folded.
