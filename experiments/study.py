@@ -372,10 +372,14 @@ def counter_rows(db, sweep):
     return rows
 
 
-def describe(p):
+def describe(p, cpu_cores):
+    """The plan in a few words; `cpu_cores`: the CPU's cores where the plan
+    names none (the study's --cpu-cores), so that two plans described alike
+    ran alike."""
     m = p["mode"]
     if m == "single":
-        return "all on " + p["device"]
+        cores = p.get("platform", {}).get("cpu_cores") or cpu_cores
+        return "all on " + p["device"] + (", cores " + cores if p["device"] == "cpu" else "")
     if m == "pipeline":
         return " | ".join("%s..%s on %s" % (s["first"], s["last"],
                                             s["device"] if isinstance(s["device"], str) else "split %.2f" % s["device"])
@@ -546,7 +550,7 @@ def study_model(a, tools, model, out, db):
         lat = statistics.median(x[1] for x in meas[k])
         pr = plans[k].get("predicted", {}) if k in plans else {}
         rows.append({"key": k, "label": label, "images": a.images, "plan_mode": plans[k]["mode"] if k in plans else "peer",
-                     "plan": describe(plans[k]) if k in plans else peer.what,
+                     "plan": describe(plans[k], a.cpu_cores) if k in plans else peer.what,
                      "measured_ips": ips, "measured_latency_ms": lat,
                      "predicted_ips": pr.get("images_per_s"), "predicted_latency_ms": pr.get("latency_ms"),
                      "ips_runs": " ".join("%.2f" % x[0] for x in meas[k]),

@@ -1,5 +1,5 @@
 # modes.gp: every execution mode: measured (bars) and predicted (points)
-# images/s on top; speedup over the CPU alone (every core) and the GPU alone
+# images/s on top; speedup over the CPU alone (every core, or in lanes) and the GPU alone
 # (one image at a time or streaming, the faster) below, with
 # the thesis' pipeline speedups (1.7x, 1.97x) and this machine's bounds.
 # data: label <TAB> measured <TAB> predicted <TAB> vs_cpu <TAB> vs_gpu
@@ -7,7 +7,7 @@
 # 1 + T_cpu/T_gpu), bound_gpu (1 + T_gpu/T_cpu).
 load "common.gp"
 set multiplot layout 2, 1 title ttl noenhanced
-set lmargin 10
+set lmargin 14
 set rmargin 40
 set style fill solid 0.85 border -1
 set boxwidth 0.6
@@ -27,7 +27,7 @@ set format y "%.2g"
 set xtics rotate by 20 right font ",10" noenhanced format "% h"
 set bmargin 7
 set boxwidth 0.35
-plot data using ($0 - 0.18):4:xtic(1) with boxes lc rgb CPU_C title "over the CPU alone, every core", \
+plot data using ($0 - 0.18):4:xtic(1) with boxes lc rgb CPU_C title "over the CPU alone at its best", \
      "" using ($0 + 0.18):5 with boxes lc rgb GPU_C title "over the GPU alone at its best", \
      1.7 with lines dt 2 lw 2 lc rgb CPU_C title "thesis pipeline over CPU (1.7x)", \
      1.97 with lines dt 2 lw 2 lc rgb GPU_C title "thesis pipeline over GPU (1.97x)", \
