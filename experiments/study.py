@@ -157,6 +157,12 @@ class Peer:
                            text=True, env=self.tools.env)
         return r.stdout.strip()
 
+    def remove(self):
+        """The weights and input are scratch: gone once the rounds are."""
+        for f in (self.weights, self.inp):
+            if os.path.exists(f):
+                os.remove(f)
+
     def __call__(self, images):
         return opencv_median(self.proto, self.weights, self.inp, "cpu", 0, self.a.warmup, images,
                              self.tools.env)["median"]
@@ -542,6 +548,8 @@ def study_model(a, tools, model, out, db):
             recal[k].append((js["images_per_s"], (js["images_per_s"] - meas[k][-1][0]) / meas[k][-1][0]))
         log("%s: replays %d/%d done (%s)" % (name, rep + 1, a.reps, ", ".join(
             "%s %.1f/s" % (k, meas[k][-1][0]) for k in keys)))
+    if peer:
+        peer.remove()
     # The table.
     rows = []
     for k in keys:

@@ -16,7 +16,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define MAX_CORES 1024
 
 // The help: the synopsis and each command's options; `hetprof CMD --help`
 // prints that command's alone.
@@ -388,7 +387,7 @@ typedef struct devices {
     const char *gpu_unusable; // why no GPU measurement can run, or NULL
     char why_gpu[512], why_cpu[256];
     char core_list[64];
-    int cores[MAX_CORES], n_cores, gcores[MAX_CORES], n_gcores;
+    int cores[HET_MAX_CORES], n_cores, gcores[HET_MAX_CORES], n_gcores;
 } devices;
 
 // The core lists of --cpu-cores and --gpu-cores, before anything is
@@ -396,8 +395,8 @@ typedef struct devices {
 static int parse_cores(const opts *o, devices *d)
 {
     *d = (devices){0};
-    if (o->cpu_cores && (d->n_cores = het_parse_core_list(o->cpu_cores, d->cores, MAX_CORES)) < 0) return 2;
-    if (o->gpu_cores && (d->n_gcores = het_parse_core_list(o->gpu_cores, d->gcores, MAX_CORES)) < 0) return 2;
+    if (o->cpu_cores && (d->n_cores = het_parse_core_list(o->cpu_cores, d->cores, HET_MAX_CORES)) < 0) return 2;
+    if (o->gpu_cores && (d->n_gcores = het_parse_core_list(o->gpu_cores, d->gcores, HET_MAX_CORES)) < 0) return 2;
     return 0;
 }
 
@@ -422,7 +421,7 @@ static int open_devices(const opts *o, devices *d)
     if (st != HET_OK) return 1;
     het_graph *g = d->g;
     if (o->dev[0] && o->dev[1] && !n_cores && !n_gcores && !o->threads)
-        het_default_core_sets((int)sysconf(_SC_NPROCESSORS_ONLN), cores, &n_cores, gcores, &n_gcores, MAX_CORES);
+        het_default_core_sets((int)sysconf(_SC_NPROCESSORS_ONLN), cores, &n_cores, gcores, &n_gcores, HET_MAX_CORES);
     for (int i = 0, len = 0; i < n_cores && len < (int)sizeof d->core_list - 8; i++)
         len += snprintf(d->core_list + len, sizeof d->core_list - (size_t)len, "%s%d", i ? "," : "", cores[i]);
     het_gpu_cfg gcfg = {.device = o->gpu, .zero_copy = o->gpu_buffers, .cache_dir = o->cl_cache,
@@ -481,7 +480,7 @@ static int sweep(opts *o)
     // The baseline: the CPU backend on every core this process may use, as
     // `hetrun --device cpu` runs; a plan that does not beat it is no answer
     // (hetpart returns it instead). Read before any backend pins this thread.
-    int all[MAX_CORES], n_all = het_available_cores(all, MAX_CORES);
+    int all[HET_MAX_CORES], n_all = het_available_cores(all, HET_MAX_CORES);
     char all_list[256];
     het_format_core_list(all, n_all, all_list, sizeof all_list);
     // A database that exists is opened before the model and devices (a bad

@@ -90,7 +90,7 @@ static het_status cpu_run(het_backend *be, const het_graph *g, const het_layer *
     cpu_ctx *cx = be->ctx;
     het_status st = het_backend_check_run(be, cx->graph == g && cx->prepared[l->id], g, l, c0, c1);
     if (st != HET_OK) return st;
-    float *in[64];
+    float *in[HET_MAX_BOTTOMS];
     for (int i = 0; i < l->n_bottom; i++) in[i] = blobs[l->bottom[i]].host;
     float *out = blobs[l->top[0]].host;
     return kernels[l->kind].run(cx, g, l, cx->state[l->id], in, out, c0, c1);

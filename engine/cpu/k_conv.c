@@ -34,6 +34,8 @@ typedef struct conv_state {
 
 enum { MODE_GEMM = 0, MODE_1X1 = 1, MODE_DEPTHWISE = 2 };
 
+// The im2col tile a thread packs is sized for 256 KiB of L2, a common L2 a
+// core has to itself, so that sgemm reads the tile from cache.
 #define L2_BUDGET_FLOATS (256 * 1024 / 4)
 
 het_status het_cpu_conv_path(const char *e, int *force, int *max_vw)

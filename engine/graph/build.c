@@ -508,8 +508,8 @@ static het_status add_layer(builder *b, const Caffe__LayerParameter *lp, int *ca
         return HET_E_UNSUPPORTED;
     }
     size_t minb = 1, maxb = 1;
-    if (kind == HET_LAYER_CONCAT) maxb = 64;
-    if (kind == HET_LAYER_ELTWISE) minb = 2, maxb = 64;
+    if (kind == HET_LAYER_CONCAT) maxb = HET_MAX_BOTTOMS;
+    if (kind == HET_LAYER_ELTWISE) minb = 2, maxb = HET_MAX_BOTTOMS;
     het_status st = expect_counts(b, lp, minb, maxb);
     if (st != HET_OK) return st;
     for (int i = 0; i < g->n_layers; i++)

@@ -74,7 +74,7 @@ typedef struct cl_ctx {
     bool conv_pix;        // convolution kernel: conv_pix (CPU-type devices) or conv_gemm
     int overlap_images;   // het_gpu_cfg.overlap_images: 1 yes, -1 no, 0 by device type
     int splitk_groups;    // conv_gemm: split K when a launch has fewer tiles than this (0: never)
-    int cores[64];        // --gpu-cores: where host threads working for this device belong
+    int cores[HET_MAX_CORES]; // --gpu-cores: where host threads working for this device belong
     int n_cores;
     const het_graph *graph;
     cl_layer_state *ls;
@@ -1066,7 +1066,7 @@ het_status het_opencl_backend_create(const het_gpu_cfg *cfg, het_backend **be_ou
     // confine both while the device is set up, then restore this thread.
     cpu_set_t saved;
     bool pinned = false;
-    for (int i = 0; cfg->cores && i < cfg->n_cores && i < 64; i++) cx->cores[cx->n_cores++] = cfg->cores[i];
+    for (int i = 0; cfg->cores && i < cfg->n_cores && i < HET_MAX_CORES; i++) cx->cores[cx->n_cores++] = cfg->cores[i];
     if (cfg->cores && cfg->n_cores > 0 && pthread_getaffinity_np(pthread_self(), sizeof saved, &saved) == 0) {
         char n[16];
         snprintf(n, sizeof n, "%d", cfg->n_cores);

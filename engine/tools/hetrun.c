@@ -30,7 +30,6 @@
 #include "db.h"
 
 #define MAX_SAVE_BLOBS 32
-#define MAX_CORES 1024
 
 static void usage(FILE *f)
 {
@@ -749,9 +748,9 @@ int main(int argc, char **argv)
     }
     bool gpu = !strcmp(o.device, "gpu");
     if (!gpu && strcmp(o.device, "cpu") != 0) return fail("unknown device '%s' (expected cpu or gpu)", o.device);
-    int cores[MAX_CORES], n_cores = 0, gcores[MAX_CORES], n_gcores = 0;
-    if (o.cpu_cores && (n_cores = het_parse_core_list(o.cpu_cores, cores, MAX_CORES)) < 0) return 2;
-    if (o.gpu_cores && (n_gcores = het_parse_core_list(o.gpu_cores, gcores, MAX_CORES)) < 0) return 2;
+    int cores[HET_MAX_CORES], n_cores = 0, gcores[HET_MAX_CORES], n_gcores = 0;
+    if (o.cpu_cores && (n_cores = het_parse_core_list(o.cpu_cores, cores, HET_MAX_CORES)) < 0) return 2;
+    if (o.gpu_cores && (n_gcores = het_parse_core_list(o.gpu_cores, gcores, HET_MAX_CORES)) < 0) return 2;
 
     het_graph *g = NULL, *g_raw = NULL;
     het_backend *be = NULL, *be_cpu = NULL, *be_gpu = NULL, **cpu_lanes = NULL;
@@ -865,9 +864,9 @@ int main(int argc, char **argv)
                     "workspaces); use --save-output\n", het_plan_mode_name(plan->mode));
             goto done;
         }
-        if (!o.cpu_cores && plan->cpu_cores && (n_cores = het_parse_core_list(plan->cpu_cores, cores, MAX_CORES)) < 0)
+        if (!o.cpu_cores && plan->cpu_cores && (n_cores = het_parse_core_list(plan->cpu_cores, cores, HET_MAX_CORES)) < 0)
             goto done;
-        if (!o.gpu_cores && plan->gpu_cores && (n_gcores = het_parse_core_list(plan->gpu_cores, gcores, MAX_CORES)) < 0)
+        if (!o.gpu_cores && plan->gpu_cores && (n_gcores = het_parse_core_list(plan->gpu_cores, gcores, HET_MAX_CORES)) < 0)
             goto done;
         if (!o.gpu && plan->gpu) o.gpu = plan->gpu;
         if (o.gpu_buffers == -1 && plan->gpu_buffers) {
@@ -882,7 +881,7 @@ int main(int argc, char **argv)
     bool want_cpu = plan ? plan->uses_cpu : !gpu, want_gpu = plan ? plan->uses_gpu : gpu;
     // Both devices in use and no core sets given: half the cores each.
     if (want_cpu && want_gpu && !n_cores && !n_gcores && !o.threads)
-        het_default_core_sets((int)sysconf(_SC_NPROCESSORS_ONLN), cores, &n_cores, gcores, &n_gcores, MAX_CORES);
+        het_default_core_sets((int)sysconf(_SC_NPROCESSORS_ONLN), cores, &n_cores, gcores, &n_gcores, HET_MAX_CORES);
     het_cpu_cfg cfg = {.n_threads = o.threads, .cores = n_cores ? cores : NULL, .n_cores = n_cores};
     het_gpu_cfg gcfg = {.device = o.gpu, .zero_copy = o.gpu_buffers, .cache_dir = o.cl_cache,
                         .cores = n_gcores ? gcores : NULL, .n_cores = n_gcores};
@@ -898,7 +897,7 @@ int main(int argc, char **argv)
             fail("--threads does not go with a plan's CPU lanes: each lane has a thread per core of its group%s", "");
             goto done;
         }
-        if (!n_cores && (n_cores = het_available_cores(cores, MAX_CORES)) < 1) goto done;
+        if (!n_cores && (n_cores = het_available_cores(cores, HET_MAX_CORES)) < 1) goto done;
         if (n_cores < n_lanes) {
             fprintf(stderr, "hetrun: error: %s has %d CPU lanes, but the CPU has %d core%s (--cpu-cores); a lane needs "
                     "one at least\n", o.plan, n_lanes, n_cores, n_cores == 1 ? "" : "s");

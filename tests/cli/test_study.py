@@ -80,6 +80,9 @@ pa = json.load(open(os.path.join(M, "plans", "cpu-all.json"))) if os.path.exists
 named = [int(c) for part in pa.get("platform", {}).get("cpu_cores", "").split(",") if part
          for c in range(int(part.split("-")[0]), int(part.split("-")[-1]) + 1)]
 check(named == sorted(os.sched_getaffinity(0)), "the CPU alone runs on every core: %r" % pa.get("platform"))
+check(os.path.isdir(os.path.join(M, "plans")) and not [f for f in os.listdir(os.path.join(M, "plans"))
+                                                      if f.startswith(".peer")],
+      "the peer's weights and input are removed once the rounds are done")
 # Steal per replay: a share of the machine's CPU time in percent (Linux has
 # /proc/stat; a machine without a hypervisor reports 0).
 steals = [x["steal_runs"].split() for x in rows]

@@ -221,6 +221,9 @@ void het_backend_destroy(het_backend *be);
 /// With fewer than 2 cores both counts are 0 (no pinning).
 void het_default_core_sets(int online, int *cpu, int *n_cpu, int *gpu, int *n_gpu, int cap);
 
+// The most cores a core list names (--cpu-cores, --gpu-cores, plans).
+#define HET_MAX_CORES 1024
+
 /// The cores this process may run on, ascending, at most `cap`: the calling
 /// thread's affinity, so ask before a backend pins it. Returns the count.
 int het_available_cores(int *cores, int cap);

@@ -72,6 +72,9 @@ struct het_batchnorm_params { float eps; };
 struct het_scale_params { bool bias_term; };
 
 #define HET_MAX_PARAMS 3
+// The most blobs a layer reads (Concat's and Eltwise's inputs); the graph
+// builder refuses more, so that backends may keep them in fixed arrays.
+#define HET_MAX_BOTTOMS 64
 
 typedef struct het_layer {
     int id;                    // index in het_graph.layers
