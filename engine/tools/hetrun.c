@@ -754,6 +754,7 @@ int main(int argc, char **argv)
 
     het_graph *g = NULL, *g_raw = NULL;
     het_backend *be = NULL, *be_cpu = NULL, *be_gpu = NULL, **cpu_lanes = NULL;
+    int n_cpu_lanes = 0; // backends in cpu_lanes
     het_workspace *ws = NULL;
     het_plan *plan = NULL;
     runner rn = {0};
@@ -904,6 +905,7 @@ int main(int argc, char **argv)
             goto done;
         }
         if (!(cpu_lanes = calloc((size_t)n_lanes, sizeof *cpu_lanes))) goto done;
+        n_cpu_lanes = n_lanes;
         for (int i = 0; i < n_lanes; i++) {
             int a = i * n_cores / n_lanes, b = (i + 1) * n_cores / n_lanes;
             het_cpu_cfg lc = cfg;
@@ -1043,7 +1045,7 @@ done:
     het_hexec_destroy(rn.hx);
     het_plan_destroy(plan);
     if (cpu_lanes) {
-        for (int i = 0; i < plan->cpu_lanes; i++) het_backend_destroy(cpu_lanes[i]);
+        for (int i = 0; i < n_cpu_lanes; i++) het_backend_destroy(cpu_lanes[i]);
         be_cpu = NULL;
     }
     free(cpu_lanes);
