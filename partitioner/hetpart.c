@@ -621,6 +621,7 @@ static int solve(const hp_opts *o)
     double t0 = now_ms();
     if (!hp_cli_best(o, g, &L, lat_c, pipe_c, &best, &base_wins)) goto done;
     double solve_ms = now_ms() - t0;
+    hp_warn_quality(&L);
     if (!o->json) {
         char corun[96];
         hp_corun_text(&L, corun, sizeof corun);
@@ -744,6 +745,7 @@ static int predict(const hp_opts *o)
         goto done;
     }
     const char *mode = het_plan_mode_name(p->mode);
+    hp_warn_quality(&L);
     if (o->json) {
         cJSON *root = cJSON_CreateObject();
         cJSON_AddStringToObject(root, "plan", o->plan);

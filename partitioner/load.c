@@ -88,10 +88,11 @@ het_status hp_load(het_db *db, const char *db_path, const het_graph *g, const hp
     memset(out, 0, sizeof *out);
     het_status st = find_sweep(sq, g, db_path, o->platform, o->sweep_id, &out->sweep, out->desc, sizeof out->desc);
     if (st != HET_OK) return st;
-    // A sweep from a busy machine prices plans at a load that is gone.
-    char why[400];
-    if ((st = het_db_sweep_quality(db, out->sweep, &out->quality, why, sizeof why)) != HET_OK) return st;
-    if (why[0]) het_log(HET_LOG_WARN, "%s", why);
+    // A sweep from a busy machine prices plans at a load that is gone:
+    // said (hp_warn_quality) by the commands that price from it.
+    if ((st = het_db_sweep_quality(db, out->sweep, &out->quality, out->quality_note, sizeof out->quality_note)) !=
+        HET_OK)
+        return st;
     hp_model *m = &out->m;
     m->u = calloc((size_t)g->n_layers, sizeof *m->u);
     m->b = calloc((size_t)g->n_blobs, sizeof *m->b);
@@ -336,4 +337,9 @@ void hp_loaded_free(hp_loaded *l)
     free(l->m.u);
     free(l->m.b);
     memset(l, 0, sizeof *l);
+}
+
+void hp_warn_quality(const hp_loaded *L)
+{
+    if (L->quality_note[0]) het_log(HET_LOG_WARN, "%s", L->quality_note);
 }

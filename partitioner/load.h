@@ -33,6 +33,7 @@ typedef struct hp_loaded {
     char base_cpu_cores[128];
     char sweep_cpu_cores[128]; // the cores the sweep's CPU backend had ("" where it was not pinned)
     het_sweep_quality quality; // how far its layer timings can be trusted
+    char quality_note[400];    // why not, or "" (het_db_sweep_quality)
 } hp_loaded;
 
 /// Builds the cost model of `g` from the sweep: units (a convolution and
@@ -45,6 +46,10 @@ typedef struct hp_loaded {
 /// A missing measurement is an error naming it, unless allow_missing.
 het_status hp_load(het_db *db, const char *db_path, const het_graph *g, const hp_load_opts *o, hp_loaded *out);
 void hp_loaded_free(hp_loaded *l);
+
+/// Warns, once, where the sweep's timings cannot be trusted: for commands
+/// that price from it, once they have (an error before that is the one line).
+void hp_warn_quality(const hp_loaded *L);
 
 /// Which co-run slowdowns the model applies, for messages: "off", "per
 /// layer", or the whole-network factors.

@@ -341,6 +341,7 @@ int hp_tune(const hp_opts *o)
                        .corun_per_layer = o->corun_per_layer, .allow_missing = o->allow_missing,
                        .calibrate = o->calibrate, .in_context = o->in_context, .issue = o->issue};
     if (hp_load(db, o->db, g, &lo, &L) != HET_OK) goto done;
+    hp_warn_quality(&L);
     int nu = L.m.n_units;
     if (!(scratch = malloc(sizeof *scratch * (size_t)nu))) goto done;
     for (int d = 0; d < 2; d++) {
