@@ -179,12 +179,6 @@ static cJSON *read_json_file(const char *path)
     return cJSON_Parse(buf);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 // The argument vector of a hetprof or hetrun run: the tool, its words, and
 // the model options every run of one tune shares.
 typedef struct args {
@@ -309,7 +303,7 @@ int hp_tune(const hp_opts *o)
         goto done;
     }
 
-    // 2. The sweep: what the database lacks for this model on this machine.
+    // 2. The sweep: hetprof measures only what the database lacks.
     long long sweep_id = -1;
     {
         args a = {0};
@@ -503,8 +497,7 @@ int hp_tune(const hp_opts *o)
         if (!s) goto done;
         for (int r = 0; r < o->repeat; r++)
             if (!isnan(k->v[r])) s[k->n_ok++] = k->v[r];
-        qsort(s, (size_t)k->n_ok, sizeof *s, cmp_double);
-        k->median = k->n_ok ? (k->n_ok % 2 ? s[k->n_ok / 2] : (s[k->n_ok / 2 - 1] + s[k->n_ok / 2]) / 2) : NAN;
+        k->median = het_median(s, k->n_ok); // sorts s
         k->lo = k->n_ok ? s[0] : NAN, k->hi = k->n_ok ? s[k->n_ok - 1] : NAN;
         free(s);
         if (!k->n_ok) continue;

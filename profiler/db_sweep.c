@@ -535,12 +535,6 @@ het_status het_db_fit_transfers(het_db *db, int64_t sweep, double h2d_handoff_ms
     return HET_OK;
 }
 
-static int cmp_dbl(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 het_status het_db_sweep_quality(het_db *db, int64_t sweep, het_sweep_quality *q, char *why, size_t cap)
 {
     *q = (het_sweep_quality){.median_cv = NAN};
@@ -572,9 +566,8 @@ het_status het_db_sweep_quality(het_db *db, int64_t sweep, het_sweep_quality *q,
         free(v);
         return het_db_fail(db, "cannot read the measurements");
     }
-    qsort(v, n, sizeof *v, cmp_dbl);
     q->n = (int)n;
-    if (n) q->median_cv = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+    q->median_cv = het_median(v, (int)n);
     free(v);
     if (why && cap && q->median_cv > HET_SWEEP_CV_LIMIT)
         snprintf(why, cap, "sweep %lld's layer timings spread %.1f%% (median CV; a quiet machine measures under "

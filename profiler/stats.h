@@ -41,6 +41,10 @@ typedef het_status (*het_rep_fn)(void *ctx, double *ms);
 het_status het_measure(const het_rep_policy *p, het_rep_fn fn, void *ctx, const volatile sig_atomic_t *stop,
                        het_stats *out);
 
+/// Sorts `v` (n values) in place and returns its median: the middle value,
+/// or the mean of the two middle ones; NaN for none.
+double het_median(double *v, int n);
+
 /// Summarises `n` samples (sorted in place).
 void het_stats_compute(double *samples, int n, double ci_target, het_stats *out);
 

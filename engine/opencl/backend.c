@@ -1113,11 +1113,9 @@ het_status het_opencl_backend_create(const het_gpu_cfg *cfg, het_backend **be_ou
     // conv_gemm splits K when a launch would have fewer than 16 work-groups
     // per compute unit. A conv_gemm work-group is 64 work-items that wait on
     // local memory at every TK step, so a compute unit needs many of them to
-    // hide that. On the H100 (132 units), targets of 4, 8, 16 and 32 per unit
-    // gave GoogLeNet's conv2/3x3 0.179, 0.141, 0.129 and 0.116 ms and whole
-    // networks 1.06-1.15x faster from 4 to 16, no faster at 32
-    // (results/h100/splitk_*.txt). cfg->splitk_groups sets the target
-    // itself, or never splits (tests force splits on a 2-core PoCL).
+    // hide that; past 16 a unit, more groups stopped making whole networks
+    // faster. cfg->splitk_groups sets the target itself, or never splits
+    // (tests force splits on a 2-core PoCL).
     cl_uint cus = 1;
     clGetDeviceInfo(cx->dev.device, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof cus, &cus, NULL);
     cx->splitk_groups = cfg->splitk_groups < 0 ? 0 : cfg->splitk_groups > 0 ? cfg->splitk_groups : 16 * (int)(cus ? cus : 1);
